@@ -1,0 +1,5 @@
+//! Server functions, grouped by domain. Each is a thin shell: check the session, call the domain
+//! service in `crate::ssr`, and map the result to a typed `AppError`.
+
+pub mod customers;
+pub mod session;

@@ -1,0 +1,85 @@
+//! The one error type server functions return. It crosses the wire as JSON, so the browser gets
+//! the same typed error the server produced, and it knows its HTTP status.
+
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    #[error("You are not signed in.")]
+    Unauthenticated,
+    /// The refresh token was refused (expired after 90 days idle, revoked, MFA expired...).
+    #[error("Your sign-in is no longer valid ({reason}). Please sign in again.")]
+    SignInRequired { reason: String },
+    #[error("{message}")]
+    Forbidden {
+        message: String,
+        correlation_id: Option<String>,
+    },
+    #[error("{what} was not found.")]
+    NotFound { what: String },
+    #[error("Invalid input: {0}")]
+    InvalidInput(String),
+    #[error("Partner Center is throttling requests; try again in {retry_after_secs} s.")]
+    Throttled {
+        retry_after_secs: u64,
+        correlation_id: Option<String>,
+    },
+    #[error("Partner Center answered {status}: {message}")]
+    Upstream {
+        status: u16,
+        code: Option<String>,
+        message: String,
+        correlation_id: Option<String>,
+    },
+    #[error("Could not reach Partner Center: {0}")]
+    Unreachable(String),
+    #[error("Internal error: {0}")]
+    Internal(String),
+    /// Errors of the server-function transport itself (serialisation, network in the browser).
+    #[error("Request failed: {0}")]
+    Transport(String),
+}
+
+impl AppError {
+    pub fn status_code(&self) -> u16 {
+        match self {
+            AppError::Unauthenticated | AppError::SignInRequired { .. } => 401,
+            AppError::Forbidden { .. } => 403,
+            AppError::NotFound { .. } => 404,
+            AppError::InvalidInput(_) => 400,
+            AppError::Throttled { .. } => 429,
+            AppError::Upstream { status, .. } if *status >= 500 => 502,
+            AppError::Upstream { .. } => 502,
+            AppError::Unreachable(_) => 504,
+            AppError::Internal(_) | AppError::Transport(_) => 500,
+        }
+    }
+
+    /// The MS-CorrelationId to quote to Microsoft support, when the error came from upstream.
+    pub fn correlation_id(&self) -> Option<&str> {
+        match self {
+            AppError::Forbidden { correlation_id, .. }
+            | AppError::Throttled { correlation_id, .. }
+            | AppError::Upstream { correlation_id, .. } => correlation_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// True when the fix is to sign in (again).
+    pub fn needs_sign_in(&self) -> bool {
+        matches!(
+            self,
+            AppError::Unauthenticated | AppError::SignInRequired { .. }
+        )
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        AppError::Transport(value.to_string())
+    }
+}

@@ -1,0 +1,20 @@
+//! The CSP partner dashboard: Leptos components and server functions, and, behind the `ssr`
+//! feature, the server-side domain code they call.
+
+pub mod api;
+pub mod error;
+pub mod ids;
+pub mod model;
+pub mod ui;
+
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+pub use ui::{shell, App};
+
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(App);
+}

@@ -1,0 +1,25 @@
+//! Server-only code: configuration, storage, sign-in, the upstream client and the domain
+//! services that server functions call.
+
+pub mod auth;
+pub mod config;
+pub mod customers;
+pub mod partner_center;
+pub mod security;
+pub mod state;
+pub mod storage;
+
+use crate::error::AppError;
+
+/// Sets the HTTP status of a failing server function from its typed error, so a 401 is a 401 on
+/// the wire too.
+pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+    if let Err(error) = &result {
+        if let Some(options) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            if let Ok(status) = http::StatusCode::from_u16(error.status_code()) {
+                options.set_status(status);
+            }
+        }
+    }
+    result
+}

@@ -1,0 +1,404 @@
+//! The typed client for Partner Center and the Partner Customer Administration API. Every call
+//! carries the signed-in admin's token, a fresh MS-RequestId (or the caller's, when retrying a
+//! write) and the operation's MS-CorrelationId.
+
+pub mod models;
+
+use crate::error::AppError;
+use crate::ids::Guid;
+use crate::ssr::auth::AccessToken;
+use models::{DelegatedAdminCustomer, ODataPage, PartnerCenterErrorBody};
+use reqwest::{Method, StatusCode};
+use std::time::Duration;
+use url::Url;
+
+/// Largest page the delegated-admin customers API serves.
+pub const MAX_PAGE_SIZE: u32 = 300;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("{status}: {message}")]
+    Status {
+        status: u16,
+        code: Option<String>,
+        message: String,
+        request_id: String,
+        correlation_id: String,
+        retry_after: Option<Duration>,
+    },
+    #[error("no answer from {host}: {detail}")]
+    Transport {
+        host: String,
+        detail: String,
+        timeout: bool,
+    },
+    #[error("unreadable answer: {0}")]
+    Decode(String),
+    #[error("refused to follow a link to another host: {0}")]
+    ForeignLink(String),
+}
+
+impl UpstreamError {
+    /// Worth retrying with the same MS-RequestId: throttling, server errors, lost connections.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            UpstreamError::Status { status, .. } => *status == 429 || *status >= 500,
+            UpstreamError::Transport { .. } => true,
+            UpstreamError::Decode(_) | UpstreamError::ForeignLink(_) => false,
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            UpstreamError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+impl From<UpstreamError> for AppError {
+    fn from(error: UpstreamError) -> Self {
+        match error {
+            UpstreamError::Status {
+                status,
+                code,
+                message,
+                correlation_id,
+                retry_after,
+                ..
+            } => {
+                let correlation_id = Some(correlation_id);
+                match status {
+                    // Our token was refused: the fix is a new sign-in.
+                    401 => AppError::SignInRequired {
+                        reason: format!("Partner Center refused the token: {message}"),
+                    },
+                    403 => AppError::Forbidden {
+                        message,
+                        correlation_id,
+                    },
+                    404 => AppError::NotFound { what: message },
+                    429 => AppError::Throttled {
+                        retry_after_secs: retry_after.map_or(1, |d| d.as_secs().max(1)),
+                        correlation_id,
+                    },
+                    400 => AppError::InvalidInput(message),
+                    _ => AppError::Upstream {
+                        status,
+                        code,
+                        message,
+                        correlation_id,
+                    },
+                }
+            }
+            UpstreamError::Transport { detail, host, .. } => {
+                AppError::Unreachable(format!("{host}: {detail}"))
+            }
+            UpstreamError::Decode(detail) => AppError::Upstream {
+                status: 200,
+                code: None,
+                message: format!("unreadable answer: {detail}"),
+                correlation_id: None,
+            },
+            UpstreamError::ForeignLink(link) => AppError::Internal(format!(
+                "the API pointed to another host ({link}); not followed"
+            )),
+        }
+    }
+}
+
+/// Ids that tie the calls of one user operation together, and make a retried write idempotent.
+#[derive(Debug, Clone)]
+pub struct CallIds {
+    pub request_id: Guid,
+    pub correlation_id: Guid,
+}
+
+impl CallIds {
+    pub fn new(correlation_id: Guid) -> Self {
+        CallIds {
+            request_id: Guid::new_v4(),
+            correlation_id,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PartnerCenterClient {
+    http: reqwest::Client,
+    partner_center_url: Url,
+    admin_api_url: Url,
+}
+
+impl PartnerCenterClient {
+    pub fn new(http: reqwest::Client, partner_center_url: Url, admin_api_url: Url) -> Self {
+        PartnerCenterClient {
+            http,
+            partner_center_url,
+            admin_api_url,
+        }
+    }
+
+    /// One page of delegated-admin customers: the first when `next_link` is None.
+    pub async fn delegated_admin_customers_page(
+        &self,
+        token: &AccessToken,
+        correlation_id: Guid,
+        next_link: Option<&str>,
+        page_size: u32,
+    ) -> Result<ODataPage<DelegatedAdminCustomer>, UpstreamError> {
+        let url = match next_link {
+            Some(link) => self.same_origin_link(link)?,
+            None => {
+                let mut url = join(&self.admin_api_url, "delegatedAdminCustomers");
+                url.query_pairs_mut()
+                    .append_pair("$top", &page_size.clamp(1, MAX_PAGE_SIZE).to_string());
+                url
+            }
+        };
+        self.send_json(
+            token,
+            Method::GET,
+            url,
+            &CallIds::new(correlation_id),
+            None::<&()>,
+        )
+        .await
+    }
+
+    /// Every delegated-admin customer, following next links to the end.
+    pub async fn all_delegated_admin_customers(
+        &self,
+        token: &AccessToken,
+        correlation_id: Guid,
+    ) -> Result<Vec<DelegatedAdminCustomer>, UpstreamError> {
+        let mut customers = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let page = self
+                .delegated_admin_customers_page(token, correlation_id, next.as_deref(), MAX_PAGE_SIZE)
+                .await?;
+            let following = page.next_link().map(str::to_string);
+            let empty = page.value.is_empty();
+            customers.extend(page.value);
+            match following {
+                Some(link) if !empty && Some(&link) != next.as_ref() => next = Some(link),
+                _ => break,
+            }
+        }
+        Ok(customers)
+    }
+
+    /// A next link is followed only on the API's own origin: the token must not travel elsewhere.
+    fn same_origin_link(&self, link: &str) -> Result<Url, UpstreamError> {
+        let url = self
+            .admin_api_url
+            .join(link)
+            .map_err(|_| UpstreamError::ForeignLink(link.chars().take(200).collect()))?;
+        if url.origin() != self.admin_api_url.origin() {
+            return Err(UpstreamError::ForeignLink(url.origin().ascii_serialization()));
+        }
+        Ok(url)
+    }
+
+    pub fn partner_center_url(&self, path: &str) -> Url {
+        join(&self.partner_center_url, path)
+    }
+
+    /// Sends one request and decodes a JSON answer, mapping every failure to `UpstreamError`.
+    pub async fn send_json<T: serde::de::DeserializeOwned, B: serde::Serialize + ?Sized>(
+        &self,
+        token: &AccessToken,
+        method: Method,
+        url: Url,
+        ids: &CallIds,
+        body: Option<&B>,
+    ) -> Result<T, UpstreamError> {
+        let response = self.send(token, method, url, ids, body).await?;
+        let bytes = response.bytes().await.map_err(|e| transport_error(&e))?;
+        serde_json::from_slice(&bytes).map_err(|e| UpstreamError::Decode(e.to_string()))
+    }
+
+    /// Sends one request; a non-success status becomes `UpstreamError::Status`.
+    pub async fn send<B: serde::Serialize + ?Sized>(
+        &self,
+        token: &AccessToken,
+        method: Method,
+        url: Url,
+        ids: &CallIds,
+        body: Option<&B>,
+    ) -> Result<reqwest::Response, UpstreamError> {
+        let host = url.host_str().unwrap_or_default().to_string();
+        let mut request = token
+            .authorize(self.http.request(method, url))
+            .header("Accept", "application/json")
+            .header("MS-RequestId", ids.request_id.to_string())
+            .header("MS-CorrelationId", ids.correlation_id.to_string())
+            .header("X-Locale", "en-US");
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(|e| UpstreamError::Transport {
+            host: host.clone(),
+            detail: describe_reqwest_error(&e),
+            timeout: e.is_timeout(),
+        })?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        Err(status_error(response, ids).await)
+    }
+}
+
+fn join(base: &Url, path: &str) -> Url {
+    let mut url = base.clone();
+    let joined = format!(
+        "{}/{}",
+        base.path().trim_end_matches('/'),
+        path.trim_start_matches('/')
+    );
+    url.set_path(&joined);
+    url
+}
+
+fn transport_error(e: &reqwest::Error) -> UpstreamError {
+    UpstreamError::Transport {
+        host: e
+            .url()
+            .and_then(|u| u.host_str())
+            .unwrap_or_default()
+            .to_string(),
+        detail: describe_reqwest_error(e),
+        timeout: e.is_timeout(),
+    }
+}
+
+/// reqwest's Display hides the cause ("error sending request"); the chain says what happened.
+fn describe_reqwest_error(e: &reqwest::Error) -> String {
+    let mut text = if e.is_timeout() {
+        "timed out".to_string()
+    } else if e.is_connect() {
+        "connection failed".to_string()
+    } else {
+        "connection lost".to_string()
+    };
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+async fn status_error(response: reqwest::Response, ids: &CallIds) -> UpstreamError {
+    let status = response.status();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let request_id = header("MS-RequestId").unwrap_or_else(|| ids.request_id.to_string());
+    let correlation_id =
+        header("MS-CorrelationId").unwrap_or_else(|| ids.correlation_id.to_string());
+    let retry_after = header("Retry-After")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let bytes = response.bytes().await.unwrap_or_default();
+    let body: PartnerCenterErrorBody = serde_json::from_slice(&bytes).unwrap_or_default();
+    let (code, text) = match body.error {
+        Some(odata) => (odata.code, odata.message),
+        None => (body.code, body.description.or(body.message)),
+    };
+    let message = text
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| t.chars().take(1024).collect())
+        .unwrap_or_else(|| default_message(status));
+    UpstreamError::Status {
+        status: status.as_u16(),
+        code,
+        message,
+        request_id,
+        correlation_id,
+        retry_after,
+    }
+}
+
+fn default_message(status: StatusCode) -> String {
+    status
+        .canonical_reason()
+        .map_or_else(|| format!("HTTP {}", status.as_u16()), str::to_string)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn client() -> PartnerCenterClient {
+        PartnerCenterClient::new(
+            reqwest::Client::new(),
+            Url::parse("https://api.partnercenter.microsoft.com/v1").unwrap(),
+            Url::parse("https://admin.example.com/CustomerServiceAdminApi/Web/v1").unwrap(),
+        )
+    }
+
+    #[test]
+    fn joins_paths_under_the_base() {
+        assert_eq!(
+            client().partner_center_url("customers/x/directoryroles").as_str(),
+            "https://api.partnercenter.microsoft.com/v1/customers/x/directoryroles"
+        );
+    }
+
+    #[test]
+    fn next_links_stay_on_the_api_origin() {
+        let c = client();
+        assert!(c
+            .same_origin_link("https://admin.example.com/CustomerServiceAdminApi/Web/v1/delegatedAdminCustomers?$skip=300")
+            .is_ok());
+        assert!(c.same_origin_link("/CustomerServiceAdminApi/Web/v1/delegatedAdminCustomers?$skip=300").is_ok());
+        assert!(matches!(
+            c.same_origin_link("https://evil.example.com/steal"),
+            Err(UpstreamError::ForeignLink(_))
+        ));
+    }
+
+    #[test]
+    fn next_link_property_is_found_by_name() {
+        let page: ODataPage<DelegatedAdminCustomer> = serde_json::from_str(
+            r#"{"value": [], "@odata.nextLink": "https://admin.example.com/x?$skip=1"}"#,
+        )
+        .unwrap();
+        assert_eq!(page.next_link(), Some("https://admin.example.com/x?$skip=1"));
+        let page: ODataPage<DelegatedAdminCustomer> =
+            serde_json::from_str(r#"{"value": [], "odata.nextLink": ""}"#).unwrap();
+        assert_eq!(page.next_link(), None);
+    }
+
+    #[test]
+    fn statuses_map_to_app_errors() {
+        let status = |status: u16| UpstreamError::Status {
+            status,
+            code: None,
+            message: "m".into(),
+            request_id: "r".into(),
+            correlation_id: "c".into(),
+            retry_after: Some(Duration::from_secs(7)),
+        };
+        assert!(AppError::from(status(401)).needs_sign_in());
+        assert!(matches!(AppError::from(status(403)), AppError::Forbidden { .. }));
+        assert!(matches!(AppError::from(status(404)), AppError::NotFound { .. }));
+        assert_eq!(
+            AppError::from(status(429)),
+            AppError::Throttled {
+                retry_after_secs: 7,
+                correlation_id: Some("c".into())
+            }
+        );
+        assert!(matches!(AppError::from(status(503)), AppError::Upstream { status: 503, .. }));
+        assert!(status(503).is_transient() && status(429).is_transient() && !status(400).is_transient());
+    }
+}

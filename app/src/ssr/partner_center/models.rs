@@ -1,0 +1,70 @@
+//! Upstream payloads, as Partner Center sends them (camelCase).
+
+use serde::Deserialize;
+
+/// One item of `GET {admin-base}/delegatedAdminCustomers`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct DelegatedAdminCustomer {
+    pub customer_tenant_id: String,
+    #[serde(default)]
+    pub organization_display_name: String,
+    #[serde(default)]
+    pub partner_agent_count: u32,
+    #[serde(default)]
+    pub partner_sign_in_count: u32,
+    #[serde(default)]
+    pub global_admin_sign_in_count: u32,
+    #[serde(default)]
+    pub dap_enabled: bool,
+    pub start_date_time: Option<String>,
+    pub end_date_time: Option<String>,
+    /// Null or empty: no partner sign-in recorded.
+    pub last_sign_in_date_time: Option<String>,
+}
+
+/// An OData page. The documentation does not name the next-page property, so any property whose
+/// name contains `nextLink` is followed (as Microsoft's own bulk tool does).
+#[derive(Debug, Deserialize)]
+pub struct ODataPage<T> {
+    pub value: Vec<T>,
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+impl<T> ODataPage<T> {
+    pub fn next_link(&self) -> Option<&str> {
+        self.other
+            .iter()
+            .find(|(name, _)| name.contains("nextLink"))
+            .and_then(|(_, value)| value.as_str())
+            .filter(|link| !link.is_empty())
+    }
+}
+
+/// Partner Center REST error body.
+#[derive(Debug, Deserialize, Default)]
+pub struct PartnerCenterErrorBody {
+    #[serde(default, deserialize_with = "string_or_number")]
+    pub code: Option<String>,
+    pub description: Option<String>,
+    // Throttling body: {"statusCode": 429, "message": "..."}
+    pub message: Option<String>,
+    // OData body on the admin host: {"error": {"code", "message"}}
+    pub error: Option<ODataError>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ODataError {
+    #[serde(default, deserialize_with = "string_or_number")]
+    pub code: Option<String>,
+    pub message: Option<String>,
+}
+
+fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        Some(serde_json::Value::String(s)) => Some(s),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    })
+}

@@ -1,0 +1,194 @@
+//! The database: SQLite by default, PostgreSQL when the URL says so. Domain tables go through one
+//! `AnyPool` with portable SQL; sessions use tower-sessions' sqlx store on the concrete pool.
+
+use async_trait::async_trait;
+use sqlx::any::AnyPoolOptions;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+use sqlx::AnyPool;
+use std::str::FromStr;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{self, ExpiredDeletion, SessionStore};
+use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone)]
+pub struct Storage {
+    pub pool: AnyPool,
+    pub backend: Backend,
+    sessions: SessionBackend,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("cannot open the database {url}: {source}")]
+    Connect { url: String, source: sqlx::Error },
+    #[error("cannot create the folder for the SQLite file: {0}")]
+    Folder(std::io::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("session table migration failed: {0}")]
+    SessionMigrate(sqlx::Error),
+}
+
+impl Storage {
+    /// Opens the database, creating the SQLite file (and its folder) if needed, and migrates it.
+    pub async fn open(database_url: &str) -> Result<Self, StorageError> {
+        sqlx::any::install_default_drivers();
+        let connect_err = |source| StorageError::Connect {
+            url: redact_url(database_url),
+            source,
+        };
+        let (backend, sessions, max_connections) = if database_url.starts_with("sqlite:") {
+            ensure_sqlite_folder(database_url).map_err(StorageError::Folder)?;
+            let options = SqliteConnectOptions::from_str(database_url)
+                .map_err(connect_err)?
+                .create_if_missing(true);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(options)
+                .await
+                .map_err(connect_err)?;
+            (
+                Backend::Sqlite,
+                SessionBackend::Sqlite(SqliteStore::new(pool)),
+                4,
+            )
+        } else {
+            let pool = PgPoolOptions::new()
+                .max_connections(8)
+                .connect(database_url)
+                .await
+                .map_err(connect_err)?;
+            (
+                Backend::Postgres,
+                SessionBackend::Postgres(PostgresStore::new(pool)),
+                16,
+            )
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .connect(database_url)
+            .await
+            .map_err(connect_err)?;
+        MIGRATOR.run(&pool).await?;
+        sessions.migrate().await.map_err(StorageError::SessionMigrate)?;
+        Ok(Storage {
+            pool,
+            backend,
+            sessions,
+        })
+    }
+
+    pub fn session_store(&self) -> SessionBackend {
+        self.sessions.clone()
+    }
+
+    /// For `/healthz`: does the database answer?
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
+    }
+}
+
+fn ensure_sqlite_folder(database_url: &str) -> std::io::Result<()> {
+    let path = database_url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    match std::path::Path::new(path).parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => std::fs::create_dir_all(parent),
+        _ => Ok(()),
+    }
+}
+
+/// Keeps passwords in database URLs out of error messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// tower-sessions' store for whichever database is configured.
+#[derive(Debug, Clone)]
+pub enum SessionBackend {
+    Sqlite(SqliteStore),
+    Postgres(PostgresStore),
+}
+
+impl SessionBackend {
+    async fn migrate(&self) -> sqlx::Result<()> {
+        match self {
+            SessionBackend::Sqlite(store) => store.migrate().await,
+            SessionBackend::Postgres(store) => store.migrate().await,
+        }
+    }
+}
+
+#[async_trait]
+impl SessionStore for SessionBackend {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        match self {
+            SessionBackend::Sqlite(store) => store.create(record).await,
+            SessionBackend::Postgres(store) => store.create(record).await,
+        }
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        match self {
+            SessionBackend::Sqlite(store) => store.save(record).await,
+            SessionBackend::Postgres(store) => store.save(record).await,
+        }
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        match self {
+            SessionBackend::Sqlite(store) => store.load(id).await,
+            SessionBackend::Postgres(store) => store.load(id).await,
+        }
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        match self {
+            SessionBackend::Sqlite(store) => store.delete(id).await,
+            SessionBackend::Postgres(store) => store.delete(id).await,
+        }
+    }
+}
+
+#[async_trait]
+impl ExpiredDeletion for SessionBackend {
+    async fn delete_expired(&self) -> session_store::Result<()> {
+        match self {
+            SessionBackend::Sqlite(store) => store.delete_expired().await,
+            SessionBackend::Postgres(store) => store.delete_expired().await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://app:hunter2@db.example.com/dash"),
+            "postgres://app:***@db.example.com/dash"
+        );
+        assert_eq!(redact_url("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
+}

@@ -1,0 +1,136 @@
+//! Components and routes.
+
+mod customers;
+mod errors;
+mod signin;
+
+use crate::api::session::current_session;
+use crate::error::AppError;
+use crate::model::SessionInfo;
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{path, SsrMode};
+
+pub use errors::ErrorPanel;
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The session as seen by every page; refetched after sign-in/sign-out navigations.
+pub type SessionResource = Resource<Result<SessionInfo, AppError>>;
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let session: SessionResource = Resource::new(|| (), |_| current_session());
+    provide_context(session);
+
+    // Effects only run in the browser: this marks the page as hydrated (tests wait for it).
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/csp-dashboard.css" />
+        <Title text="CSP partner dashboard" />
+        <Router>
+            <div id="app" data-hydrated=move || hydrated.get().to_string()>
+                <Header />
+                <main>
+                    <Routes fallback=|| view! { <NotFound /> }>
+                        <Route path=path!("/") view=signin::HomePage ssr=SsrMode::Async />
+                        <Route
+                            path=path!("/customers")
+                            view=customers::CustomersPage
+                            ssr=SsrMode::Async
+                        />
+                        <Route path=path!("/signin-error") view=signin::SignInErrorPage />
+                    </Routes>
+                </main>
+            </div>
+        </Router>
+    }
+}
+
+#[component]
+fn Header() -> impl IntoView {
+    let session = expect_context::<SessionResource>();
+    view! {
+        <header class="topbar">
+            <a class="brand" href="/customers">
+                "CSP partner dashboard"
+            </a>
+            <nav>
+                <a href="/customers">"Customers"</a>
+            </nav>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match session.await {
+                        Ok(info) => view! { <SessionBadge info /> }.into_any(),
+                        Err(error) => view! { <span class="error">{error.to_string()}</span> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </header>
+    }
+}
+
+#[component]
+fn SessionBadge(info: SessionInfo) -> impl IntoView {
+    let demo = info.demo_mode.then(|| {
+        view! {
+            <span class="demo-badge" title="Data comes from the built-in Partner Center simulator">
+                "Demo mode"
+            </span>
+        }
+    });
+    let user = match info.user {
+        Some(user) => view! {
+            <span class="user">
+                <span class="user-name">{user.display_name}</span>
+                <span class="user-upn">{user.upn}</span>
+            </span>
+            <form method="post" action="/logout" class="inline">
+                <button type="submit" class="link-button">"Sign out"</button>
+            </form>
+        }
+        .into_any(),
+        None => view! { <a href="/login" rel="external" class="button">"Sign in"</a> }.into_any(),
+    };
+    view! { <div class="session">{demo} {user}</div> }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    {
+        if let Some(options) = use_context::<leptos_axum::ResponseOptions>() {
+            options.set_status(http::StatusCode::NOT_FOUND);
+        }
+    }
+    view! {
+        <section class="panel">
+            <h1>"Page not found"</h1>
+            <p>
+                "There is nothing at this address. " <a href="/customers">"Go to the customers"</a>
+                "."
+            </p>
+        </section>
+    }
+}
