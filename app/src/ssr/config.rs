@@ -116,9 +116,7 @@ impl Config {
         };
 
         let url_var = |name: &'static str| -> Result<Option<Url>, ConfigError> {
-            get(name)
-                .map(|v| parse_http_url(name, &v))
-                .transpose()
+            get(name).map(|v| parse_http_url(name, &v)).transpose()
         };
 
         let authority = url_var("DASHBOARD_AUTHORITY")?;
@@ -203,7 +201,8 @@ impl Config {
             }
         };
 
-        let database_url = get("DASHBOARD_DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+        let database_url =
+            get("DASHBOARD_DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
         if !(database_url.starts_with("sqlite:")
             || database_url.starts_with("postgres://")
             || database_url.starts_with("postgresql://"))
@@ -320,10 +319,19 @@ mod tests {
     #[test]
     fn full_configuration_talks_to_microsoft() {
         let c = config(&[
-            ("DASHBOARD_AUTHORITY", "https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0"),
-            ("DASHBOARD_CLIENT_ID", "7d8a8e0c-1b2c-4d5e-8f90-a1b2c3d4e5f6"),
+            (
+                "DASHBOARD_AUTHORITY",
+                "https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0",
+            ),
+            (
+                "DASHBOARD_CLIENT_ID",
+                "7d8a8e0c-1b2c-4d5e-8f90-a1b2c3d4e5f6",
+            ),
             ("DASHBOARD_CLIENT_SECRET", "s3cret"),
-            ("DASHBOARD_REDIRECT_URL", "https://dash.example.com/auth/callback"),
+            (
+                "DASHBOARD_REDIRECT_URL",
+                "https://dash.example.com/auth/callback",
+            ),
             ("DASHBOARD_TOKEN_ENCRYPTION_KEY", KEY),
             ("DASHBOARD_DATABASE_URL", "postgres://localhost/dash"),
         ])
@@ -331,16 +339,23 @@ mod tests {
         let Upstream::Configured(endpoints) = &c.upstream else {
             panic!("expected configured upstream");
         };
-        assert_eq!(endpoints.partner_center_url.as_str(), DEFAULT_PARTNER_CENTER_URL);
+        assert_eq!(
+            endpoints.partner_center_url.as_str(),
+            DEFAULT_PARTNER_CENTER_URL
+        );
         assert_eq!(c.public_url.as_str(), "https://dash.example.com/");
         assert!(c.secure_cookies());
-        assert!(!format!("{c:?}").contains("s3cret"), "secret leaked into Debug");
+        assert!(
+            !format!("{c:?}").contains("s3cret"),
+            "secret leaked into Debug"
+        );
         assert!(!format!("{c:?}").contains(KEY));
     }
 
     #[test]
     fn errors_name_the_variable() {
-        let err = config(&[("DASHBOARD_AUTHORITY", "https://login.example.com/t/v2.0")]).unwrap_err();
+        let err =
+            config(&[("DASHBOARD_AUTHORITY", "https://login.example.com/t/v2.0")]).unwrap_err();
         assert_eq!(err.variable, "DASHBOARD_CLIENT_ID");
 
         let err = config(&[("DASHBOARD_BIND_ADDR", "localhost")]).unwrap_err();
@@ -357,21 +372,34 @@ mod tests {
 
         let err = config(&[
             ("DASHBOARD_AUTHORITY", "ftp://login.example.com"),
-            ("DASHBOARD_CLIENT_ID", "7d8a8e0c-1b2c-4d5e-8f90-a1b2c3d4e5f6"),
-            ("DASHBOARD_REDIRECT_URL", "https://dash.example.com/auth/callback"),
+            (
+                "DASHBOARD_CLIENT_ID",
+                "7d8a8e0c-1b2c-4d5e-8f90-a1b2c3d4e5f6",
+            ),
+            (
+                "DASHBOARD_REDIRECT_URL",
+                "https://dash.example.com/auth/callback",
+            ),
         ])
         .unwrap_err();
         assert_eq!(err.variable, "DASHBOARD_AUTHORITY");
 
         let err = config(&[
             ("DASHBOARD_AUTHORITY", "https://login.example.com/t/v2.0"),
-            ("DASHBOARD_CLIENT_ID", "7d8a8e0c-1b2c-4d5e-8f90-a1b2c3d4e5f6"),
-            ("DASHBOARD_REDIRECT_URL", "https://dash.example.com/auth/callback"),
+            (
+                "DASHBOARD_CLIENT_ID",
+                "7d8a8e0c-1b2c-4d5e-8f90-a1b2c3d4e5f6",
+            ),
+            (
+                "DASHBOARD_REDIRECT_URL",
+                "https://dash.example.com/auth/callback",
+            ),
         ])
         .unwrap_err();
         assert_eq!(err.variable, "DASHBOARD_TOKEN_ENCRYPTION_KEY");
 
-        let err = config(&[("DASHBOARD_PARTNER_CENTER_URL", "https://pc.example.com/v1")]).unwrap_err();
+        let err =
+            config(&[("DASHBOARD_PARTNER_CENTER_URL", "https://pc.example.com/v1")]).unwrap_err();
         assert_eq!(err.variable, "DASHBOARD_PARTNER_CENTER_URL");
     }
 

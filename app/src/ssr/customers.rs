@@ -2,8 +2,8 @@
 //! Administration API.
 
 use super::auth::SessionUser;
-use super::state::AppState;
 use super::partner_center::models::DelegatedAdminCustomer;
+use super::state::AppState;
 use crate::error::AppError;
 use crate::ids::Guid;
 use crate::model::CustomerSummary;

@@ -38,6 +38,10 @@ pub enum StorageError {
     SessionMigrate(sqlx::Error),
 }
 
+/// A request waits at most this long for a connection; an unreachable database fails start-up
+/// (and `/healthz`) quickly instead of after sqlx's default 30 s.
+const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl Storage {
     /// Opens the database, creating the SQLite file (and its folder) if needed, and migrates it.
     pub async fn open(database_url: &str) -> Result<Self, StorageError> {
@@ -64,6 +68,7 @@ impl Storage {
         } else {
             let pool = PgPoolOptions::new()
                 .max_connections(8)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
                 .connect(database_url)
                 .await
                 .map_err(connect_err)?;
@@ -75,11 +80,15 @@ impl Storage {
         };
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect(database_url)
             .await
             .map_err(connect_err)?;
         MIGRATOR.run(&pool).await?;
-        sessions.migrate().await.map_err(StorageError::SessionMigrate)?;
+        sessions
+            .migrate()
+            .await
+            .map_err(StorageError::SessionMigrate)?;
         Ok(Storage {
             pool,
             backend,
@@ -93,7 +102,10 @@ impl Storage {
 
     /// For `/healthz`: does the database answer?
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
     }
 }
 

@@ -12,7 +12,9 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use oauth2::{AuthorizationCode, CsrfToken, PkceCodeChallenge, PkceCodeVerifier, Scope, TokenResponse};
+use oauth2::{
+    AuthorizationCode, CsrfToken, PkceCodeChallenge, PkceCodeVerifier, Scope, TokenResponse,
+};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tower_sessions::Session;
@@ -61,7 +63,9 @@ pub async fn current_user() -> Result<SessionUser, AppError> {
     let session: Session = leptos_axum::extract()
         .await
         .map_err(|e| AppError::Internal(format!("no session layer: {e}")))?;
-    session_user(&session).await?.ok_or(AppError::Unauthenticated)
+    session_user(&session)
+        .await?
+        .ok_or(AppError::Unauthenticated)
 }
 
 pub async fn session_user(session: &Session) -> Result<Option<SessionUser>, AppError> {
@@ -178,7 +182,10 @@ async fn callback(
         );
     }
     let Some(code) = params.code else {
-        return sign_in_failed("no_code", "The sign-in page returned no authorization code.");
+        return sign_in_failed(
+            "no_code",
+            "The sign-in page returned no authorization code.",
+        );
     };
     match complete_sign_in(&state, &session, &pending, code).await {
         Ok(user) => {
@@ -214,16 +221,17 @@ async fn complete_sign_in(
                 "token_refused",
                 tokens::explain_aadsts(
                     &r.error().to_string(),
-                    r.error_description().map(String::as_str).unwrap_or_default(),
+                    r.error_description()
+                        .map(String::as_str)
+                        .unwrap_or_default(),
                 ),
             ),
             other => ("token_request_failed", other.to_string()),
         })?;
-    let id_token = response
-        .extra_fields()
-        .id_token
-        .as_deref()
-        .ok_or(("no_id_token", "The authority returned no id token.".to_string()))?;
+    let id_token = response.extra_fields().id_token.as_deref().ok_or((
+        "no_id_token",
+        "The authority returned no id token.".to_string(),
+    ))?;
     let claims = state
         .authority
         .verify_id_token(&provider, id_token, &pending.nonce)
@@ -285,9 +293,15 @@ mod tests {
 
     #[test]
     fn return_paths_stay_on_site() {
-        assert_eq!(safe_return_path(Some("/customers?dap=on")), "/customers?dap=on");
+        assert_eq!(
+            safe_return_path(Some("/customers?dap=on")),
+            "/customers?dap=on"
+        );
         assert_eq!(safe_return_path(Some("//evil.example.com")), "/customers");
-        assert_eq!(safe_return_path(Some("https://evil.example.com")), "/customers");
+        assert_eq!(
+            safe_return_path(Some("https://evil.example.com")),
+            "/customers"
+        );
         assert_eq!(safe_return_path(Some("/\\evil.example.com")), "/customers");
         assert_eq!(safe_return_path(None), "/customers");
     }

@@ -235,7 +235,8 @@ impl Authority {
             .map_err(|e| OidcError::InvalidIdToken(e.to_string()))?;
         let claims = data.claims;
         if issuer_template.contains("{tenantid}") {
-            let expected = issuer_template.replace("{tenantid}", claims.tid.as_deref().unwrap_or("-"));
+            let expected =
+                issuer_template.replace("{tenantid}", claims.tid.as_deref().unwrap_or("-"));
             if claims.iss != expected {
                 return Err(OidcError::InvalidIdToken("issuer does not match".into()));
             }
@@ -248,4 +249,3 @@ impl Authority {
         Ok(claims)
     }
 }
-

@@ -122,9 +122,15 @@ mod tests {
         let sealer = Sealer::new(&[7u8; 32]);
         let sealed = sealer.seal("refresh-token-value", "tenant:user-a");
         assert!(!sealed.contains("refresh-token-value"));
-        assert_eq!(sealer.open(&sealed, "tenant:user-a").unwrap(), "refresh-token-value");
+        assert_eq!(
+            sealer.open(&sealed, "tenant:user-a").unwrap(),
+            "refresh-token-value"
+        );
         assert_eq!(sealer.open(&sealed, "tenant:user-b"), Err(UnsealError));
-        assert_eq!(Sealer::new(&[8u8; 32]).open(&sealed, "tenant:user-a"), Err(UnsealError));
+        assert_eq!(
+            Sealer::new(&[8u8; 32]).open(&sealed, "tenant:user-a"),
+            Err(UnsealError)
+        );
         assert_eq!(sealer.open("not base64!", "x"), Err(UnsealError));
     }
 

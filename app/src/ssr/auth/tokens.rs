@@ -139,7 +139,11 @@ impl TokenBroker {
     }
 
     /// An access token for `audience` (e.g. `https://api.partnercenter.microsoft.com`).
-    pub async fn access_token(&self, user_key: &str, audience: &str) -> Result<AccessToken, AppError> {
+    pub async fn access_token(
+        &self,
+        user_key: &str,
+        audience: &str,
+    ) -> Result<AccessToken, AppError> {
         if let Some(token) = self.cached(user_key, audience) {
             return Ok(token);
         }
@@ -170,11 +174,12 @@ impl TokenBroker {
                 reason: "no stored sign-in for this account".into(),
             });
         };
-        let refresh_token = self.sealer.open(&sealed, user_key).map_err(|e| {
-            AppError::SignInRequired {
-                reason: e.to_string(),
-            }
-        })?;
+        let refresh_token =
+            self.sealer
+                .open(&sealed, user_key)
+                .map_err(|e| AppError::SignInRequired {
+                    reason: e.to_string(),
+                })?;
 
         let provider = self
             .authority
@@ -184,7 +189,10 @@ impl TokenBroker {
         let response = provider
             .client
             .exchange_refresh_token(&RefreshToken::new(refresh_token))
-            .add_scope(Scope::new(format!("{}/.default", audience.trim_end_matches('/'))))
+            .add_scope(Scope::new(format!(
+                "{}/.default",
+                audience.trim_end_matches('/')
+            )))
             .add_scope(Scope::new("offline_access".into()))
             .request_async(self.authority.http())
             .await
@@ -253,21 +261,36 @@ mod tests {
     #[test]
     fn aadsts_codes_become_sentences() {
         assert_eq!(
-            explain_aadsts("invalid_grant", "AADSTS700082: The refresh token has expired due to inactivity.\r\nTrace ID: x"),
+            explain_aadsts(
+                "invalid_grant",
+                "AADSTS700082: The refresh token has expired due to inactivity.\r\nTrace ID: x"
+            ),
             "AADSTS700082: the refresh token expired after 90 days without use"
         );
         assert_eq!(
-            explain_aadsts("invalid_grant", "AADSTS50173: The provided grant has expired."),
+            explain_aadsts(
+                "invalid_grant",
+                "AADSTS50173: The provided grant has expired."
+            ),
             "AADSTS50173: the grant was revoked (password change or admin action)"
         );
-        assert_eq!(explain_aadsts("invalid_grant", "Something else"), "Something else");
+        assert_eq!(
+            explain_aadsts("invalid_grant", "Something else"),
+            "Something else"
+        );
         assert_eq!(explain_aadsts("invalid_grant", ""), "invalid_grant");
     }
 
     #[test]
     fn margin_scales_with_short_lifetimes() {
-        assert_eq!(refresh_margin(Duration::from_secs(3600)), Duration::from_secs(120));
-        assert_eq!(refresh_margin(Duration::from_secs(5)), Duration::from_secs(1));
+        assert_eq!(
+            refresh_margin(Duration::from_secs(3600)),
+            Duration::from_secs(120)
+        );
+        assert_eq!(
+            refresh_margin(Duration::from_secs(5)),
+            Duration::from_secs(1)
+        );
     }
 
     #[test]

@@ -176,7 +176,12 @@ impl PartnerCenterClient {
         let mut next: Option<String> = None;
         loop {
             let page = self
-                .delegated_admin_customers_page(token, correlation_id, next.as_deref(), MAX_PAGE_SIZE)
+                .delegated_admin_customers_page(
+                    token,
+                    correlation_id,
+                    next.as_deref(),
+                    MAX_PAGE_SIZE,
+                )
                 .await?;
             let following = page.next_link().map(str::to_string);
             let empty = page.value.is_empty();
@@ -196,7 +201,9 @@ impl PartnerCenterClient {
             .join(link)
             .map_err(|_| UpstreamError::ForeignLink(link.chars().take(200).collect()))?;
         if url.origin() != self.admin_api_url.origin() {
-            return Err(UpstreamError::ForeignLink(url.origin().ascii_serialization()));
+            return Err(UpstreamError::ForeignLink(
+                url.origin().ascii_serialization(),
+            ));
         }
         Ok(url)
     }
@@ -348,7 +355,9 @@ mod tests {
     #[test]
     fn joins_paths_under_the_base() {
         assert_eq!(
-            client().partner_center_url("customers/x/directoryroles").as_str(),
+            client()
+                .partner_center_url("customers/x/directoryroles")
+                .as_str(),
             "https://api.partnercenter.microsoft.com/v1/customers/x/directoryroles"
         );
     }
@@ -359,7 +368,9 @@ mod tests {
         assert!(c
             .same_origin_link("https://admin.example.com/CustomerServiceAdminApi/Web/v1/delegatedAdminCustomers?$skip=300")
             .is_ok());
-        assert!(c.same_origin_link("/CustomerServiceAdminApi/Web/v1/delegatedAdminCustomers?$skip=300").is_ok());
+        assert!(c
+            .same_origin_link("/CustomerServiceAdminApi/Web/v1/delegatedAdminCustomers?$skip=300")
+            .is_ok());
         assert!(matches!(
             c.same_origin_link("https://evil.example.com/steal"),
             Err(UpstreamError::ForeignLink(_))
@@ -372,7 +383,10 @@ mod tests {
             r#"{"value": [], "@odata.nextLink": "https://admin.example.com/x?$skip=1"}"#,
         )
         .unwrap();
-        assert_eq!(page.next_link(), Some("https://admin.example.com/x?$skip=1"));
+        assert_eq!(
+            page.next_link(),
+            Some("https://admin.example.com/x?$skip=1")
+        );
         let page: ODataPage<DelegatedAdminCustomer> =
             serde_json::from_str(r#"{"value": [], "odata.nextLink": ""}"#).unwrap();
         assert_eq!(page.next_link(), None);
@@ -389,8 +403,14 @@ mod tests {
             retry_after: Some(Duration::from_secs(7)),
         };
         assert!(AppError::from(status(401)).needs_sign_in());
-        assert!(matches!(AppError::from(status(403)), AppError::Forbidden { .. }));
-        assert!(matches!(AppError::from(status(404)), AppError::NotFound { .. }));
+        assert!(matches!(
+            AppError::from(status(403)),
+            AppError::Forbidden { .. }
+        ));
+        assert!(matches!(
+            AppError::from(status(404)),
+            AppError::NotFound { .. }
+        ));
         assert_eq!(
             AppError::from(status(429)),
             AppError::Throttled {
@@ -398,7 +418,12 @@ mod tests {
                 correlation_id: Some("c".into())
             }
         );
-        assert!(matches!(AppError::from(status(503)), AppError::Upstream { status: 503, .. }));
-        assert!(status(503).is_transient() && status(429).is_transient() && !status(400).is_transient());
+        assert!(matches!(
+            AppError::from(status(503)),
+            AppError::Upstream { status: 503, .. }
+        ));
+        assert!(
+            status(503).is_transient() && status(429).is_transient() && !status(400).is_transient()
+        );
     }
 }

@@ -1,0 +1,213 @@
+//! The dashboard server: builds `AppState`, mounts the Leptos app, its server functions, the
+//! sign-in routes and (in demo mode) the simulator, and serves them.
+
+use app::ssr::auth;
+use app::ssr::config::{Config, ConfigError, Endpoints, Upstream};
+use app::ssr::security::{reject_cross_origin, AllowedOrigin};
+use app::ssr::state::{AppState, StateError};
+use app::{shell, App};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use simulator::{SimConfig, SimConfigError, Simulator};
+use std::net::SocketAddr;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::session_store::ExpiredDeletion;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+pub const SESSION_COOKIE: &str = "dashboard_session";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("configuration: {0}")]
+    Config(#[from] ConfigError),
+    #[error("simulator configuration: {0}")]
+    Simulator(#[from] SimConfigError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// The assembled server, before it listens.
+pub struct Dashboard {
+    pub router: Router,
+    pub state: AppState,
+    /// Present in demo mode: the in-process simulator mounted under `/_sim/`.
+    pub simulator: Option<Simulator>,
+}
+
+/// Leptos' options from cargo-leptos' environment when present, else the defaults the
+/// workspace metadata names, so the binary also runs on its own from the workspace root.
+pub fn leptos_options(site_addr: SocketAddr) -> LeptosOptions {
+    let env = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
+    LeptosOptions::builder()
+        .output_name(env("LEPTOS_OUTPUT_NAME", "csp-dashboard"))
+        .site_root(env("LEPTOS_SITE_ROOT", "target/site"))
+        .site_pkg_dir(env("LEPTOS_SITE_PKG_DIR", "pkg"))
+        .site_addr(site_addr)
+        .build()
+}
+
+/// Builds the server. In demo mode `sim_config` overrides the simulator's settings (tests use
+/// it); otherwise they come from `DASHBOARD_SIM_*`.
+pub async fn build(
+    config: Config,
+    sim_config: Option<SimConfig>,
+) -> Result<Dashboard, StartupError> {
+    let (endpoints, simulator) = match &config.upstream {
+        Upstream::Configured(endpoints) => (endpoints.clone(), None),
+        Upstream::Demo => {
+            let sim_config = match sim_config {
+                Some(c) => c,
+                None => SimConfig::from_env(config.public_url.clone())?,
+            };
+            let endpoints = demo_endpoints(&config, &sim_config)?;
+            (endpoints, Some(Simulator::new(sim_config)))
+        }
+    };
+    let leptos_options = leptos_options(config.bind_addr);
+    let allowed_origin = AllowedOrigin::from_public_url(&config.public_url);
+    let secure_cookies = config.secure_cookies();
+    let state = AppState::build(config, endpoints, leptos_options.clone()).await?;
+
+    let session_store = state.storage.session_store();
+    tokio::spawn(
+        session_store
+            .clone()
+            .continuously_delete_expired(tokio::time::Duration::from_secs(3600)),
+    );
+    let sessions = SessionManagerLayer::new(session_store)
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(secure_cookies)
+        .with_expiry(Expiry::OnInactivity(
+            tower_sessions::cookie::time::Duration::hours(8),
+        ));
+
+    let routes = generate_route_list(App);
+    let context_state = state.clone();
+    let provide_state = move || provide_context(context_state.clone());
+    let shell_options = leptos_options.clone();
+    let dashboard = Router::new()
+        .route("/healthz", get(healthz))
+        .merge(auth::routes())
+        .route(
+            "/api/{*fn_name}",
+            get(server_fn_handler).post(server_fn_handler),
+        )
+        .leptos_routes_with_context(&state, routes, provide_state, move || {
+            shell(shell_options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(sessions)
+        .layer(axum::middleware::from_fn_with_state(
+            allowed_origin,
+            reject_cross_origin,
+        ))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(256 * 1024))
+        .with_state(state.clone());
+
+    let router = match &simulator {
+        Some(sim) => sim.router().merge(dashboard),
+        None => dashboard,
+    };
+    Ok(Dashboard {
+        router,
+        state,
+        simulator,
+    })
+}
+
+fn demo_endpoints(config: &Config, sim: &SimConfig) -> Result<Endpoints, StartupError> {
+    let parse = |variable: &'static str, value: String| {
+        url::Url::parse(&value).map_err(|e| ConfigError {
+            variable,
+            problem: format!("simulator address '{value}': {e}"),
+        })
+    };
+    Ok(Endpoints {
+        authority: parse("DASHBOARD_PUBLIC_URL", sim.authority())?,
+        client_id: sim.client_id.clone(),
+        client_secret: sim.client_secret.clone(),
+        redirect_url: config
+            .public_url
+            .join("auth/callback")
+            .map_err(|e| ConfigError {
+                variable: "DASHBOARD_PUBLIC_URL",
+                problem: e.to_string(),
+            })?,
+        partner_center_url: parse("DASHBOARD_PUBLIC_URL", sim.partner_center_base())?,
+        admin_api_url: parse("DASHBOARD_PUBLIC_URL", sim.admin_api_base())?,
+    })
+}
+
+async fn server_fn_handler(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+) -> impl IntoResponse {
+    leptos_axum::handle_server_fns_with_context(move || provide_context(state.clone()), request)
+        .await
+}
+
+async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    match state.storage.ping().await {
+        Ok(()) => (StatusCode::OK, "ok").into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: database does not answer");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+    }
+}
+
+/// Binds and serves until the process ends.
+pub async fn serve(dashboard: Dashboard, addr: SocketAddr) -> Result<(), StartupError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartupError::Bind { addr, source })?;
+    serve_on(dashboard, listener).await
+}
+
+pub async fn serve_on(
+    dashboard: Dashboard,
+    listener: tokio::net::TcpListener,
+) -> Result<(), StartupError> {
+    let addr = listener.local_addr().map_err(|source| StartupError::Bind {
+        addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+        source,
+    })?;
+    axum::serve(listener, dashboard.router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|source| StartupError::Bind { addr, source })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

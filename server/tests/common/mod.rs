@@ -1,0 +1,228 @@
+//! Starts the real dashboard (in-process simulator, real sockets) on a free port, and signs in
+//! through the simulated Entra ID like a browser would.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use app::ssr::config::Config;
+use app::ssr::state::AppState;
+use simulator::{SimConfig, Simulator};
+use std::collections::HashMap;
+use std::time::Duration;
+
+pub const ADMIN_UPN: &str = "avery.admin@northwind-partner.onmicrosoft.com";
+pub const READER_UPN: &str = "riley.reader@northwind-partner.onmicrosoft.com";
+
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestServer {
+    pub base: String,
+    pub state: AppState,
+    pub simulator: Simulator,
+    pub database_url: String,
+    _pg: Option<PgDatabase>,
+    _dir: TempDir,
+}
+
+pub struct Options {
+    pub db: Db,
+    pub customers: usize,
+    pub token_lifetime: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            db: Db::Sqlite,
+            customers: 300,
+            token_lifetime: Duration::from_secs(3600),
+        }
+    }
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        Self::start_with(Options::default()).await
+    }
+
+    pub async fn start_with(options: Options) -> TestServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let dir = TempDir::new();
+        let (database_url, pg) = match options.db {
+            Db::Sqlite => (
+                format!("sqlite://{}/dashboard.db?mode=rwc", dir.path.display()),
+                None,
+            ),
+            Db::Postgres => {
+                let pg = PgDatabase::create().await;
+                (pg.url.clone(), Some(pg))
+            }
+        };
+        let mut vars = HashMap::new();
+        vars.insert("DASHBOARD_BIND_ADDR", addr.to_string());
+        vars.insert("DASHBOARD_DATABASE_URL", database_url.clone());
+        vars.insert(
+            "DASHBOARD_TOKEN_ENCRYPTION_KEY",
+            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_string(),
+        );
+        let config = Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
+        let mut sim_config = SimConfig::demo(config.public_url.clone());
+        sim_config.customers = options.customers;
+        sim_config.access_token_lifetime = options.token_lifetime;
+
+        let dashboard = server::build(config, Some(sim_config)).await.unwrap();
+        let state = dashboard.state.clone();
+        let simulator = dashboard.simulator.clone().unwrap();
+        tokio::spawn(async move {
+            let _ = server::serve_on(dashboard, listener).await;
+        });
+        TestServer {
+            base: format!("http://{addr}"),
+            state,
+            simulator,
+            database_url,
+            _pg: pg,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// A browser-like client: keeps cookies, follows redirects.
+    pub fn browser(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::limited(10))
+            .build()
+            .unwrap()
+    }
+
+    /// Signs in through the simulator with `login_hint` (no click needed); returns the client
+    /// holding the session and the page it landed on.
+    pub async fn sign_in(&self, upn: &str) -> (reqwest::Client, reqwest::Response) {
+        let client = self.browser();
+        let response = client
+            .get(self.url(&format!("/login?login_hint={upn}&return_to=/customers")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "sign-in did not land on a page");
+        assert_eq!(
+            response.url().path(),
+            "/customers",
+            "sign-in landed elsewhere"
+        );
+        (client, response)
+    }
+
+    /// Calls a server function the way the hydrated page does (form-encoded POST).
+    pub async fn call(&self, client: &reqwest::Client, function: &str) -> reqwest::Response {
+        client
+            .post(self.url(&format!("/api/{function}")))
+            .header("Origin", &self.base)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("Accept", "application/json")
+            .body("")
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn sim_state(&self) -> serde_json::Value {
+        reqwest::get(self.url("/_sim/state"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// The stored-credential key of a demo user (`tenant:object-id`).
+    pub fn user_key(&self, upn: &str) -> String {
+        let user = self
+            .simulator
+            .demo_users()
+            .into_iter()
+            .find(|u| u.upn == upn)
+            .unwrap();
+        format!("{}:{}", simulator::PARTNER_TENANT_ID, user.object_id)
+    }
+}
+
+pub struct TempDir {
+    pub path: std::path::PathBuf,
+}
+
+impl TempDir {
+    pub fn new() -> Self {
+        let path = std::env::temp_dir().join(format!("dashboard-test-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir { path }
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// A fresh database on the real PostgreSQL server named by DASHBOARD_TEST_POSTGRES_URL
+/// (default: the local server). It fails the test when PostgreSQL does not answer: never a skip.
+pub struct PgDatabase {
+    pub url: String,
+    admin_url: String,
+    name: String,
+}
+
+impl PgDatabase {
+    pub async fn create() -> PgDatabase {
+        use sqlx::Connection;
+        let admin_url = std::env::var("DASHBOARD_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let name = format!("dashboard_test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = sqlx::PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
+            panic!("PostgreSQL at {admin_url} does not answer ({e}); the PostgreSQL suites need it (the test command starts it)")
+        });
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let mut url = url::Url::parse(&admin_url).unwrap();
+        url.set_path(&name);
+        PgDatabase {
+            url: url.to_string(),
+            admin_url,
+            name,
+        }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        // Best effort, on a thread of its own: Drop cannot await and the runtime may be ending.
+        let admin_url = self.admin_url.clone();
+        let name = self.name.clone();
+        let _ = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async move {
+                use sqlx::Connection;
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
