@@ -6,6 +6,7 @@ pub mod error;
 pub mod ids;
 pub mod model;
 pub mod ui;
+pub mod urls;
 
 #[cfg(feature = "ssr")]
 pub mod ssr;

@@ -64,7 +64,7 @@ pub async fn build(
     sim_config: Option<SimConfig>,
 ) -> Result<Dashboard, StartupError> {
     let (endpoints, simulator) = match &config.upstream {
-        Upstream::Configured(endpoints) => (endpoints.clone(), None),
+        Upstream::Configured(endpoints) => ((**endpoints).clone(), None),
         Upstream::Demo => {
             let sim_config = match sim_config {
                 Some(c) => c,
@@ -101,6 +101,7 @@ pub async fn build(
     let dashboard = Router::new()
         .route("/healthz", get(healthz))
         .merge(auth::routes())
+        .merge(app::ssr::customers::export::routes())
         .route(
             "/api/{*fn_name}",
             get(server_fn_handler).post(server_fn_handler),

@@ -16,22 +16,37 @@ fn escape_html(text: &str) -> String {
 #[tokio::test]
 async fn scripted_sign_in_with_login_hint_reaches_the_customers() {
     let server = TestServer::start().await;
-    let (_client, page) = server.sign_in(ADMIN_UPN).await;
+    let (client, page) = server.sign_in(ADMIN_UPN).await;
     let html = page.text().await.unwrap();
 
     let state = server.sim_state().await;
     let customers = state["customers"].as_array().unwrap();
     assert_eq!(customers.len(), 300);
-    assert_eq!(
-        html.matches("data-tenant-id=").count(),
-        customers.len(),
-        "every delegated-admin customer is rendered on the server"
+    let dap = customers
+        .iter()
+        .filter(|c| c["dapEnabled"].as_bool().unwrap())
+        .count();
+    assert!(
+        html.contains(&format!("data-all=\"300\" data-dap=\"{dap}\"")),
+        "the summary counts every customer and the DAP ones"
     );
+    assert_eq!(html.matches("data-tenant-id=").count(), 50, "first page");
     assert!(
         html.contains("Avery Admin"),
         "the header shows the signed-in name"
     );
     assert!(html.contains(ADMIN_UPN), "the header shows the UPN");
+
+    // Every customer is rendered on the server when the page is large enough.
+    let html = client
+        .get(server.url("/customers?per_page=500"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(html.matches("data-tenant-id=").count(), 300);
     for customer in customers {
         let id = customer["customerTenantId"].as_str().unwrap();
         assert!(html.contains(id), "customer {id} missing");
@@ -100,10 +115,7 @@ async fn the_session_cookie_is_http_only_lax_and_renewed_at_sign_in() {
 
     // The old id no longer signs anybody in.
     let stale = server
-        .call(
-            &reqwest::Client::builder().build().unwrap(),
-            "list_customers",
-        )
+        .call(&reqwest::Client::builder().build().unwrap(), "sync_status")
         .await;
     assert_eq!(stale.status(), 401);
 }
@@ -111,7 +123,7 @@ async fn the_session_cookie_is_http_only_lax_and_renewed_at_sign_in() {
 #[tokio::test]
 async fn server_functions_answer_401_without_a_session() {
     let server = TestServer::start().await;
-    let response = server.call(&server.browser(), "list_customers").await;
+    let response = server.call(&server.browser(), "sync_status").await;
     assert_eq!(response.status(), 401);
     let error: AppError = serde_json::from_str(&response.text().await.unwrap()).unwrap();
     assert_eq!(error, AppError::Unauthenticated);
@@ -133,7 +145,7 @@ async fn a_cross_origin_post_to_a_server_function_is_rejected() {
     let server = TestServer::start().await;
     let (client, _) = server.sign_in(ADMIN_UPN).await;
     let response = client
-        .post(server.url("/api/list_customers"))
+        .post(server.url("/api/sync_status"))
         .header("Origin", "https://evil.example.com")
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body("")
@@ -143,7 +155,7 @@ async fn a_cross_origin_post_to_a_server_function_is_rejected() {
     assert_eq!(response.status(), 403);
 
     let response = client
-        .post(server.url("/api/list_customers"))
+        .post(server.url("/api/sync_status"))
         .header("Sec-Fetch-Site", "cross-site")
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body("")
@@ -165,7 +177,7 @@ async fn a_cross_origin_post_to_a_server_function_is_rejected() {
     );
 
     // The same call from our own origin works.
-    assert_eq!(server.call(&client, "list_customers").await.status(), 200);
+    assert_eq!(server.call_upstream(&client).await.status(), 200);
 }
 
 #[tokio::test]
@@ -178,20 +190,19 @@ async fn access_tokens_are_refreshed_after_they_expire() {
     let (client, _) = server.sign_in(ADMIN_UPN).await;
     let grants =
         |state: &serde_json::Value| state["counters"]["refreshTokenGrants"].as_u64().unwrap();
-    let after_sign_in = grants(&server.sim_state().await);
-
-    let first = server.call(&client, "list_customers").await;
+    let first = server.call_upstream(&client).await;
     assert_eq!(first.status(), 200);
-    let cached = server.call(&client, "list_customers").await;
+    let after_first = grants(&server.sim_state().await);
+    let cached = server.call_upstream(&client).await;
     assert_eq!(cached.status(), 200);
     let after_cached = grants(&server.sim_state().await);
     assert_eq!(
-        after_cached, after_sign_in,
+        after_cached, after_first,
         "a valid access token is reused, not redeemed again"
     );
 
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let later = server.call(&client, "list_customers").await;
+    let later = server.call_upstream(&client).await;
     assert_eq!(later.status(), 200, "{}", later.text().await.unwrap());
     assert!(
         grants(&server.sim_state().await) > after_cached,
@@ -216,7 +227,7 @@ async fn a_revoked_refresh_token_asks_for_a_new_sign_in() {
     assert!(revoke.status().is_success());
     tokio::time::sleep(Duration::from_millis(1200)).await;
 
-    let response = server.call(&client, "list_customers").await;
+    let response = server.call_upstream(&client).await;
     assert_eq!(response.status(), 401);
     let error: AppError = serde_json::from_str(&response.text().await.unwrap()).unwrap();
     match error {
@@ -304,7 +315,7 @@ async fn sign_out_ends_the_session_and_forgets_the_refresh_token() {
         .unwrap();
     assert_eq!(logout.status(), 200);
     assert_eq!(logout.url().path(), "/");
-    assert_eq!(server.call(&client, "list_customers").await.status(), 401);
+    assert_eq!(server.call_upstream(&client).await.status(), 401);
     let stored: i64 =
         sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM user_credentials WHERE user_key = $1")
             .bind(&user_key)

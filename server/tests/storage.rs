@@ -86,7 +86,7 @@ async fn sign_in_and_token_refresh_on_postgres() {
     let (client, page) = server.sign_in(ADMIN_UPN).await;
     assert!(page.text().await.unwrap().contains("data-tenant-id="));
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
-    assert_eq!(server.call(&client, "list_customers").await.status(), 200);
+    assert_eq!(server.call_upstream(&client).await.status(), 200);
     let sealed: String = sqlx::query_scalar("SELECT refresh_token_sealed FROM user_credentials")
         .fetch_one(&server.state.storage.pool)
         .await
@@ -101,4 +101,65 @@ async fn a_bad_database_url_is_a_clear_error() {
         .unwrap_err();
     let text = error.to_string();
     assert!(text.contains("cannot open the database"), "{text}");
+}
+
+async fn customer_snapshots_round_trip_and_replace_each_other(db: Db) {
+    use app::ssr::customers::{parse_time, snapshot, CustomerRecord};
+    let (storage, _pg, _dir) = open(&db).await;
+    assert_eq!(snapshot::latest_id(&storage).await.unwrap(), None);
+    let record = |i: usize, name: &str| CustomerRecord {
+        tenant_id: format!("00000000-0000-4000-8000-{i:012}"),
+        name: name.to_string(),
+        name_folded: name.to_lowercase(),
+        dap_enabled: i.is_multiple_of(2),
+        dap_since: parse_time(Some("2021-08-06T21:15:04.3461507Z")),
+        dap_ended: None,
+        last_sign_in: (!i.is_multiple_of(3))
+            .then(|| parse_time(Some("2026-01-02T03:04:05Z")).unwrap()),
+        partner_agent_count: i as u32,
+        partner_sign_in_count: 2 * i as u32,
+        global_admin_sign_in_count: 3,
+    };
+    // More rows than one INSERT carries, with names that need care.
+    let first: Vec<CustomerRecord> = (0..450)
+        .map(|i| record(i, &format!("\"Quoted\", Ünïcode 東京 <b>{i:03}</b>")))
+        .collect();
+    let now = time::OffsetDateTime::now_utc();
+    let info = snapshot::save(&storage, ADMIN_UPN, &first, now)
+        .await
+        .unwrap();
+    assert_eq!(info.customer_count, 450);
+    let loaded = snapshot::load(&storage, &info.id).await.unwrap().unwrap();
+    assert_eq!(loaded.info, info);
+    assert_eq!(loaded.customers, first, "every field survives the database");
+
+    let second = vec![record(7, "Contoso")];
+    let later = snapshot::save(
+        &storage,
+        ADMIN_UPN,
+        &second,
+        now + time::Duration::seconds(1),
+    )
+    .await
+    .unwrap();
+    assert_eq!(snapshot::latest_id(&storage).await.unwrap(), Some(later.id));
+    assert!(
+        snapshot::load(&storage, &info.id).await.unwrap().is_none(),
+        "the older snapshot is gone"
+    );
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM snapshot_customers")
+        .fetch_one(&storage.pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 1);
+}
+
+#[tokio::test]
+async fn sqlite_customer_snapshots() {
+    customer_snapshots_round_trip_and_replace_each_other(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_customer_snapshots() {
+    customer_snapshots_round_trip_and_replace_each_other(Db::Postgres).await;
 }

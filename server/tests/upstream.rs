@@ -240,7 +240,7 @@ async fn the_server_function_maps_upstream_failures_to_status_codes() {
         error_rates: BTreeMap::from([(429, 1.0)]),
         ..Default::default()
     });
-    let response = server.call(&client, "list_customers").await;
+    let response = server.call_upstream(&client).await;
     assert_eq!(response.status(), 429);
     let error: AppError = serde_json::from_str(&response.text().await.unwrap()).unwrap();
     assert!(matches!(error, AppError::Throttled { .. }), "{error:?}");

@@ -1,16 +1,46 @@
 use crate::error::AppError;
-use crate::model::CustomerSummary;
+use crate::model::customers::{CustomerQuery, CustomersView, SyncStatus};
 use leptos::prelude::*;
 
-/// Every delegated-admin customer of the partner, read with the signed-in admin's token.
-#[server(prefix = "/api", endpoint = "list_customers")]
-pub async fn list_customers() -> Result<Vec<CustomerSummary>, AppError> {
-    use crate::ssr::{auth, customers, respond, state::AppState};
+/// The customers view for a query: filtered, sorted and paged on the server from the latest
+/// snapshot (the first call ever syncs one with the admin's token).
+#[server(prefix = "/api", endpoint = "customers_view")]
+pub async fn fetch_customers_view(query: CustomerQuery) -> Result<CustomersView, AppError> {
+    use crate::ssr::{auth, respond, state::AppState};
     respond(
         async {
             let state = AppState::from_context()?;
             let user = auth::current_user().await?;
-            customers::list(&state, &user).await
+            state.customers.view(&state, &user, &query).await
+        }
+        .await,
+    )
+}
+
+/// Progress of a running sync, the last failure, and the snapshot in use.
+#[server(prefix = "/api", endpoint = "sync_status")]
+pub async fn fetch_sync_status() -> Result<SyncStatus, AppError> {
+    use crate::ssr::{auth, respond, state::AppState};
+    respond(
+        async {
+            let state = AppState::from_context()?;
+            auth::current_user().await?;
+            state.customers.sync_status(&state.storage).await
+        }
+        .await,
+    )
+}
+
+/// Re-reads every customer in the background; the page shows its progress.
+#[server(prefix = "/api", endpoint = "start_sync")]
+pub async fn start_sync() -> Result<SyncStatus, AppError> {
+    use crate::ssr::{auth, respond, state::AppState};
+    respond(
+        async {
+            let state = AppState::from_context()?;
+            let user = auth::current_user().await?;
+            state.customers.start_sync(&state, &user);
+            state.customers.sync_status(&state.storage).await
         }
         .await,
     )

@@ -2,4 +2,5 @@
 //! service in `crate::ssr`, and map the result to a typed `AppError`.
 
 pub mod customers;
+pub mod roles;
 pub mod session;

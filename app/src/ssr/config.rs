@@ -34,7 +34,7 @@ pub enum Upstream {
     /// The in-process simulator under `/_sim/` of this server.
     Demo,
     /// Microsoft (or a standalone simulator) at configured addresses.
-    Configured(Endpoints),
+    Configured(Box<Endpoints>),
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -149,7 +149,7 @@ impl Config {
                         format!("'{client_id}' is not a GUID (the application (client) id)"),
                     ));
                 }
-                Upstream::Configured(Endpoints {
+                Upstream::Configured(Box::new(Endpoints {
                     authority: authority.clone(),
                     client_id: client_id.trim().to_string(),
                     client_secret,
@@ -158,7 +158,7 @@ impl Config {
                         .map_or_else(|| parse_default(DEFAULT_PARTNER_CENTER_URL), Ok)?,
                     admin_api_url: url_var("DASHBOARD_ADMIN_API_URL")?
                         .map_or_else(|| parse_default(DEFAULT_ADMIN_API_URL), Ok)?,
-                })
+                }))
             }
             _ => {
                 let missing = [

@@ -5,6 +5,7 @@ use super::auth::oidc::Authority;
 use super::auth::seal::{load_or_create_key_file, Sealer};
 use super::auth::TokenBroker;
 use super::config::{Config, Endpoints, TokenKeySource};
+use super::customers::CustomersService;
 use super::partner_center::PartnerCenterClient;
 use super::storage::{Storage, StorageError};
 use crate::error::AppError;
@@ -21,6 +22,7 @@ pub struct AppState {
     pub authority: Arc<Authority>,
     pub tokens: Arc<TokenBroker>,
     pub partner_center: PartnerCenterClient,
+    pub customers: Arc<CustomersService>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -85,6 +87,7 @@ impl AppState {
             authority,
             tokens,
             partner_center,
+            customers: Arc::default(),
         })
     }
 

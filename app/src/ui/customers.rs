@@ -1,72 +1,540 @@
+//! `/customers`: every delegated-admin customer, filtered and sorted from the URL, with the
+//! staleness chart, the sync panel and the CSV export.
+
+use super::format::{date_part, relative_days, thousands};
 use super::ErrorPanel;
-use crate::api::customers::list_customers;
-use crate::model::CustomerSummary;
+use crate::api::customers::{fetch_customers_view, fetch_sync_status, StartSync};
+use crate::model::customers::{
+    ChartBar, CustomerQuery, CustomerRow, CustomersView, DapFilter, SortDir, SortKey, Staleness,
+    SyncStatus, PAGE_SIZES, STALE_PRESETS,
+};
 use leptos::prelude::*;
+use leptos_router::components::Form;
+use leptos_router::hooks::{use_navigate, use_query_map};
+use leptos_router::NavigateOptions;
+
+const PATH: &str = "/customers";
 
 #[component]
 pub fn CustomersPage() -> impl IntoView {
-    let customers = Resource::new(|| (), |_| list_customers());
+    let query_map = use_query_map();
+    let query = Memo::new(move |_| {
+        query_map.with(|map| {
+            CustomerQuery::from_pairs(map.latest_values().map(|(k, v)| (k.as_ref(), v)))
+        })
+    });
+
+    // Bumped when a sync finishes, so the table re-reads the new snapshot.
+    let synced = RwSignal::new(0usize);
+    let view_data = Resource::new(
+        move || (query.get(), synced.get()),
+        |(query, _)| fetch_customers_view(query),
+    );
+
     view! {
         <h1>"Delegated-admin customers"</h1>
+        <SyncPanel synced />
+        <FilterForm query />
         <Suspense fallback=|| view! { <p class="loading">"Loading customers…"</p> }>
             {move || Suspend::new(async move {
-                match customers.await {
-                    Ok(list) => view! { <CustomerTable customers=list /> }.into_any(),
-                    Err(error) => view! { <ErrorPanel error return_to="/customers" /> }.into_any(),
+                match view_data.await {
+                    Ok(data) => view! { <CustomersBody data /> }.into_any(),
+                    Err(error) => {
+                        let here = query.get_untracked().href(PATH);
+                        view! { <ErrorPanel error return_to=here /> }.into_any()
+                    }
                 }
             })}
         </Suspense>
     }
 }
 
+/// A GET form: without JavaScript it reloads the page with the new query; hydrated, every change
+/// navigates at once (and the table follows the URL).
 #[component]
-fn CustomerTable(customers: Vec<CustomerSummary>) -> impl IntoView {
-    let dap = customers.iter().filter(|c| c.dap_enabled).count();
-    let summary = format!("{} customers, {} with DAP", customers.len(), dap);
+fn FilterForm(query: Memo<CustomerQuery>) -> impl IntoView {
+    let navigate = use_navigate();
+    let apply = move |change: &dyn Fn(&mut CustomerQuery)| {
+        let mut next = query.get_untracked();
+        change(&mut next);
+        next.page = 1;
+        navigate(
+            &next.href(PATH),
+            NavigateOptions {
+                replace: true,
+                scroll: false,
+                ..Default::default()
+            },
+        );
+    };
+    let on_search = {
+        let apply = apply.clone();
+        move |ev| {
+            let value = event_target_value(&ev);
+            apply(&|q: &mut CustomerQuery| q.q = value.clone());
+        }
+    };
+    let on_select = move |field: &'static str| {
+        let apply = apply.clone();
+        move |ev| {
+            let value = event_target_value(&ev);
+            apply(&|q: &mut CustomerQuery| {
+                let mut pairs = q.to_pairs();
+                pairs.retain(|(k, _)| *k != field && *k != "bucket" && *k != "page");
+                pairs.push((field, value.clone()));
+                *q = CustomerQuery::from_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())));
+            });
+        }
+    };
+
+    let stale_options = move || {
+        let current = query.get().stale;
+        let mut choices: Vec<(String, String)> = vec![
+            (String::new(), "any time".into()),
+            ("never".into(), "never signed in".into()),
+        ];
+        choices.extend(
+            STALE_PRESETS
+                .iter()
+                .map(|d| (d.to_string(), format!("{d}+ days"))),
+        );
+        if let Some(Staleness::AtLeastDays(days)) = current {
+            if !STALE_PRESETS.contains(&days) {
+                choices.push((days.to_string(), format!("{days}+ days")));
+            }
+        }
+        options(choices, &current.map(Staleness::param).unwrap_or_default())
+    };
+
     view! {
-        <p class="summary" id="customer-summary">{summary}</p>
+        <Form method="GET" action=PATH noscroll=true replace=true>
+            <fieldset class="filters">
+                <legend class="visually-hidden">"Filter customers"</legend>
+                <label>
+                    "Search "
+                    <input
+                        type="search"
+                        name="q"
+                        placeholder="name or tenant id"
+                        prop:value=move || query.get().q
+                        on:input=on_search
+                    />
+                </label>
+                <label>
+                    "DAP "
+                    <select name="dap" on:change=on_select("dap")>
+                        {move || {
+                            let choices = [DapFilter::All, DapFilter::On, DapFilter::Off]
+                                .map(|d| (d.param().to_string(), d.param().to_string()));
+                            options(choices, query.get().dap.param())
+                        }}
+                    </select>
+                </label>
+                <label>
+                    "Last partner sign-in "
+                    <select name="stale" on:change=on_select("stale")>
+                        {stale_options}
+                    </select>
+                </label>
+                <label>
+                    "Sort "
+                    <select name="sort" on:change=on_select("sort")>
+                        {move || {
+                            let choices = SortKey::ALL
+                                .map(|k| (k.param().to_string(), k.label().to_string()));
+                            options(choices, query.get().sort.param())
+                        }}
+                    </select>
+                    <select name="dir" aria-label="Direction" on:change=on_select("dir")>
+                        {move || {
+                            let choices = [(SortDir::Asc, "ascending"), (SortDir::Desc, "descending")]
+                                .map(|(d, label)| (d.param().to_string(), label.to_string()));
+                            options(choices, query.get().dir.param())
+                        }}
+                    </select>
+                </label>
+                <label>
+                    "Per page "
+                    <select name="per_page" on:change=on_select("per_page")>
+                        {move || {
+                            let choices = PAGE_SIZES.map(|n| (n.to_string(), n.to_string()));
+                            options(choices, &query.get().per_page.to_string())
+                        }}
+                    </select>
+                </label>
+                {move || {
+                    query
+                        .get()
+                        .bucket
+                        .map(|bucket| {
+                            view! { <input type="hidden" name="bucket" value=bucket.param() /> }
+                        })
+                }}
+                <button type="submit" class="button">
+                    "Apply"
+                </button>
+                <a class="button subtle" href=PATH>
+                    "Reset"
+                </a>
+            </fieldset>
+        </Form>
+    }
+}
+
+/// `<option>`s as (value, label), the one whose value is `selected` marked so.
+fn options(choices: impl IntoIterator<Item = (String, String)>, selected: &str) -> impl IntoView {
+    choices
+        .into_iter()
+        .map(|(value, label)| {
+            let is_selected = value == selected;
+            view! {
+                <option value=value selected=is_selected>
+                    {label}
+                </option>
+            }
+        })
+        .collect_view()
+}
+
+#[component]
+fn CustomersBody(data: CustomersView) -> impl IntoView {
+    let CustomersView {
+        query,
+        rows,
+        page_count,
+        summary,
+        chart,
+        snapshot: _,
+    } = data;
+    let threshold = summary.stale_threshold.describe();
+    let bucket_note = query.bucket.map(|b| {
+        view! {
+            <p class="bucket-note">
+                "Showing DAP customers whose last partner sign-in was " {b.label()} ". "
+                <a href=CustomerQuery { bucket: None, ..query.clone() }.href(PATH)>"Clear"</a>
+            </p>
+        }
+    });
+    let mut export_query = query.clone();
+    export_query.page = 1;
+    let export_href = export_query.href("/customers/export.csv");
+    view! {
+        <p
+            class="summary"
+            id="customer-summary"
+            data-all=summary.all
+            data-dap=summary.dap
+            data-stale-dap=summary.stale_dap
+            data-matching=summary.matching
+        >
+            <strong>{thousands(summary.all)}</strong>
+            " customers · "
+            <strong>{thousands(summary.dap)}</strong>
+            " with DAP · "
+            <strong>{thousands(summary.stale_dap)}</strong>
+            {format!(" stale DAP ({threshold}) · ")}
+            <strong>{thousands(summary.matching)}</strong>
+            " match the filters"
+        </p>
+        <StalenessChart chart query=query.clone() />
+        {bucket_note}
+        <p class="table-actions">
+            <a class="button" href=export_href rel="external" download="">
+                "Export CSV"
+            </a>
+        </p>
+        <CustomerTable rows query=query.clone() />
+        <Pager query page_count />
+    }
+}
+
+/// DAP customers by last partner sign-in; a bar is a link to that filter.
+#[component]
+fn StalenessChart(chart: Vec<ChartBar>, query: CustomerQuery) -> impl IntoView {
+    const WIDTH: f64 = 600.0;
+    const HEIGHT: f64 = 180.0;
+    const TOP: f64 = 24.0;
+    const BOTTOM: f64 = 36.0;
+    let max = chart
+        .iter()
+        .map(|b| b.dap_customers)
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64;
+    let slot = WIDTH / chart.len().max(1) as f64;
+    let bars = chart
+        .into_iter()
+        .enumerate()
+        .map(|(i, bar)| {
+            let height = (HEIGHT - TOP - BOTTOM) * bar.dap_customers as f64 / max;
+            let x = i as f64 * slot + slot * 0.15;
+            let y = HEIGHT - BOTTOM - height;
+            let href = query.in_bucket(bar.bucket).href(PATH);
+            let active = query.bucket == Some(bar.bucket);
+            let label = format!(
+                "{}: {} DAP customers",
+                bar.bucket.label(),
+                bar.dap_customers
+            );
+            view! {
+                <a href=href class="bar" class:active=active data-bucket=bar.bucket.param()>
+                    <title>{label}</title>
+                    <rect
+                        x=format!("{x:.1}")
+                        y=format!("{y:.1}")
+                        width=format!("{:.1}", slot * 0.7)
+                        height=format!("{height:.1}")
+                        rx="3"
+                    />
+                    <text
+                        class="count"
+                        x=format!("{:.1}", x + slot * 0.35)
+                        y=format!("{:.1}", y - 6.0)
+                        text-anchor="middle"
+                    >
+                        {bar.dap_customers.to_string()}
+                    </text>
+                    <text
+                        class="axis"
+                        x=format!("{:.1}", x + slot * 0.35)
+                        y=format!("{:.1}", HEIGHT - BOTTOM + 18.0)
+                        text-anchor="middle"
+                    >
+                        {bar.bucket.label()}
+                    </text>
+                </a>
+            }
+        })
+        .collect_view();
+    view! {
+        <figure class="chart">
+            <figcaption>"DAP customers by last partner sign-in (click a bar to filter)"</figcaption>
+            <svg
+                viewBox=format!("0 0 {WIDTH} {HEIGHT}")
+                role="img"
+                aria-label="DAP customers by last partner sign-in"
+            >
+                {bars}
+            </svg>
+        </figure>
+    }
+}
+
+#[component]
+fn CustomerTable(rows: Vec<CustomerRow>, query: CustomerQuery) -> impl IntoView {
+    let headers = SortKey::ALL
+        .into_iter()
+        .map(|key| {
+            let sorted = (query.sort == key).then_some(query.dir);
+            let aria = match sorted {
+                Some(SortDir::Asc) => "ascending",
+                Some(SortDir::Desc) => "descending",
+                None => "none",
+            };
+            let arrow = match sorted {
+                Some(SortDir::Asc) => " ▲",
+                Some(SortDir::Desc) => " ▼",
+                None => "",
+            };
+            view! {
+                <th scope="col" aria-sort=aria>
+                    <a href=query.sorted_by(key).href(PATH) data-sort=key.param()>
+                        {key.label()}
+                        {arrow}
+                    </a>
+                </th>
+            }
+        })
+        .collect_view();
+    let empty = rows.is_empty().then(|| {
+        view! {
+            <tr>
+                <td colspan="9" class="empty">
+                    "No customer matches these filters."
+                </td>
+            </tr>
+        }
+    });
+    view! {
         <table class="customers">
             <thead>
-                <tr>
-                    <th scope="col">"Organisation"</th>
-                    <th scope="col">"Customer tenant id"</th>
-                    <th scope="col">"DAP"</th>
-                    <th scope="col">"Last partner sign-in"</th>
-                </tr>
+                <tr>{headers}</tr>
             </thead>
             <tbody>
-                {customers
-                    .into_iter()
-                    .map(|c| {
-                        let dap = if c.dap_enabled { "on" } else { "off" };
-                        let row_id = c.customer_tenant_id.clone();
-                        view! {
-                            <tr data-tenant-id=row_id>
-                                <td class="org">{c.organization_display_name}</td>
-                                <td class="tenant">
-                                    <code>{c.customer_tenant_id}</code>
-                                </td>
-                                <td class=format!("dap dap-{dap}")>{dap}</td>
-                                <td
-                                    class="last-sign-in"
-                                    title=c.last_partner_sign_in.clone().unwrap_or_default()
-                                >
-                                    {relative_days(c.days_since_sign_in)}
-                                </td>
-                            </tr>
-                        }
-                    })
-                    .collect_view()}
+                {empty}
+                {rows.into_iter().map(|row| view! { <CustomerRowView row /> }).collect_view()}
             </tbody>
         </table>
     }
 }
 
-pub fn relative_days(days: Option<i64>) -> String {
-    match days {
-        None => "never".into(),
-        Some(d) if d <= 0 => "today".into(),
-        Some(1) => "1 day ago".into(),
-        Some(d) => format!("{d} days ago"),
+#[component]
+fn CustomerRowView(row: CustomerRow) -> impl IntoView {
+    let dap = if row.dap_enabled { "on" } else { "off" };
+    let href = format!("{PATH}/{}", row.customer_tenant_id);
+    let stale = row.dap_enabled && row.days_since_sign_in.is_none_or(|d| d >= 90);
+    let row_id = row.customer_tenant_id.clone();
+    view! {
+        <tr data-tenant-id=row_id class:stale=stale>
+            <td class="org">
+                <a href=href>{row.organization_display_name}</a>
+            </td>
+            <td class="tenant">
+                <code>{row.customer_tenant_id}</code>
+            </td>
+            <td class=format!("dap dap-{dap}")>{dap}</td>
+            <td class="date" title=row.dap_since.clone().unwrap_or_default()>
+                {date_part(row.dap_since.as_deref())}
+            </td>
+            <td class="date" title=row.dap_ended.clone().unwrap_or_default()>
+                {date_part(row.dap_ended.as_deref())}
+            </td>
+            <td
+                class="last-sign-in"
+                title=row.last_partner_sign_in.clone().unwrap_or_else(|| "no partner sign-in recorded".into())
+                data-days=row.days_since_sign_in.map(|d| d.to_string()).unwrap_or_default()
+            >
+                {relative_days(row.days_since_sign_in)}
+            </td>
+            <td class="num">{row.partner_agent_count}</td>
+            <td class="num">{row.partner_sign_in_count}</td>
+            <td class="num">{row.global_admin_sign_in_count}</td>
+        </tr>
+    }
+}
+
+#[component]
+fn Pager(query: CustomerQuery, page_count: u32) -> impl IntoView {
+    let page = query.page;
+    let previous = (page > 1).then(|| {
+        view! {
+            <a class="button" rel="prev" href=query.on_page(page - 1).href(PATH)>
+                "← Previous"
+            </a>
+        }
+    });
+    let next = (page < page_count).then(|| {
+        view! {
+            <a class="button" rel="next" href=query.on_page(page + 1).href(PATH)>
+                "Next →"
+            </a>
+        }
+    });
+    view! {
+        <nav class="pager" aria-label="Pages">
+            {previous}
+            <span class="page-of">{format!("Page {page} of {page_count}")}</span>
+            {next}
+        </nav>
+    }
+}
+
+/// Last sync, a Sync button, and a progress bar while a sync runs. Hydrated, it polls while a
+/// sync runs; without JavaScript the page refreshes itself until it is done.
+#[component]
+fn SyncPanel(synced: RwSignal<usize>) -> impl IntoView {
+    let start = ServerAction::<StartSync>::new();
+    let tick = RwSignal::new(0usize);
+    let status = Resource::new(
+        move || (start.version().get(), tick.get()),
+        |_| fetch_sync_status(),
+    );
+    let was_running = StoredValue::new(false);
+
+    // Client only: poll while a sync runs, and refresh the table when it ends.
+    Effect::new(move |_| {
+        let running = status
+            .get()
+            .and_then(|s| s.ok())
+            .is_some_and(|s| s.running.is_some());
+        if was_running.get_value() && !running {
+            synced.update(|n| *n += 1);
+        }
+        was_running.set_value(running);
+        if running {
+            set_timeout(
+                move || tick.update(|n| *n += 1),
+                std::time::Duration::from_millis(700),
+            );
+        }
+    });
+
+    view! {
+        <section class="sync-panel" aria-live="polite">
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match status.await {
+                        Ok(status) => view! { <SyncStatusView status /> }.into_any(),
+                        Err(error) => view! { <ErrorPanel error return_to=PATH /> }.into_any(),
+                    }
+                })}
+            </Suspense>
+            <ActionForm action=start>
+                <button type="submit" class="button" id="sync-now">
+                    "Sync now"
+                </button>
+            </ActionForm>
+        </section>
+    }
+}
+
+#[component]
+fn SyncStatusView(status: SyncStatus) -> impl IntoView {
+    let snapshot = status.snapshot.map(|s| {
+        view! {
+            <p class="last-sync">
+                "Last synced "
+                <time datetime=s.synced_at.clone() title=s.synced_at.clone()>
+                    {s.synced_at.replace('T', " ").chars().take(16).collect::<String>()}
+                    " UTC"
+                </time>
+                " by "
+                {s.synced_by}
+                {format!(" ({} customers)", thousands(s.customer_count))}
+            </p>
+        }
+    });
+    let failure = status.last_failure.map(|f| {
+        let correlation = f
+            .correlation_id
+            .map(|id| view! { " MS-CorrelationId: " <code>{id}</code> });
+        view! {
+            <p class="sync-failure" role="alert">
+                "The last sync failed; the list below is the previous one. " {f.message}
+                {correlation}
+            </p>
+        }
+    });
+    let running = status.running.map(|p| {
+        let (value, max) = match p.pages_total {
+            Some(total) => (p.pages_done, total),
+            None => (0, 0),
+        };
+        let label = match p.pages_total {
+            Some(total) => format!(
+                "Syncing: page {} of {total}, {} customers read",
+                p.pages_done,
+                thousands(p.customers_read)
+            ),
+            None => "Syncing…".to_string(),
+        };
+        view! {
+            <div class="sync-progress" id="sync-progress">
+                {if max > 0 {
+                    view! { <progress value=value max=max></progress> }.into_any()
+                } else {
+                    view! { <progress></progress> }.into_any()
+                }}
+                <span>{label}</span>
+                <noscript>
+                    <meta http-equiv="refresh" content="2" />
+                </noscript>
+            </div>
+        }
+    });
+    view! {
+        {snapshot}
+        {failure}
+        {running}
     }
 }

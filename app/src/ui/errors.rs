@@ -19,7 +19,10 @@ pub fn ErrorPanel(error: AppError, #[prop(into)] return_to: String) -> impl Into
         _ => "Something went wrong",
     };
     let sign_in = error.needs_sign_in().then(|| {
-        let href = format!("/login?return_to={}", urlencode(&return_to));
+        let href = format!(
+            "/login?return_to={}",
+            crate::urls::encode_component(&return_to)
+        );
         view! {
             <p>
                 <a class="button primary" href=href rel="external">
@@ -43,15 +46,4 @@ pub fn ErrorPanel(error: AppError, #[prop(into)] return_to: String) -> impl Into
             {sign_in}
         </section>
     }
-}
-
-fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -1,7 +1,9 @@
 //! Components and routes.
 
+mod customer;
 mod customers;
 mod errors;
+mod format;
 mod signin;
 
 use crate::api::session::current_session;
@@ -58,6 +60,11 @@ pub fn App() -> impl IntoView {
                         <Route
                             path=path!("/customers")
                             view=customers::CustomersPage
+                            ssr=SsrMode::Async
+                        />
+                        <Route
+                            path=path!("/customers/:tenant_id")
+                            view=customer::CustomerPage
                             ssr=SsrMode::Async
                         />
                         <Route path=path!("/signin-error") view=signin::SignInErrorPage />

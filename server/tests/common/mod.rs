@@ -110,7 +110,11 @@ impl TestServer {
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), 200, "sign-in did not land on a page");
+        if response.status() != 200 {
+            let status = response.status();
+            let body = response.text().await.unwrap_or_default();
+            panic!("sign-in did not land on a page: {status}\n{body}");
+        }
         assert_eq!(
             response.url().path(),
             "/customers",
@@ -120,16 +124,40 @@ impl TestServer {
     }
 
     /// Calls a server function the way the hydrated page does (form-encoded POST).
+    /// Calls a server function without arguments, as the hydrated app does.
     pub async fn call(&self, client: &reqwest::Client, function: &str) -> reqwest::Response {
+        self.call_with(client, function, &[]).await
+    }
+
+    pub async fn call_with(
+        &self,
+        client: &reqwest::Client,
+        function: &str,
+        args: &[(&str, &str)],
+    ) -> reqwest::Response {
         client
             .post(self.url(&format!("/api/{function}")))
             .header("Origin", &self.base)
-            .header("Content-Type", "application/x-www-form-urlencoded")
             .header("Accept", "application/json")
-            .body("")
+            .form(args)
             .send()
             .await
             .unwrap()
+    }
+
+    /// A server function that calls Partner Center every time: the first customer's directory.
+    pub async fn call_upstream(&self, client: &reqwest::Client) -> reqwest::Response {
+        let state = self.sim_state().await;
+        let customer = state["customers"][0]["customerTenantId"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        self.call_with(
+            client,
+            "customer_directory",
+            &[("customer_tenant_id", customer.as_str())],
+        )
+        .await
     }
 
     pub async fn sim_state(&self) -> serde_json::Value {

@@ -220,7 +220,7 @@ async fn complete_sign_in(
             oauth2::RequestTokenError::ServerResponse(r) => (
                 "token_refused",
                 tokens::explain_aadsts(
-                    &r.error().to_string(),
+                    r.error().as_ref(),
                     r.error_description()
                         .map(String::as_str)
                         .unwrap_or_default(),

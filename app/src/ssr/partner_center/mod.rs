@@ -7,13 +7,17 @@ pub mod models;
 use crate::error::AppError;
 use crate::ids::Guid;
 use crate::ssr::auth::AccessToken;
-use models::{DelegatedAdminCustomer, ODataPage, PartnerCenterErrorBody};
+use models::{
+    Collection, CustomerUser, DelegatedAdminCustomer, DirectoryRole, ODataPage,
+    PartnerCenterErrorBody, UserMember,
+};
 use reqwest::{Method, StatusCode};
 use std::time::Duration;
 use url::Url;
 
 /// Largest page the delegated-admin customers API serves.
 pub const MAX_PAGE_SIZE: u32 = 300;
+const MAX_COLLECTION_PAGES: usize = 1_000;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum UpstreamError {
@@ -45,6 +49,14 @@ impl UpstreamError {
             UpstreamError::Status { status, .. } => *status == 429 || *status >= 500,
             UpstreamError::Transport { .. } => true,
             UpstreamError::Decode(_) | UpstreamError::ForeignLink(_) => false,
+        }
+    }
+
+    /// The wait the service asked for (`Retry-After`), if any.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            UpstreamError::Status { retry_after, .. } => *retry_after,
+            _ => None,
         }
     }
 
@@ -156,6 +168,39 @@ impl PartnerCenterClient {
                 url
             }
         };
+        self.get_json(token, url, correlation_id).await
+    }
+
+    /// One page by offset, for fetching pages concurrently; with `count`, the page carries the
+    /// total (`@odata.count`).
+    pub async fn delegated_admin_customers_at(
+        &self,
+        token: &AccessToken,
+        correlation_id: Guid,
+        skip: usize,
+        page_size: u32,
+        count: bool,
+    ) -> Result<ODataPage<DelegatedAdminCustomer>, UpstreamError> {
+        let mut url = join(&self.admin_api_url, "delegatedAdminCustomers");
+        {
+            let mut query = url.query_pairs_mut();
+            query.append_pair("$top", &page_size.clamp(1, MAX_PAGE_SIZE).to_string());
+            if skip > 0 {
+                query.append_pair("$skip", &skip.to_string());
+            }
+            if count {
+                query.append_pair("$count", "true");
+            }
+        }
+        self.get_json(token, url, correlation_id).await
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &AccessToken,
+        url: Url,
+        correlation_id: Guid,
+    ) -> Result<T, UpstreamError> {
         self.send_json(
             token,
             Method::GET,
@@ -166,7 +211,107 @@ impl PartnerCenterClient {
         .await
     }
 
-    /// Every delegated-admin customer, following next links to the end.
+    /// `GET customers/{cid}/directoryroles`.
+    pub async fn directory_roles(
+        &self,
+        token: &AccessToken,
+        correlation_id: Guid,
+        customer: Guid,
+    ) -> Result<Vec<DirectoryRole>, UpstreamError> {
+        self.collection(
+            token,
+            correlation_id,
+            &format!("customers/{customer}/directoryroles"),
+        )
+        .await
+    }
+
+    /// `GET customers/{cid}/directoryroles/{role}/usermembers`.
+    pub async fn role_members(
+        &self,
+        token: &AccessToken,
+        correlation_id: Guid,
+        customer: Guid,
+        role: Guid,
+    ) -> Result<Vec<UserMember>, UpstreamError> {
+        self.collection(
+            token,
+            correlation_id,
+            &format!("customers/{customer}/directoryroles/{role}/usermembers"),
+        )
+        .await
+    }
+
+    /// `GET customers/{cid}/users`, every page.
+    pub async fn customer_users(
+        &self,
+        token: &AccessToken,
+        correlation_id: Guid,
+        customer: Guid,
+    ) -> Result<Vec<CustomerUser>, UpstreamError> {
+        self.collection(
+            token,
+            correlation_id,
+            &format!("customers/{customer}/users"),
+        )
+        .await
+    }
+
+    /// A Partner Center collection, following `links.next` (with the headers it names, such as
+    /// MS-ContinuationToken) to the end.
+    async fn collection<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &AccessToken,
+        correlation_id: Guid,
+        path: &str,
+    ) -> Result<Vec<T>, UpstreamError> {
+        let mut items = Vec::new();
+        let mut url = self.partner_center_url(path);
+        let mut headers = Vec::new();
+        // A bound on pages guards against a service that keeps answering with a next link.
+        for _ in 0..MAX_COLLECTION_PAGES {
+            let ids = CallIds::new(correlation_id);
+            let response = self
+                .send_with_headers(token, Method::GET, url, &ids, None::<&()>, &headers)
+                .await?;
+            let bytes = response.bytes().await.map_err(|e| transport_error(&e))?;
+            let page: Collection<T> =
+                serde_json::from_slice(&bytes).map_err(|e| UpstreamError::Decode(e.to_string()))?;
+            let empty = page.items.is_empty();
+            items.extend(page.items);
+            match page.links.and_then(|links| links.next) {
+                Some(next) if !empty => {
+                    url = self.partner_center_link(&next.uri)?;
+                    headers = next.headers.into_iter().map(|h| (h.key, h.value)).collect();
+                }
+                _ => return Ok(items),
+            }
+        }
+        Err(UpstreamError::Decode(format!(
+            "{path}: more than {MAX_COLLECTION_PAGES} pages"
+        )))
+    }
+
+    /// Partner Center's next links are paths relative to the versioned base ("/customers/…").
+    fn partner_center_link(&self, uri: &str) -> Result<Url, UpstreamError> {
+        if uri.starts_with('/') {
+            let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
+            let mut url = join(&self.partner_center_url, path);
+            url.set_query((!query.is_empty()).then_some(query));
+            return Ok(url);
+        }
+        let url = Url::parse(uri)
+            .map_err(|_| UpstreamError::ForeignLink(uri.chars().take(200).collect()))?;
+        if url.origin() != self.partner_center_url.origin() {
+            return Err(UpstreamError::ForeignLink(
+                url.origin().ascii_serialization(),
+            ));
+        }
+        Ok(url)
+    }
+
+    /// Every delegated-admin customer, following next links one after another to the end (for a
+    /// service that does not tell the total; otherwise pages are read concurrently by offset).
     pub async fn all_delegated_admin_customers(
         &self,
         token: &AccessToken,
@@ -235,6 +380,19 @@ impl PartnerCenterClient {
         ids: &CallIds,
         body: Option<&B>,
     ) -> Result<reqwest::Response, UpstreamError> {
+        self.send_with_headers(token, method, url, ids, body, &[])
+            .await
+    }
+
+    async fn send_with_headers<B: serde::Serialize + ?Sized>(
+        &self,
+        token: &AccessToken,
+        method: Method,
+        url: Url,
+        ids: &CallIds,
+        body: Option<&B>,
+        extra_headers: &[(String, String)],
+    ) -> Result<reqwest::Response, UpstreamError> {
         let host = url.host_str().unwrap_or_default().to_string();
         let mut request = token
             .authorize(self.http.request(method, url))
@@ -242,6 +400,9 @@ impl PartnerCenterClient {
             .header("MS-RequestId", ids.request_id.to_string())
             .header("MS-CorrelationId", ids.correlation_id.to_string())
             .header("X-Locale", "en-US");
+        for (name, value) in extra_headers {
+            request = request.header(name, value);
+        }
         if let Some(body) = body {
             request = request.json(body);
         }

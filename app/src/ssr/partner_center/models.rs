@@ -33,6 +33,14 @@ pub struct ODataPage<T> {
 }
 
 impl<T> ODataPage<T> {
+    /// `@odata.count`, present when the request asked for `$count=true`.
+    pub fn count(&self) -> Option<usize> {
+        self.other
+            .get("@odata.count")
+            .and_then(serde_json::Value::as_u64)
+            .and_then(|n| usize::try_from(n).ok())
+    }
+
     pub fn next_link(&self) -> Option<&str> {
         self.other
             .iter()
@@ -40,6 +48,62 @@ impl<T> ODataPage<T> {
             .and_then(|(_, value)| value.as_str())
             .filter(|link| !link.is_empty())
     }
+}
+
+/// A Partner Center REST collection (`{"totalCount", "items", "links": {"next"}}`).
+#[derive(Debug, Deserialize)]
+pub struct Collection<T> {
+    #[serde(default = "Vec::new")]
+    pub items: Vec<T>,
+    pub links: Option<CollectionLinks>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CollectionLinks {
+    pub next: Option<Link>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Link {
+    pub uri: String,
+    #[serde(default)]
+    pub headers: Vec<LinkHeader>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LinkHeader {
+    pub key: String,
+    pub value: String,
+}
+
+/// `GET customers/{cid}/directoryroles` item.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DirectoryRole {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+}
+
+/// `.../usermembers` item.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserMember {
+    pub id: String,
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default)]
+    pub user_principal_name: String,
+}
+
+/// `GET customers/{cid}/users` item.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerUser {
+    pub id: String,
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default)]
+    pub user_principal_name: String,
 }
 
 /// Partner Center REST error body.

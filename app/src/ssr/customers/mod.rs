@@ -1,0 +1,162 @@
+//! Delegated-admin customers: a snapshot of the Partner Customer Administration API's list, kept
+//! in the database and in memory, synced with the admin's own token, and filtered for the view
+//! and the CSV export.
+
+pub mod export;
+pub mod snapshot;
+pub mod sync;
+pub mod view;
+
+use super::auth::SessionUser;
+use super::partner_center::models::DelegatedAdminCustomer;
+use super::state::AppState;
+use super::storage::Storage;
+use crate::error::AppError;
+use crate::model::customers::{CustomerQuery, CustomersView, SyncStatus};
+use parking_lot::Mutex;
+use snapshot::Snapshot;
+use std::sync::Arc;
+use sync::SyncManager;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+/// One customer as stored in a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerRecord {
+    pub tenant_id: String,
+    pub name: String,
+    /// Lower-cased name, for search.
+    pub name_folded: String,
+    pub dap_enabled: bool,
+    pub dap_since: Option<OffsetDateTime>,
+    pub dap_ended: Option<OffsetDateTime>,
+    pub last_sign_in: Option<OffsetDateTime>,
+    pub partner_agent_count: u32,
+    pub partner_sign_in_count: u32,
+    pub global_admin_sign_in_count: u32,
+}
+
+impl CustomerRecord {
+    pub fn from_upstream(customer: DelegatedAdminCustomer) -> Self {
+        CustomerRecord {
+            tenant_id: customer.customer_tenant_id.trim().to_ascii_lowercase(),
+            name_folded: customer.organization_display_name.to_lowercase(),
+            name: customer.organization_display_name,
+            dap_enabled: customer.dap_enabled,
+            dap_since: parse_time(customer.start_date_time.as_deref()),
+            dap_ended: parse_time(customer.end_date_time.as_deref()),
+            last_sign_in: parse_time(customer.last_sign_in_date_time.as_deref()),
+            partner_agent_count: customer.partner_agent_count,
+            partner_sign_in_count: customer.partner_sign_in_count,
+            global_admin_sign_in_count: customer.global_admin_sign_in_count,
+        }
+    }
+}
+
+/// Null, empty and unparseable timestamps all mean "none recorded".
+pub fn parse_time(value: Option<&str>) -> Option<OffsetDateTime> {
+    value
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .and_then(|s| OffsetDateTime::parse(s, &Rfc3339).ok())
+}
+
+pub fn format_time(value: OffsetDateTime) -> String {
+    value.format(&Rfc3339).unwrap_or_default()
+}
+
+fn read_failed(error: sqlx::Error) -> AppError {
+    AppError::Internal(format!("reading the customers snapshot failed: {error}"))
+}
+
+/// Held in `AppState`: the in-memory copy of the latest snapshot and the sync in progress.
+#[derive(Default)]
+pub struct CustomersService {
+    cached: Mutex<Option<Arc<Snapshot>>>,
+    sync: SyncManager,
+}
+
+impl CustomersService {
+    /// The latest complete snapshot. The database decides which one is latest (so several
+    /// instances agree); memory only saves reloading it.
+    pub async fn current(&self, storage: &Storage) -> Result<Option<Arc<Snapshot>>, AppError> {
+        let Some(latest) = snapshot::latest_id(storage).await.map_err(read_failed)? else {
+            return Ok(None);
+        };
+        if let Some(cached) = self.cached.lock().as_ref() {
+            if cached.info.id == latest {
+                return Ok(Some(cached.clone()));
+            }
+        }
+        let Some(loaded) = snapshot::load(storage, &latest)
+            .await
+            .map_err(read_failed)?
+        else {
+            return Ok(None);
+        };
+        let loaded = Arc::new(loaded);
+        *self.cached.lock() = Some(loaded.clone());
+        Ok(Some(loaded))
+    }
+
+    /// The latest snapshot; on the very first visit there is none, so this syncs and waits.
+    pub async fn current_or_sync(
+        &self,
+        state: &AppState,
+        user: &SessionUser,
+    ) -> Result<Arc<Snapshot>, AppError> {
+        if let Some(snapshot) = self.current(&state.storage).await? {
+            return Ok(snapshot);
+        }
+        self.sync.start(state, user).await?;
+        self.current(&state.storage).await?.ok_or_else(|| {
+            AppError::Internal("the customers snapshot vanished after a sync".into())
+        })
+    }
+
+    /// Starts a sync unless one is running, and returns at once.
+    pub fn start_sync(&self, state: &AppState, user: &SessionUser) {
+        drop(self.sync.start(state, user));
+    }
+
+    pub async fn sync_status(&self, storage: &Storage) -> Result<SyncStatus, AppError> {
+        let snapshot = self.current(storage).await?.map(|s| s.info.clone());
+        Ok(self.sync.status(snapshot))
+    }
+
+    pub async fn view(
+        &self,
+        state: &AppState,
+        user: &SessionUser,
+        query: &CustomerQuery,
+    ) -> Result<CustomersView, AppError> {
+        let snapshot = self.current_or_sync(state, user).await?;
+        Ok(view::render(&snapshot, query, OffsetDateTime::now_utc()))
+    }
+
+    /// The organisation name of a customer, when the latest snapshot has it.
+    pub async fn name_of(&self, storage: &Storage, tenant_id: &str) -> Option<String> {
+        let snapshot = self.current(storage).await.ok()??;
+        snapshot
+            .customers
+            .iter()
+            .find(|c| c.tenant_id == tenant_id)
+            .map(|c| c.name.clone())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seven_fractional_digits_and_empty_values_parse() {
+        let t = parse_time(Some("2022-04-20T06:11:11.7227953Z")).unwrap();
+        assert_eq!(format_time(t), "2022-04-20T06:11:11.7227953Z");
+        assert_eq!(parse_time(Some("")), None);
+        assert_eq!(parse_time(Some("  ")), None);
+        assert_eq!(parse_time(Some("yesterday")), None);
+        assert_eq!(parse_time(None), None);
+    }
+}

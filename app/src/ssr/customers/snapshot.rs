@@ -1,0 +1,195 @@
+//! Customer snapshots in the database (portable SQL: SQLite and PostgreSQL).
+
+use super::{format_time, parse_time, CustomerRecord};
+use crate::ids::Guid;
+use crate::model::customers::SnapshotInfo;
+use crate::ssr::storage::Storage;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use time::OffsetDateTime;
+
+/// A complete list of customers as of one sync.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub info: SnapshotInfo,
+    /// In the order the API listed them.
+    pub customers: Vec<CustomerRecord>,
+}
+
+const COLUMNS: [&str; 10] = [
+    "customer_tenant_id",
+    "organization_display_name",
+    "dap_enabled",
+    "dap_since",
+    "dap_ended",
+    "last_sign_in",
+    "partner_agent_count",
+    "partner_sign_in_count",
+    "global_admin_sign_in_count",
+    "snapshot_id",
+];
+/// Rows per INSERT: 10 columns × 200 stays far below every driver's bind-parameter limit.
+const ROWS_PER_INSERT: usize = 200;
+
+/// Stores a new snapshot and drops the older ones, in one transaction: readers see either the
+/// old list or the new one, never a mix.
+pub async fn save(
+    storage: &Storage,
+    synced_by: &str,
+    customers: &[CustomerRecord],
+    synced_at: OffsetDateTime,
+) -> Result<SnapshotInfo, sqlx::Error> {
+    let id = Guid::new_v4().to_string();
+    let synced_at_ms = unix_ms(synced_at);
+    let mut tx = storage.pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO customer_snapshots (id, synced_at_ms, synced_by, customer_count)
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&id)
+    .bind(synced_at_ms)
+    .bind(synced_by)
+    .bind(i64::try_from(customers.len()).unwrap_or(i64::MAX))
+    .execute(&mut *tx)
+    .await?;
+
+    for chunk in customers.chunks(ROWS_PER_INSERT) {
+        let sql = insert_statement(chunk.len());
+        let mut insert = sqlx::query(&sql);
+        for c in chunk {
+            insert = insert
+                .bind(c.tenant_id.clone())
+                .bind(c.name.clone())
+                .bind(i64::from(c.dap_enabled))
+                .bind(c.dap_since.map(format_time))
+                .bind(c.dap_ended.map(format_time))
+                .bind(c.last_sign_in.map(format_time))
+                .bind(i64::from(c.partner_agent_count))
+                .bind(i64::from(c.partner_sign_in_count))
+                .bind(i64::from(c.global_admin_sign_in_count))
+                .bind(id.clone());
+        }
+        insert.execute(&mut *tx).await?;
+    }
+
+    sqlx::query("DELETE FROM snapshot_customers WHERE snapshot_id <> $1")
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM customer_snapshots WHERE id <> $1")
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(SnapshotInfo {
+        id,
+        // As stored: millisecond precision, so a reload reports the same time.
+        synced_at: format_time(from_unix_ms(synced_at_ms)),
+        synced_by: synced_by.to_string(),
+        customer_count: customers.len(),
+    })
+}
+
+fn insert_statement(rows: usize) -> String {
+    let width = COLUMNS.len();
+    let values: Vec<String> = (0..rows)
+        .map(|row| {
+            let placeholders: Vec<String> = (1..=width)
+                .map(|col| format!("${}", row * width + col))
+                .collect();
+            format!("({})", placeholders.join(", "))
+        })
+        .collect();
+    format!(
+        "INSERT INTO snapshot_customers ({}) VALUES {}",
+        COLUMNS.join(", "),
+        values.join(", ")
+    )
+}
+
+pub async fn latest_id(storage: &Storage) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM customer_snapshots ORDER BY synced_at_ms DESC LIMIT 1")
+        .fetch_optional(&storage.pool)
+        .await
+}
+
+pub async fn load(storage: &Storage, id: &str) -> Result<Option<Snapshot>, sqlx::Error> {
+    let header: Option<(i64, String, i64)> = sqlx::query_as(
+        "SELECT synced_at_ms, synced_by, customer_count FROM customer_snapshots WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&storage.pool)
+    .await?;
+    let Some((synced_at_ms, synced_by, customer_count)) = header else {
+        return Ok(None);
+    };
+    let rows = sqlx::query(&format!(
+        "SELECT {} FROM snapshot_customers WHERE snapshot_id = $1",
+        COLUMNS.join(", ")
+    ))
+    .bind(id)
+    .fetch_all(&storage.pool)
+    .await?;
+    let mut customers = rows.iter().map(record).collect::<Result<Vec<_>, _>>()?;
+    customers.sort_by(|a, b| a.name_folded.cmp(&b.name_folded));
+    Ok(Some(Snapshot {
+        info: SnapshotInfo {
+            id: id.to_string(),
+            synced_at: format_time(from_unix_ms(synced_at_ms)),
+            synced_by,
+            customer_count: usize::try_from(customer_count).unwrap_or_default(),
+        },
+        customers,
+    }))
+}
+
+fn record(row: &AnyRow) -> Result<CustomerRecord, sqlx::Error> {
+    let name: String = row.try_get("organization_display_name")?;
+    let count = |column: &str| -> Result<u32, sqlx::Error> {
+        Ok(u32::try_from(row.try_get::<i64, _>(column)?).unwrap_or_default())
+    };
+    let time = |column: &str| -> Result<Option<OffsetDateTime>, sqlx::Error> {
+        Ok(parse_time(
+            row.try_get::<Option<String>, _>(column)?.as_deref(),
+        ))
+    };
+    Ok(CustomerRecord {
+        tenant_id: row.try_get("customer_tenant_id")?,
+        name_folded: name.to_lowercase(),
+        name,
+        dap_enabled: row.try_get::<i64, _>("dap_enabled")? != 0,
+        dap_since: time("dap_since")?,
+        dap_ended: time("dap_ended")?,
+        last_sign_in: time("last_sign_in")?,
+        partner_agent_count: count("partner_agent_count")?,
+        partner_sign_in_count: count("partner_sign_in_count")?,
+        global_admin_sign_in_count: count("global_admin_sign_in_count")?,
+    })
+}
+
+fn unix_ms(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+fn from_unix_ms(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insert_statement_numbers_every_placeholder() {
+        let sql = insert_statement(2);
+        assert!(
+            sql.contains("($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"),
+            "{sql}"
+        );
+        assert!(
+            sql.ends_with("($11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"),
+            "{sql}"
+        );
+    }
+}

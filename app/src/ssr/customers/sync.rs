@@ -1,0 +1,261 @@
+//! Re-reading every delegated-admin customer: the first page tells the total (`$count`), the
+//! rest are fetched concurrently within a bound, each retried on transient failures. Only a
+//! complete read is stored.
+
+use super::snapshot;
+use super::CustomerRecord;
+use crate::error::AppError;
+use crate::ids::Guid;
+use crate::model::customers::{SnapshotInfo, SyncFailure, SyncProgress, SyncStatus};
+use crate::ssr::auth::SessionUser;
+use crate::ssr::partner_center::models::{DelegatedAdminCustomer, ODataPage};
+use crate::ssr::partner_center::{UpstreamError, MAX_PAGE_SIZE};
+use crate::ssr::state::AppState;
+use backon::{ExponentialBuilder, Retryable};
+use futures::future::{BoxFuture, FutureExt, Shared};
+use futures::{StreamExt, TryStreamExt};
+use parking_lot::Mutex;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// Pages in flight at once.
+pub const SYNC_CONCURRENCY: usize = 4;
+/// Attempts per page before the sync fails (the first try included).
+const ATTEMPTS_PER_PAGE: usize = 4;
+
+type SyncOutcome = Shared<BoxFuture<'static, Result<SnapshotInfo, AppError>>>;
+
+struct Running {
+    progress: Arc<Mutex<SyncProgress>>,
+    outcome: SyncOutcome,
+}
+
+#[derive(Default)]
+struct SyncState {
+    running: Option<Running>,
+    last_failure: Option<SyncFailure>,
+}
+
+/// One sync at a time per instance; callers that arrive while one runs share its outcome.
+#[derive(Default)]
+pub struct SyncManager {
+    state: Arc<Mutex<SyncState>>,
+}
+
+impl SyncManager {
+    /// Starts a sync (or joins the running one). The sync runs in its own task, so it finishes
+    /// even when the returned future is dropped.
+    pub fn start(&self, app: &AppState, user: &SessionUser) -> SyncOutcome {
+        let mut state = self.state.lock();
+        if let Some(running) = &state.running {
+            return running.outcome.clone();
+        }
+        let progress = Arc::new(Mutex::new(SyncProgress {
+            started_by: user.upn.clone(),
+            started_at: super::format_time(OffsetDateTime::now_utc()),
+            pages_done: 0,
+            pages_total: None,
+            customers_read: 0,
+        }));
+        let task = tokio::spawn(run(
+            app.clone(),
+            user.clone(),
+            progress.clone(),
+            self.state.clone(),
+        ));
+        let outcome = async move {
+            task.await
+                .unwrap_or_else(|e| Err(AppError::Internal(format!("the sync task failed: {e}"))))
+        }
+        .boxed()
+        .shared();
+        state.running = Some(Running {
+            progress,
+            outcome: outcome.clone(),
+        });
+        outcome
+    }
+
+    pub fn status(&self, snapshot: Option<SnapshotInfo>) -> SyncStatus {
+        let state = self.state.lock();
+        SyncStatus {
+            running: state.running.as_ref().map(|r| r.progress.lock().clone()),
+            last_failure: state.last_failure.clone(),
+            snapshot,
+        }
+    }
+}
+
+async fn run(
+    app: AppState,
+    user: SessionUser,
+    progress: Arc<Mutex<SyncProgress>>,
+    state: Arc<Mutex<SyncState>>,
+) -> Result<SnapshotInfo, AppError> {
+    let result = fetch_and_store(&app, &user, &progress).await;
+    let mut state = state.lock();
+    state.running = None;
+    match &result {
+        Ok(_) => state.last_failure = None,
+        Err(error) => {
+            tracing::warn!(upn = %user.upn, %error, "customers sync failed");
+            state.last_failure = Some(SyncFailure {
+                at: super::format_time(OffsetDateTime::now_utc()),
+                message: error.to_string(),
+                correlation_id: error.correlation_id().map(str::to_string),
+            });
+        }
+    }
+    result
+}
+
+async fn fetch_and_store(
+    app: &AppState,
+    user: &SessionUser,
+    progress: &Mutex<SyncProgress>,
+) -> Result<SnapshotInfo, AppError> {
+    let started = std::time::Instant::now();
+    let customers = fetch_all(app, user, progress).await?;
+    let records: Vec<CustomerRecord> = customers
+        .into_iter()
+        .map(CustomerRecord::from_upstream)
+        .collect();
+    let info = snapshot::save(&app.storage, &user.upn, &records, OffsetDateTime::now_utc())
+        .await
+        .map_err(|e| AppError::Internal(format!("could not store the customers: {e}")))?;
+    tracing::info!(
+        customers = records.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "customers synced"
+    );
+    Ok(info)
+}
+
+/// Every customer, each once (offset paging can repeat a customer when the list changes while
+/// it is read).
+pub async fn fetch_all(
+    app: &AppState,
+    user: &SessionUser,
+    progress: &Mutex<SyncProgress>,
+) -> Result<Vec<DelegatedAdminCustomer>, AppError> {
+    let correlation_id = Guid::new_v4();
+    let page_size = MAX_PAGE_SIZE as usize;
+    let first = fetch_page(app, user, correlation_id, 0, true).await?;
+    let mut customers = Vec::new();
+    let next_link = first.next_link().map(str::to_string);
+    let total = first.count();
+    record_page(
+        progress,
+        first.value.len(),
+        total.map(|t| t.div_ceil(page_size)),
+    );
+    customers.extend(first.value);
+
+    match total {
+        Some(total) => {
+            let offsets: Vec<usize> = (page_size..total).step_by(page_size).collect();
+            let pages: Vec<Vec<DelegatedAdminCustomer>> = futures::stream::iter(offsets)
+                .map(|skip| async move {
+                    let page = fetch_page(app, user, correlation_id, skip, false).await?;
+                    record_page(progress, page.value.len(), None);
+                    Ok::<_, AppError>(page.value)
+                })
+                .buffer_unordered(SYNC_CONCURRENCY)
+                .try_collect()
+                .await?;
+            customers.extend(pages.into_iter().flatten());
+        }
+        // No total: read again from the start, following the next links one after another.
+        None if next_link.is_some() => {
+            let token = token(app, user).await?;
+            let all = retrying(|| {
+                app.partner_center
+                    .all_delegated_admin_customers(&token, correlation_id)
+            })
+            .await
+            .map_err(|e| page_error(e, "(following next links)"))?;
+            record_page(progress, all.len(), None);
+            customers = all;
+        }
+        None => {}
+    }
+    let mut seen = HashSet::new();
+    customers.retain(|c| seen.insert(c.customer_tenant_id.to_ascii_lowercase()));
+    Ok(customers)
+}
+
+async fn token(
+    app: &AppState,
+    user: &SessionUser,
+) -> Result<crate::ssr::auth::AccessToken, AppError> {
+    app.tokens
+        .access_token(&user.user_key, &app.config.admin_api_audience)
+        .await
+}
+
+async fn fetch_page(
+    app: &AppState,
+    user: &SessionUser,
+    correlation_id: Guid,
+    skip: usize,
+    count: bool,
+) -> Result<ODataPage<DelegatedAdminCustomer>, AppError> {
+    // Per page, so a long sync picks up a refreshed token.
+    let token = token(app, user).await?;
+    retrying(|| {
+        app.partner_center.delegated_admin_customers_at(
+            &token,
+            correlation_id,
+            skip,
+            MAX_PAGE_SIZE,
+            count,
+        )
+    })
+    .await
+    .map_err(|e| page_error(e, &format!("$skip={skip}")))
+}
+
+/// Transient failures (429, 5xx, lost connections) are retried with exponential backoff and
+/// jitter, waiting at least what `Retry-After` asks.
+async fn retrying<T, F, Fut>(call: F) -> Result<T, UpstreamError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, UpstreamError>>,
+{
+    call.retry(
+        ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(200))
+            .with_max_delay(Duration::from_secs(10))
+            .with_max_times(ATTEMPTS_PER_PAGE - 1)
+            .with_jitter(),
+    )
+    .when(UpstreamError::is_transient)
+    .adjust(|error, backoff| match (error.retry_after(), backoff) {
+        (Some(asked), Some(planned)) => Some(asked.max(planned)),
+        (_, planned) => planned,
+    })
+    .await
+}
+
+fn page_error(error: UpstreamError, page: &str) -> AppError {
+    let transient = error.is_transient();
+    let mut app_error = AppError::from(error);
+    if transient {
+        if let AppError::Upstream { message, .. } | AppError::Unreachable(message) = &mut app_error
+        {
+            *message = format!("page {page} failed after {ATTEMPTS_PER_PAGE} attempts: {message}");
+        }
+    }
+    app_error
+}
+
+fn record_page(progress: &Mutex<SyncProgress>, customers: usize, pages_total: Option<usize>) {
+    let mut progress = progress.lock();
+    progress.pages_done += 1;
+    progress.customers_read += customers;
+    if let Some(total) = pages_total {
+        progress.pages_total = Some(u32::try_from(total.max(1)).unwrap_or(u32::MAX));
+    }
+}

@@ -1,0 +1,52 @@
+//! Formatting shared by the pages. Computed from server data only, so the server's HTML and the
+//! hydrated page agree.
+
+/// "213 days ago", "today", "never".
+pub fn relative_days(days: Option<i64>) -> String {
+    match days {
+        None => "never".into(),
+        Some(d) if d <= 0 => "today".into(),
+        Some(1) => "1 day ago".into(),
+        Some(d) => format!("{d} days ago"),
+    }
+}
+
+/// The date of an RFC 3339 timestamp ("2021-08-06"), or a dash.
+pub fn date_part(timestamp: Option<&str>) -> String {
+    timestamp
+        .and_then(|t| t.get(..10))
+        .map_or_else(|| "—".into(), str::to_string)
+}
+
+/// 12345 → "12,345".
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(relative_days(None), "never");
+        assert_eq!(relative_days(Some(0)), "today");
+        assert_eq!(relative_days(Some(213)), "213 days ago");
+        assert_eq!(
+            date_part(Some("2021-08-06T21:15:04.3461507Z")),
+            "2021-08-06"
+        );
+        assert_eq!(date_part(None), "—");
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1500), "1,500");
+        assert_eq!(thousands(1234567), "1,234,567");
+    }
+}

@@ -1,0 +1,303 @@
+//! The customers view, its CSV export, the sync and a customer's roles, against the simulator.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{Options, TestServer, ADMIN_UPN};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+fn days_since(customer: &Value, now: OffsetDateTime) -> Option<i64> {
+    customer["lastSignInDateTime"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .map(|s| (now - OffsetDateTime::parse(s, &Rfc3339).unwrap()).whole_days())
+}
+
+fn tenant_ids_in(html: &str) -> Vec<String> {
+    html.split("data-tenant-id=\"")
+        .skip(1)
+        .map(|rest| rest[..36].to_string())
+        .collect()
+}
+
+fn summary_attribute(html: &str, name: &str) -> usize {
+    let marker = format!("{name}=\"");
+    let start = html.find(&marker).unwrap() + marker.len();
+    let end = start + html[start..].find('"').unwrap();
+    html[start..end].parse().unwrap()
+}
+
+async fn get_text(client: &reqwest::Client, url: String) -> (u16, String) {
+    let response = client.get(url).send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect()
+}
+
+#[tokio::test]
+async fn stale_dap_filter_equals_the_simulators_truth_and_the_csv_equals_the_view() {
+    let server = TestServer::start_with(Options {
+        customers: 1500,
+        ..Default::default()
+    })
+    .await;
+    let (client, first_page) = server.sign_in(ADMIN_UPN).await;
+    let first_page = first_page.text().await.unwrap();
+    assert_eq!(
+        summary_attribute(&first_page, "data-all"),
+        1500,
+        "all 5 pages read"
+    );
+
+    let state = server.sim_state().await;
+    let now = OffsetDateTime::now_utc();
+    let customers = state["customers"].as_array().unwrap();
+    let stale_dap: Vec<&Value> = customers
+        .iter()
+        .filter(|c| c["dapEnabled"].as_bool().unwrap())
+        .filter(|c| days_since(c, now).is_none_or(|d| d >= 90))
+        .collect();
+    assert!(stale_dap.len() > 100, "the seed has stale DAP customers");
+
+    let query = "dap=on&stale=90&sort=last_sign_in&dir=desc";
+    assert!(stale_dap.len() <= 500, "one page of 500 holds them");
+    let (status, html) = get_text(
+        &client,
+        server.url(&format!("/customers?{query}&per_page=500")),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(summary_attribute(&html, "data-matching"), stale_dap.len());
+    assert_eq!(summary_attribute(&html, "data-stale-dap"), stale_dap.len());
+    let shown = tenant_ids_in(&html);
+    let mut expected: Vec<String> = stale_dap
+        .iter()
+        .map(|c| c["customerTenantId"].as_str().unwrap().to_string())
+        .collect();
+    let mut shown_sorted = shown.clone();
+    shown_sorted.sort();
+    expected.sort();
+    assert!(shown_sorted == expected, "exactly the stale DAP customers");
+
+    // The export is the same view: same rows, same order, every page.
+    let response = client
+        .get(server.url(&format!("/customers/export.csv?{query}&page=2")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/csv; charset=utf-8"
+    );
+    let rows = parse_csv(&response.text().await.unwrap());
+    assert_eq!(rows[0][0], "Organisation");
+    let exported: Vec<String> = rows[1..].iter().map(|r| r[1].clone()).collect();
+    assert!(
+        exported == shown,
+        "the export lists the view's rows in its order"
+    );
+    // Sorted by last sign-in, newest first: "never" (empty) comes last.
+    let last_column: Vec<&str> = rows[1..].iter().map(|r| r[5].as_str()).collect();
+    let mut resorted = last_column.clone();
+    resorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(last_column, resorted);
+}
+
+#[tokio::test]
+async fn the_csv_keeps_awkward_names_intact() {
+    let server = TestServer::start_with(Options {
+        customers: 1500,
+        ..Default::default()
+    })
+    .await;
+    let (client, _) = server.sign_in(ADMIN_UPN).await;
+    let state = server.sim_state().await;
+    let names: HashMap<String, String> = state["customers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["customerTenantId"].as_str().unwrap().to_string(),
+                c["organizationDisplayName"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let awkward = names
+        .values()
+        .filter(|n| n.contains(',') || n.contains('"') || !n.is_ascii() || n.contains('<'))
+        .count();
+    assert!(awkward >= 5, "the seed has awkward names ({awkward})");
+
+    let (status, text) = get_text(&client, server.url("/customers/export.csv")).await;
+    assert_eq!(status, 200);
+    let rows = parse_csv(&text);
+    assert_eq!(rows.len(), 1 + names.len());
+    for row in &rows[1..] {
+        assert_eq!(row.len(), 10);
+        assert_eq!(&row[0], &names[&row[1]], "name of {}", row[1]);
+    }
+    // The default view sorts by name; so does the export.
+    let exported: Vec<String> = rows[1..].iter().map(|r| r[0].to_lowercase()).collect();
+    let mut sorted = exported.clone();
+    sorted.sort();
+    assert_eq!(exported, sorted);
+}
+
+#[tokio::test]
+async fn the_export_needs_a_session() {
+    let server = TestServer::start().await;
+    let (status, text) = get_text(&server.browser(), server.url("/customers/export.csv")).await;
+    assert_eq!(status, 401);
+    assert!(text.contains("not signed in"), "{text}");
+}
+
+async fn wait_for_sync(server: &TestServer, client: &reqwest::Client) -> Value {
+    for _ in 0..200 {
+        let status: Value = server
+            .call(client, "sync_status")
+            .await
+            .json()
+            .await
+            .unwrap();
+        if status["running"].is_null() {
+            return status;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the sync did not finish");
+}
+
+#[tokio::test]
+async fn a_failed_sync_keeps_the_last_good_snapshot_and_a_later_one_replaces_it() {
+    let server = TestServer::start().await;
+    let (client, _) = server.sign_in(ADMIN_UPN).await;
+    let before = wait_for_sync(&server, &client).await;
+    let snapshot_id = before["snapshot"]["id"].as_str().unwrap().to_string();
+
+    server.simulator.set_faults(simulator::FaultConfig {
+        error_rates: BTreeMap::from([(503, 1.0)]),
+        path_contains: Some("delegatedAdminCustomers".into()),
+        ..Default::default()
+    });
+    let started = server.call(&client, "start_sync").await;
+    assert_eq!(started.status(), 200);
+    let failed = wait_for_sync(&server, &client).await;
+    let message = failed["last_failure"]["message"].as_str().unwrap();
+    assert!(message.contains("after 4 attempts"), "{message}");
+    assert!(failed["last_failure"]["correlation_id"].is_string());
+    assert_eq!(
+        failed["snapshot"]["id"],
+        snapshot_id.as_str(),
+        "old snapshot kept"
+    );
+    let (_, html) = get_text(&client, server.url("/customers")).await;
+    assert_eq!(summary_attribute(&html, "data-all"), 300);
+    assert!(html.contains("The last sync failed"));
+
+    server
+        .simulator
+        .set_faults(simulator::FaultConfig::default());
+    server.call(&client, "start_sync").await;
+    let done = wait_for_sync(&server, &client).await;
+    assert!(done["last_failure"].is_null());
+    assert_ne!(done["snapshot"]["id"], snapshot_id.as_str(), "new snapshot");
+    assert_eq!(done["snapshot"]["customer_count"], 300);
+}
+
+#[tokio::test]
+async fn a_customers_roles_and_members_match_the_simulator() {
+    let server = TestServer::start().await;
+    let (client, _) = server.sign_in(common::READER_UPN).await;
+    let state = server.sim_state().await;
+    let customer = state["customers"][7]["customerTenantId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, html) = get_text(&client, server.url(&format!("/customers/{customer}"))).await;
+    assert_eq!(status, 200, "{html}");
+
+    let truth = reqwest::get(server.url(&format!("/_sim/state?customer={customer}")))
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let roles = truth["roleMembers"][&customer].as_object().unwrap();
+    let mut members = 0;
+    for (role, holders) in roles {
+        assert!(
+            html.contains(&format!("data-role-id=\"{role}\"")),
+            "role {role}"
+        );
+        for holder in holders.as_array().unwrap() {
+            let holder = holder.as_str().unwrap();
+            assert!(
+                html.contains(&format!("<li data-user-id=\"{holder}\"")),
+                "{holder}"
+            );
+            members += 1;
+        }
+    }
+    assert_eq!(html.matches("<li data-user-id=").count(), members);
+    let global_admins = roles["62e90394-69f5-4237-9190-012177145e10"]
+        .as_array()
+        .unwrap();
+    assert!(!global_admins.is_empty());
+    assert!(
+        html.contains("class=\"global-admin\""),
+        "Global Administrators stand out"
+    );
+}
+
+#[tokio::test]
+async fn malformed_tenant_ids_are_404_without_an_upstream_call() {
+    let server = TestServer::start().await;
+    let (client, _) = server.sign_in(ADMIN_UPN).await;
+    let calls = |state: &Value| state["counters"]["apiCalls"].as_u64().unwrap();
+    let before = calls(&server.sim_state().await);
+    for path in [
+        "/customers/not-a-guid",
+        "/customers/..%2F..%2Fusers",
+        "/customers/%2e%2e%2fetc",
+        "/customers/53018d99-ac51-4ec8-b86e-c8a61de4371",
+        "/customers/{53018d99-ac51-4ec8-b86e-c8a61de43717}",
+    ] {
+        let (status, html) = get_text(&client, server.url(path)).await;
+        assert_eq!(status, 404, "{path}");
+        assert!(html.contains("Not found"), "{path}");
+    }
+    assert_eq!(calls(&server.sim_state().await), before);
+}
+
+#[tokio::test]
+async fn unknown_query_values_fall_back_to_defaults_shown_in_the_form() {
+    let server = TestServer::start().await;
+    let (client, _) = server.sign_in(ADMIN_UPN).await;
+    let (status, html) = get_text(
+        &client,
+        server.url("/customers?dap=maybe&stale=-4&sort=%3Cscript%3E&per_page=7&page=999"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(summary_attribute(&html, "data-matching"), 300);
+    assert!(html.contains("<option value=\"all\" selected"));
+    assert!(html.contains("Page 6 of 6"), "the page is clamped");
+    assert!(
+        !html.contains("<script>"),
+        "nothing from the query is echoed raw"
+    );
+}
