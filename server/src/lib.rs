@@ -102,6 +102,7 @@ pub async fn build(
         .route("/healthz", get(healthz))
         .merge(auth::routes())
         .merge(app::ssr::customers::export::routes())
+        .merge(app::ssr::reports::routes())
         .route(
             "/api/{*fn_name}",
             get(server_fn_handler).post(server_fn_handler),
@@ -186,6 +187,14 @@ pub async fn serve_on(
         addr: SocketAddr::from(([0, 0, 0, 0], 0)),
         source,
     })?;
+    // Once listening (the in-process simulator answers on this socket too), background work a
+    // previous process left unfinished continues.
+    let state = dashboard.state.clone();
+    tokio::spawn(async move {
+        if let Err(error) = app::ssr::reports::resume_unfinished(&state).await {
+            tracing::error!(%error, "could not resume unfinished reports");
+        }
+    });
     axum::serve(listener, dashboard.router)
         .with_graceful_shutdown(shutdown_signal())
         .await

@@ -2,5 +2,6 @@
 //! service in `crate::ssr`, and map the result to a typed `AppError`.
 
 pub mod customers;
+pub mod reports;
 pub mod roles;
 pub mod session;

@@ -2,6 +2,7 @@
 
 pub mod customers;
 pub mod directory;
+pub mod reports;
 
 use serde::{Deserialize, Serialize};
 

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod config;
 pub mod customers;
 pub mod partner_center;
+pub mod reports;
 pub mod roles;
 pub mod security;
 pub mod state;

@@ -2,6 +2,7 @@
 //! staleness chart, the sync panel and the CSV export.
 
 use super::format::{date_part, relative_days, thousands};
+use super::reports::StartReportForm;
 use super::ErrorPanel;
 use crate::api::customers::{fetch_customers_view, fetch_sync_status, StartSync};
 use crate::model::customers::{
@@ -218,6 +219,11 @@ fn CustomersBody(data: CustomersView) -> impl IntoView {
     let mut export_query = query.clone();
     export_query.page = 1;
     let export_href = export_query.href("/customers/export.csv");
+    let report_filter = crate::urls::query_string(export_query.to_pairs());
+    let report_label = format!(
+        "Privileged-role report for these {} customers",
+        thousands(summary.matching)
+    );
     view! {
         <p
             class="summary"
@@ -242,6 +248,8 @@ fn CustomersBody(data: CustomersView) -> impl IntoView {
             <a class="button" href=export_href rel="external" download="">
                 "Export CSV"
             </a>
+            " "
+            <StartReportForm filter=report_filter label=report_label />
         </p>
         <CustomerTable rows query=query.clone() />
         <Pager query page_count />

@@ -4,6 +4,7 @@ mod customer;
 mod customers;
 mod errors;
 mod format;
+mod reports;
 mod signin;
 
 use crate::api::session::current_session;
@@ -67,6 +68,12 @@ pub fn App() -> impl IntoView {
                             view=customer::CustomerPage
                             ssr=SsrMode::Async
                         />
+                        <Route path=path!("/reports") view=reports::ReportsPage ssr=SsrMode::Async />
+                        <Route
+                            path=path!("/reports/:id")
+                            view=reports::ReportPage
+                            ssr=SsrMode::Async
+                        />
                         <Route path=path!("/signin-error") view=signin::SignInErrorPage />
                     </Routes>
                 </main>
@@ -85,6 +92,7 @@ fn Header() -> impl IntoView {
             </a>
             <nav>
                 <a href="/customers">"Customers"</a>
+                <a href="/reports">"Reports"</a>
             </nav>
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {

@@ -42,14 +42,15 @@ async fn export_csv(
     session: Session,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Response {
-    match export(&state, &session, &pairs).await {
-        Ok(response) => response,
-        Err(error) => {
-            let status =
-                StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::BAD_GATEWAY);
-            (status, format!("{error}\n")).into_response()
-        }
-    }
+    export(&state, &session, &pairs)
+        .await
+        .unwrap_or_else(|error| error_response(&error))
+}
+
+/// A plain-text error with the error's status, for download routes.
+pub fn error_response(error: &AppError) -> Response {
+    let status = StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::BAD_GATEWAY);
+    (status, format!("{error}\n")).into_response()
 }
 
 async fn export(
@@ -74,7 +75,12 @@ async fn export(
         .map(|s| s.index)
         .collect();
     let chunks = csv_chunks(snapshot, order, now);
-    Ok((
+    Ok(csv_response(&filename, Body::from_stream(chunks)))
+}
+
+/// A CSV download: content type, file name, never cached.
+pub fn csv_response(filename: &str, body: Body) -> Response {
+    (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
             (
@@ -83,9 +89,9 @@ async fn export(
             ),
             (header::CACHE_CONTROL, "no-store".to_string()),
         ],
-        Body::from_stream(chunks),
+        body,
     )
-        .into_response())
+        .into_response()
 }
 
 /// The header, then `ROWS_PER_CHUNK` rows per chunk, produced as the body is read.
@@ -136,7 +142,7 @@ pub fn neutralize_formula(text: &str) -> String {
     }
 }
 
-fn encode<I: IntoIterator<Item = [String; 10]>>(
+pub fn encode<const N: usize, I: IntoIterator<Item = [String; N]>>(
     records: I,
 ) -> Result<bytes::Bytes, std::io::Error> {
     let mut writer = csv::WriterBuilder::new()

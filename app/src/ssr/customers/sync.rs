@@ -9,21 +9,17 @@ use crate::ids::Guid;
 use crate::model::customers::{SnapshotInfo, SyncFailure, SyncProgress, SyncStatus};
 use crate::ssr::auth::SessionUser;
 use crate::ssr::partner_center::models::{DelegatedAdminCustomer, ODataPage};
-use crate::ssr::partner_center::{UpstreamError, MAX_PAGE_SIZE};
+use crate::ssr::partner_center::{retrying, UpstreamError, ATTEMPTS, MAX_PAGE_SIZE};
 use crate::ssr::state::AppState;
-use backon::{ExponentialBuilder, Retryable};
 use futures::future::{BoxFuture, FutureExt, Shared};
 use futures::{StreamExt, TryStreamExt};
 use parking_lot::Mutex;
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Duration;
 use time::OffsetDateTime;
 
 /// Pages in flight at once.
 pub const SYNC_CONCURRENCY: usize = 4;
-/// Attempts per page before the sync fails (the first try included).
-const ATTEMPTS_PER_PAGE: usize = 4;
 
 type SyncOutcome = Shared<BoxFuture<'static, Result<SnapshotInfo, AppError>>>;
 
@@ -217,35 +213,13 @@ async fn fetch_page(
     .map_err(|e| page_error(e, &format!("$skip={skip}")))
 }
 
-/// Transient failures (429, 5xx, lost connections) are retried with exponential backoff and
-/// jitter, waiting at least what `Retry-After` asks.
-async fn retrying<T, F, Fut>(call: F) -> Result<T, UpstreamError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, UpstreamError>>,
-{
-    call.retry(
-        ExponentialBuilder::default()
-            .with_min_delay(Duration::from_millis(200))
-            .with_max_delay(Duration::from_secs(10))
-            .with_max_times(ATTEMPTS_PER_PAGE - 1)
-            .with_jitter(),
-    )
-    .when(UpstreamError::is_transient)
-    .adjust(|error, backoff| match (error.retry_after(), backoff) {
-        (Some(asked), Some(planned)) => Some(asked.max(planned)),
-        (_, planned) => planned,
-    })
-    .await
-}
-
 fn page_error(error: UpstreamError, page: &str) -> AppError {
     let transient = error.is_transient();
     let mut app_error = AppError::from(error);
     if transient {
         if let AppError::Upstream { message, .. } | AppError::Unreachable(message) = &mut app_error
         {
-            *message = format!("page {page} failed after {ATTEMPTS_PER_PAGE} attempts: {message}");
+            *message = format!("page {page} failed after {ATTEMPTS} attempts: {message}");
         }
     }
     app_error

@@ -7,6 +7,7 @@ pub mod models;
 use crate::error::AppError;
 use crate::ids::Guid;
 use crate::ssr::auth::AccessToken;
+use backon::{ExponentialBuilder, Retryable};
 use models::{
     Collection, CustomerUser, DelegatedAdminCustomer, DirectoryRole, ODataPage,
     PartnerCenterErrorBody, UserMember,
@@ -117,6 +118,31 @@ impl From<UpstreamError> for AppError {
             )),
         }
     }
+}
+
+/// Attempts per call before giving up (the first try included).
+pub const ATTEMPTS: usize = 4;
+
+/// Transient failures (429, 5xx, lost connections) are retried with exponential backoff and
+/// jitter, waiting at least what `Retry-After` asks.
+pub async fn retrying<T, F, Fut>(call: F) -> Result<T, UpstreamError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, UpstreamError>>,
+{
+    call.retry(
+        ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(200))
+            .with_max_delay(Duration::from_secs(10))
+            .with_max_times(ATTEMPTS - 1)
+            .with_jitter(),
+    )
+    .when(UpstreamError::is_transient)
+    .adjust(|error, backoff| match (error.retry_after(), backoff) {
+        (Some(asked), Some(planned)) => Some(asked.max(planned)),
+        (_, planned) => planned,
+    })
+    .await
 }
 
 /// Ids that tie the calls of one user operation together, and make a retried write idempotent.

@@ -1,0 +1,427 @@
+//! The privileged-role report: a background job over a selection of customers (a customers
+//! filter), reading the members of the privileged roles in each with bounded concurrency. One
+//! customer's failure is recorded and the rest go on; progress and results live in the database,
+//! so the page can follow it and a restart resumes the customers still pending.
+
+use super::auth::SessionUser;
+use super::customers::{format_time, view};
+use super::partner_center::{retrying, ATTEMPTS};
+use super::state::AppState;
+use crate::error::AppError;
+use crate::ids::Guid;
+use crate::model::customers::CustomerQuery;
+use crate::model::directory::PRIVILEGED_ROLES;
+use crate::model::reports::{ItemStatus, ReportCustomer, ReportHolder, ReportSummary, RoleReport};
+use futures::StreamExt;
+use sqlx::Row;
+use std::collections::HashMap;
+use time::OffsetDateTime;
+
+/// Customers read at once (each is four Partner Center calls).
+pub const REPORT_CONCURRENCY: usize = 6;
+const ROWS_PER_INSERT: usize = 200;
+
+fn db(error: sqlx::Error) -> AppError {
+    AppError::Internal(format!("role report storage failed: {error}"))
+}
+
+fn now_ms() -> i64 {
+    i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
+}
+
+fn time_of(ms: i64) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .map(format_time)
+        .unwrap_or_default()
+}
+
+/// Starts a report over the customers that pass `filter` (paging ignored); returns its id.
+pub async fn start(
+    state: &AppState,
+    user: &SessionUser,
+    filter: &CustomerQuery,
+) -> Result<String, AppError> {
+    let snapshot = state.customers.current_or_sync(state, user).await?;
+    let selected = view::select(&snapshot.customers, filter, OffsetDateTime::now_utc());
+    if selected.is_empty() {
+        return Err(AppError::InvalidInput(
+            "No customer matches this filter: the report would be empty.".into(),
+        ));
+    }
+    let id = Guid::new_v4().to_string();
+    let mut scope = filter.clone();
+    scope.page = 1;
+    let scope = crate::urls::query_string(scope.to_pairs());
+
+    let mut tx = state.storage.pool.begin().await.map_err(db)?;
+    sqlx::query(
+        "INSERT INTO role_reports (id, started_by, started_by_key, started_at_ms, scope)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&id)
+    .bind(&user.upn)
+    .bind(&user.user_key)
+    .bind(now_ms())
+    .bind(&scope)
+    .execute(&mut *tx)
+    .await
+    .map_err(db)?;
+    for chunk in selected.chunks(ROWS_PER_INSERT) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| format!("($1, ${}, ${}, 'pending')", 2 * i + 2, 2 * i + 3))
+            .collect();
+        let sql = format!(
+            "INSERT INTO role_report_customers
+             (report_id, customer_tenant_id, organization_display_name, status) VALUES {}",
+            values.join(", ")
+        );
+        let mut insert = sqlx::query(&sql).bind(id.clone());
+        for selected in chunk {
+            insert = insert
+                .bind(selected.customer.tenant_id.clone())
+                .bind(selected.customer.name.clone());
+        }
+        insert.execute(&mut *tx).await.map_err(db)?;
+    }
+    tx.commit().await.map_err(db)?;
+    tokio::spawn(run(state.clone(), id.clone()));
+    Ok(id)
+}
+
+/// At start-up: reports a previous process left unfinished continue where they stopped.
+pub async fn resume_unfinished(state: &AppState) -> Result<usize, AppError> {
+    let ids: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM role_reports WHERE finished_at_ms IS NULL")
+            .fetch_all(&state.storage.pool)
+            .await
+            .map_err(db)?;
+    for id in &ids {
+        tracing::info!(report = %id, "resuming an unfinished privileged-role report");
+        tokio::spawn(run(state.clone(), id.clone()));
+    }
+    Ok(ids.len())
+}
+
+async fn run(state: AppState, report_id: String) {
+    if let Err(error) = run_pending(&state, &report_id).await {
+        tracing::error!(report = %report_id, %error, "privileged-role report stopped");
+    }
+}
+
+async fn run_pending(state: &AppState, report_id: &str) -> Result<(), AppError> {
+    let user_key: String =
+        sqlx::query_scalar("SELECT started_by_key FROM role_reports WHERE id = $1")
+            .bind(report_id)
+            .fetch_one(&state.storage.pool)
+            .await
+            .map_err(db)?;
+    let pending: Vec<String> = sqlx::query_scalar(
+        "SELECT customer_tenant_id FROM role_report_customers
+         WHERE report_id = $1 AND status = 'pending'",
+    )
+    .bind(report_id)
+    .fetch_all(&state.storage.pool)
+    .await
+    .map_err(db)?;
+
+    futures::stream::iter(pending)
+        .for_each_concurrent(REPORT_CONCURRENCY, |customer| {
+            let user_key = &user_key;
+            async move {
+                let outcome = holders_of(state, user_key, &customer).await;
+                if let Err(error) = record(state, report_id, &customer, outcome).await {
+                    // Left pending: a resumed run picks it up again.
+                    tracing::error!(report = %report_id, %customer, %error, "could not store a result");
+                }
+            }
+        })
+        .await;
+    sqlx::query("UPDATE role_reports SET finished_at_ms = $1 WHERE id = $2")
+        .bind(now_ms())
+        .bind(report_id)
+        .execute(&state.storage.pool)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+struct Holder {
+    role_id: &'static str,
+    role_name: &'static str,
+    user_id: String,
+    display_name: String,
+    user_principal_name: String,
+}
+
+async fn holders_of(
+    state: &AppState,
+    user_key: &str,
+    customer: &str,
+) -> Result<Vec<Holder>, AppError> {
+    let customer = Guid::parse(customer)?;
+    let token = state
+        .tokens
+        .access_token(user_key, &state.config.partner_center_audience)
+        .await?;
+    let correlation_id = Guid::new_v4();
+    let mut holders = Vec::new();
+    for (role_id, role_name) in PRIVILEGED_ROLES {
+        let role = Guid::parse(role_id)?;
+        let members = retrying(|| {
+            state
+                .partner_center
+                .role_members(&token, correlation_id, customer, role)
+        })
+        .await
+        .map_err(|e| {
+            let transient = e.is_transient();
+            let error = AppError::from(e);
+            if transient {
+                AppError::Unreachable(format!(
+                    "{role_name}: gave up after {ATTEMPTS} attempts: {error}"
+                ))
+            } else {
+                error
+            }
+        })?;
+        holders.extend(members.into_iter().map(|m| Holder {
+            role_id,
+            role_name,
+            user_id: m.id,
+            display_name: m.display_name,
+            user_principal_name: m.user_principal_name,
+        }));
+    }
+    Ok(holders)
+}
+
+/// A customer's holders and its status, in one transaction.
+async fn record(
+    state: &AppState,
+    report_id: &str,
+    customer: &str,
+    outcome: Result<Vec<Holder>, AppError>,
+) -> Result<(), AppError> {
+    let mut tx = state.storage.pool.begin().await.map_err(db)?;
+    let (status, error, correlation_id) = match &outcome {
+        Ok(holders) => {
+            for h in holders {
+                sqlx::query(
+                    "INSERT INTO role_report_holders (report_id, customer_tenant_id, role_id,
+                     role_name, user_id, display_name, user_principal_name)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)
+                     ON CONFLICT (report_id, customer_tenant_id, role_id, user_id) DO NOTHING",
+                )
+                .bind(report_id)
+                .bind(customer)
+                .bind(h.role_id)
+                .bind(h.role_name)
+                .bind(&h.user_id)
+                .bind(&h.display_name)
+                .bind(&h.user_principal_name)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            }
+            (ItemStatus::Done, None, None)
+        }
+        Err(error) => (
+            ItemStatus::Failed,
+            Some(error.to_string()),
+            error.correlation_id().map(str::to_string),
+        ),
+    };
+    sqlx::query(
+        "UPDATE role_report_customers SET status = $1, error = $2, correlation_id = $3
+         WHERE report_id = $4 AND customer_tenant_id = $5",
+    )
+    .bind(status.as_str())
+    .bind(error)
+    .bind(correlation_id)
+    .bind(report_id)
+    .bind(customer)
+    .execute(&mut *tx)
+    .await
+    .map_err(db)?;
+    tx.commit().await.map_err(db)
+}
+
+pub async fn list(state: &AppState) -> Result<Vec<ReportSummary>, AppError> {
+    let ids: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM role_reports ORDER BY started_at_ms DESC LIMIT 20")
+            .fetch_all(&state.storage.pool)
+            .await
+            .map_err(db)?;
+    let mut summaries = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(summary) = summary(state, &id).await? {
+            summaries.push(summary);
+        }
+    }
+    Ok(summaries)
+}
+
+async fn summary(state: &AppState, id: &str) -> Result<Option<ReportSummary>, AppError> {
+    let row = sqlx::query(
+        "SELECT started_by, started_at_ms, finished_at_ms, scope FROM role_reports WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&state.storage.pool)
+    .await
+    .map_err(db)?;
+    let Some(row) = row else { return Ok(None) };
+    let counts: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT status, COUNT(*) FROM role_report_customers WHERE report_id = $1 GROUP BY status",
+    )
+    .bind(id)
+    .fetch_all(&state.storage.pool)
+    .await
+    .map_err(db)?;
+    let count = |status: ItemStatus| {
+        counts
+            .iter()
+            .filter(|(s, _)| ItemStatus::parse(s) == status)
+            .map(|(_, n)| usize::try_from(*n).unwrap_or_default())
+            .sum::<usize>()
+    };
+    let finished: Option<i64> = row.try_get("finished_at_ms").map_err(db)?;
+    Ok(Some(ReportSummary {
+        id: id.to_string(),
+        started_by: row.try_get("started_by").map_err(db)?,
+        started_at: time_of(row.try_get("started_at_ms").map_err(db)?),
+        finished_at: finished.map(time_of),
+        scope: row.try_get("scope").map_err(db)?,
+        total: count(ItemStatus::Pending) + count(ItemStatus::Done) + count(ItemStatus::Failed),
+        done: count(ItemStatus::Done),
+        failed: count(ItemStatus::Failed),
+    }))
+}
+
+pub async fn load(state: &AppState, id: Guid) -> Result<RoleReport, AppError> {
+    let id = id.to_string();
+    let summary = summary(state, &id)
+        .await?
+        .ok_or_else(|| AppError::NotFound {
+            what: "privileged-role report".into(),
+        })?;
+    let rows = sqlx::query(
+        "SELECT customer_tenant_id, organization_display_name, status, error, correlation_id
+         FROM role_report_customers WHERE report_id = $1",
+    )
+    .bind(&id)
+    .fetch_all(&state.storage.pool)
+    .await
+    .map_err(db)?;
+    let holders: Vec<(String, String, String, String)> = sqlx::query_as(
+        "SELECT customer_tenant_id, role_name, display_name, user_principal_name
+         FROM role_report_holders WHERE report_id = $1
+         ORDER BY customer_tenant_id, role_id, display_name",
+    )
+    .bind(&id)
+    .fetch_all(&state.storage.pool)
+    .await
+    .map_err(db)?;
+    let mut by_customer: HashMap<String, Vec<ReportHolder>> = HashMap::new();
+    for (customer, role_name, display_name, user_principal_name) in holders {
+        by_customer.entry(customer).or_default().push(ReportHolder {
+            role_name,
+            display_name,
+            user_principal_name,
+        });
+    }
+    let mut customers = rows
+        .iter()
+        .map(|row| {
+            let tenant: String = row.try_get("customer_tenant_id")?;
+            let status: String = row.try_get("status")?;
+            Ok(ReportCustomer {
+                holders: by_customer.remove(&tenant).unwrap_or_default(),
+                customer_tenant_id: tenant,
+                organization_display_name: row.try_get("organization_display_name")?,
+                status: ItemStatus::parse(&status),
+                error: row.try_get("error")?,
+                correlation_id: row.try_get("correlation_id")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()
+        .map_err(db)?;
+    customers.sort_by(|a, b| {
+        (b.status == ItemStatus::Failed)
+            .cmp(&(a.status == ItemStatus::Failed))
+            .then_with(|| {
+                a.organization_display_name
+                    .to_lowercase()
+                    .cmp(&b.organization_display_name.to_lowercase())
+            })
+    });
+    Ok(RoleReport { summary, customers })
+}
+
+/// CSV rows of a report: one per role holder; a customer without holders, failed or pending
+/// gets one row that says so.
+pub fn csv_rows(report: &RoleReport) -> Vec<[String; 7]> {
+    let mut rows = Vec::new();
+    for c in &report.customers {
+        let base = |role: &str, name: &str, upn: &str| {
+            [
+                super::customers::export::neutralize_formula(&c.organization_display_name),
+                c.customer_tenant_id.clone(),
+                role.to_string(),
+                super::customers::export::neutralize_formula(name),
+                super::customers::export::neutralize_formula(upn),
+                c.status.as_str().to_string(),
+                c.error.clone().unwrap_or_default(),
+            ]
+        };
+        if c.holders.is_empty() {
+            rows.push(base("", "", ""));
+        }
+        for h in &c.holders {
+            rows.push(base(&h.role_name, &h.display_name, &h.user_principal_name));
+        }
+    }
+    rows
+}
+
+pub const CSV_HEADER: [&str; 7] = [
+    "Organisation",
+    "Customer tenant id",
+    "Role",
+    "Holder",
+    "Holder UPN",
+    "Status",
+    "Error",
+];
+
+pub fn routes() -> axum::Router<AppState> {
+    axum::Router::new().route("/reports/{id}/export.csv", axum::routing::get(export_csv))
+}
+
+async fn export_csv(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    session: tower_sessions::Session,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> axum::response::Response {
+    use super::customers::export::{csv_response, encode, error_response};
+    let result = async {
+        super::auth::session_user(&session)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
+        let id = Guid::parse(&id).map_err(|_| AppError::NotFound {
+            what: "privileged-role report".into(),
+        })?;
+        let report = load(&state, id).await?;
+        let header = std::iter::once(CSV_HEADER.map(String::from));
+        let bytes = encode(header.chain(csv_rows(&report)))
+            .map_err(|e| AppError::Internal(format!("CSV encoding failed: {e}")))?;
+        Ok::<_, AppError>(csv_response(
+            &format!(
+                "privileged-roles-{}.csv",
+                &report.summary.started_at[..10.min(report.summary.started_at.len())]
+            ),
+            axum::body::Body::from(bytes),
+        ))
+    }
+    .await;
+    result.unwrap_or_else(|error| error_response(&error))
+}
