@@ -3,8 +3,9 @@
 
 use super::format::{date_part, relative_days, thousands};
 use super::reports::StartReportForm;
-use super::ErrorPanel;
+use super::{ErrorPanel, RefreshWithoutJavaScript, SessionResource};
 use crate::api::customers::{fetch_customers_view, fetch_sync_status, StartSync};
+use crate::error::AppError;
 use crate::model::customers::{
     ChartBar, CustomerQuery, CustomerRow, CustomersView, DapFilter, SortDir, SortKey, Staleness,
     SyncStatus, PAGE_SIZES, STALE_PRESETS,
@@ -18,6 +19,35 @@ const PATH: &str = "/customers";
 
 #[component]
 pub fn CustomersPage() -> impl IntoView {
+    // Signed out: one sign-in prompt, and no request that can only answer 401.
+    let session = expect_context::<SessionResource>();
+    let signed_in = move || {
+        session
+            .get()
+            .map(|s| s.map(|info| info.user.is_some()).unwrap_or(false))
+    };
+    view! {
+        <h1>"Delegated-admin customers"</h1>
+        <Suspense fallback=|| ()>
+            <Show
+                when=move || signed_in().unwrap_or(false)
+                fallback=move || {
+                    signed_in()
+                        .map(|_| {
+                            view! {
+                                <ErrorPanel error=AppError::Unauthenticated return_to=PATH />
+                            }
+                        })
+                }
+            >
+                <CustomersContent />
+            </Show>
+        </Suspense>
+    }
+}
+
+#[component]
+fn CustomersContent() -> impl IntoView {
     let query_map = use_query_map();
     let query = Memo::new(move |_| {
         query_map.with(|map| {
@@ -33,7 +63,6 @@ pub fn CustomersPage() -> impl IntoView {
     );
 
     view! {
-        <h1>"Delegated-admin customers"</h1>
         <SyncPanel synced />
         <FilterForm query />
         <Suspense fallback=|| view! { <p class="loading">"Loading customers…"</p> }>
@@ -244,39 +273,32 @@ fn CustomersBody(data: CustomersView) -> impl IntoView {
         </p>
         <StalenessChart chart query=query.clone() />
         {bucket_note}
-        <p class="table-actions">
+        <div class="table-actions">
             <a class="button" href=export_href rel="external" download="">
                 "Export CSV"
             </a>
             " "
             <StartReportForm filter=report_filter label=report_label />
-        </p>
+        </div>
         <CustomerTable rows query=query.clone() />
         <Pager query page_count />
     }
 }
 
-/// DAP customers by last partner sign-in; a bar is a link to that filter.
+/// DAP customers by last partner sign-in. Each bar is an HTML link (to that filter) holding its
+/// SVG bar: links inside an SVG would not hydrate as the router's anchors.
 #[component]
 fn StalenessChart(chart: Vec<ChartBar>, query: CustomerQuery) -> impl IntoView {
-    const WIDTH: f64 = 600.0;
-    const HEIGHT: f64 = 180.0;
-    const TOP: f64 = 24.0;
-    const BOTTOM: f64 = 36.0;
     let max = chart
         .iter()
         .map(|b| b.dap_customers)
         .max()
         .unwrap_or(0)
         .max(1) as f64;
-    let slot = WIDTH / chart.len().max(1) as f64;
     let bars = chart
         .into_iter()
-        .enumerate()
-        .map(|(i, bar)| {
-            let height = (HEIGHT - TOP - BOTTOM) * bar.dap_customers as f64 / max;
-            let x = i as f64 * slot + slot * 0.15;
-            let y = HEIGHT - BOTTOM - height;
+        .map(|bar| {
+            let height = 100.0 * bar.dap_customers as f64 / max;
             let href = query.in_bucket(bar.bucket).href(PATH);
             let active = query.bucket == Some(bar.bucket);
             let label = format!(
@@ -285,31 +307,24 @@ fn StalenessChart(chart: Vec<ChartBar>, query: CustomerQuery) -> impl IntoView {
                 bar.dap_customers
             );
             view! {
-                <a href=href class="bar" class:active=active data-bucket=bar.bucket.param()>
-                    <title>{label}</title>
-                    <rect
-                        x=format!("{x:.1}")
-                        y=format!("{y:.1}")
-                        width=format!("{:.1}", slot * 0.7)
-                        height=format!("{height:.1}")
-                        rx="3"
-                    />
-                    <text
-                        class="count"
-                        x=format!("{:.1}", x + slot * 0.35)
-                        y=format!("{:.1}", y - 6.0)
-                        text-anchor="middle"
-                    >
-                        {bar.dap_customers.to_string()}
-                    </text>
-                    <text
-                        class="axis"
-                        x=format!("{:.1}", x + slot * 0.35)
-                        y=format!("{:.1}", HEIGHT - BOTTOM + 18.0)
-                        text-anchor="middle"
-                    >
-                        {bar.bucket.label()}
-                    </text>
+                <a
+                    href=href
+                    class="bar"
+                    class:active=active
+                    data-bucket=bar.bucket.param()
+                    title=label.clone()
+                    aria-label=label
+                >
+                    <span class="count">{thousands(bar.dap_customers)}</span>
+                    <svg viewBox="0 0 40 100" preserveAspectRatio="none" aria-hidden="true">
+                        <rect
+                            x="0"
+                            y=format!("{:.1}", 100.0 - height)
+                            width="40"
+                            height=format!("{height:.1}")
+                        />
+                    </svg>
+                    <span class="axis">{bar.bucket.label()}</span>
                 </a>
             }
         })
@@ -317,13 +332,7 @@ fn StalenessChart(chart: Vec<ChartBar>, query: CustomerQuery) -> impl IntoView {
     view! {
         <figure class="chart">
             <figcaption>"DAP customers by last partner sign-in (click a bar to filter)"</figcaption>
-            <svg
-                viewBox=format!("0 0 {WIDTH} {HEIGHT}")
-                role="img"
-                aria-label="DAP customers by last partner sign-in"
-            >
-                {bars}
-            </svg>
+            <div class="bars">{bars}</div>
         </figure>
     }
 }
@@ -534,9 +543,7 @@ fn SyncStatusView(status: SyncStatus) -> impl IntoView {
                     view! { <progress></progress> }.into_any()
                 }}
                 <span>{label}</span>
-                <noscript>
-                    <meta http-equiv="refresh" content="2" />
-                </noscript>
+                <RefreshWithoutJavaScript />
             </div>
         }
     });

@@ -131,6 +131,14 @@ fn SessionBadge(info: SessionInfo) -> impl IntoView {
     view! { <div class="session">{demo} {user}</div> }
 }
 
+/// Reloads the page every two seconds when JavaScript is off (hydrated pages poll instead). The
+/// content is raw HTML: with JavaScript on, a browser keeps `<noscript>` content as text, which
+/// hydration must not walk.
+#[component]
+pub fn RefreshWithoutJavaScript() -> impl IntoView {
+    view! { <noscript inner_html=r#"<meta http-equiv="refresh" content="2">"#></noscript> }
+}
+
 #[component]
 fn NotFound() -> impl IntoView {
     #[cfg(feature = "ssr")]

@@ -2,7 +2,7 @@
 //! `/reports/{id}` (live progress, results, failures, CSV).
 
 use super::format::thousands;
-use super::ErrorPanel;
+use super::{ErrorPanel, RefreshWithoutJavaScript};
 use crate::api::reports::{fetch_role_report, fetch_role_reports, StartRoleReport};
 use crate::model::reports::{ItemStatus, ReportCustomer, ReportSummary, RoleReport};
 use leptos::prelude::*;
@@ -159,19 +159,12 @@ fn ReportView(report: RoleReport) -> impl IntoView {
             )}
         </p>
         <progress value=handled max=s.total.max(1)></progress>
-        {(!finished)
-            .then(|| {
-                view! {
-                    <noscript>
-                        <meta http-equiv="refresh" content="2" />
-                    </noscript>
-                }
-            })}
-        <p class="table-actions">
+        {(!finished).then(|| view! { <RefreshWithoutJavaScript /> })}
+        <div class="table-actions">
             <a class="button" href=format!("/reports/{}/export.csv", s.id) rel="external" download="">
                 "Export CSV"
             </a>
-        </p>
+        </div>
         <table class="report">
             <thead>
                 <tr>
