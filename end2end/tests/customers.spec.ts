@@ -101,6 +101,20 @@ test.describe("hydrated", () => {
   });
 });
 
+test("a privileged-role report over a filter runs to the end", async ({ page }) => {
+  await signIn(page);
+  await page.goto("/customers?dap=on&stale=365");
+  await expect(page.locator("#app")).toHaveAttribute("data-hydrated", "true");
+  const matching = await page.locator("#customer-summary").getAttribute("data-matching");
+  await page.getByRole("button", { name: /Privileged-role report for these/ }).click();
+  await expect(page).toHaveURL(/\/reports\/[0-9a-f-]{36}$/);
+  const progress = page.locator("#report-progress");
+  await expect(progress).toHaveAttribute("data-finished", "true", { timeout: 30_000 });
+  await expect(progress).toHaveAttribute("data-total", matching as string);
+  await expect(progress).toHaveAttribute("data-done", matching as string);
+  await expect(page.locator('tr[data-status="done"]')).toHaveCount(Number(matching));
+});
+
 test.describe("without JavaScript", () => {
   test.use({ javaScriptEnabled: false });
 

@@ -151,7 +151,10 @@ async fn the_csv_keeps_awkward_names_intact() {
         assert_eq!(&row[0], &names[&row[1]], "name of {}", row[1]);
     }
     // The default view sorts by name; so does the export.
-    let exported: Vec<String> = rows[1..].iter().map(|r| r[0].to_lowercase()).collect();
+    let exported: Vec<String> = rows[1..]
+        .iter()
+        .map(|r| r[0].trim().to_lowercase())
+        .collect();
     let mut sorted = exported.clone();
     sorted.sort();
     assert_eq!(exported, sorted);

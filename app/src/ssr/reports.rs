@@ -124,11 +124,16 @@ async fn run_pending(state: &AppState, report_id: &str) -> Result<(), AppError> 
     .await
     .map_err(db)?;
 
+    // Reads run concurrently; writes go one at a time (SQLite has a single writer, and waiting
+    // for its lock inside a transaction costs seconds).
+    let writer = tokio::sync::Mutex::new(());
     futures::stream::iter(pending)
         .for_each_concurrent(REPORT_CONCURRENCY, |customer| {
             let user_key = &user_key;
+            let writer = &writer;
             async move {
                 let outcome = holders_of(state, user_key, &customer).await;
+                let _turn = writer.lock().await;
                 if let Err(error) = record(state, report_id, &customer, outcome).await {
                     // Left pending: a resumed run picks it up again.
                     tracing::error!(report = %report_id, %customer, %error, "could not store a result");
@@ -204,27 +209,32 @@ async fn record(
 ) -> Result<(), AppError> {
     let mut tx = state.storage.pool.begin().await.map_err(db)?;
     let (status, error, correlation_id) = match &outcome {
-        Ok(holders) => {
+        Ok(holders) if !holders.is_empty() => {
+            let values: Vec<String> = (0..holders.len())
+                .map(|i| {
+                    let p = |k: usize| format!("${}", 3 + i * 5 + k);
+                    format!("($1, $2, {}, {}, {}, {}, {})", p(0), p(1), p(2), p(3), p(4))
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO role_report_holders (report_id, customer_tenant_id, role_id,
+                 role_name, user_id, display_name, user_principal_name) VALUES {}
+                 ON CONFLICT (report_id, customer_tenant_id, role_id, user_id) DO NOTHING",
+                values.join(", ")
+            );
+            let mut insert = sqlx::query(&sql).bind(report_id).bind(customer);
             for h in holders {
-                sqlx::query(
-                    "INSERT INTO role_report_holders (report_id, customer_tenant_id, role_id,
-                     role_name, user_id, display_name, user_principal_name)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)
-                     ON CONFLICT (report_id, customer_tenant_id, role_id, user_id) DO NOTHING",
-                )
-                .bind(report_id)
-                .bind(customer)
-                .bind(h.role_id)
-                .bind(h.role_name)
-                .bind(&h.user_id)
-                .bind(&h.display_name)
-                .bind(&h.user_principal_name)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+                insert = insert
+                    .bind(h.role_id)
+                    .bind(h.role_name)
+                    .bind(h.user_id.clone())
+                    .bind(h.display_name.clone())
+                    .bind(h.user_principal_name.clone());
             }
+            insert.execute(&mut *tx).await.map_err(db)?;
             (ItemStatus::Done, None, None)
         }
+        Ok(_) => (ItemStatus::Done, None, None),
         Err(error) => (
             ItemStatus::Failed,
             Some(error.to_string()),
@@ -327,6 +337,19 @@ pub async fn load(state: &AppState, id: Guid) -> Result<RoleReport, AppError> {
             role_name,
             display_name,
             user_principal_name,
+        });
+    }
+    let role_order = |name: &str| {
+        PRIVILEGED_ROLES
+            .iter()
+            .position(|(_, role)| *role == name)
+            .unwrap_or(usize::MAX)
+    };
+    for holders in by_customer.values_mut() {
+        holders.sort_by(|a, b| {
+            role_order(&a.role_name)
+                .cmp(&role_order(&b.role_name))
+                .then_with(|| a.display_name.cmp(&b.display_name))
         });
     }
     let mut customers = rows

@@ -25,7 +25,7 @@ use time::OffsetDateTime;
 pub struct CustomerRecord {
     pub tenant_id: String,
     pub name: String,
-    /// Lower-cased name, for search.
+    /// Trimmed, lower-cased name: for search and sorting.
     pub name_folded: String,
     pub dap_enabled: bool,
     pub dap_since: Option<OffsetDateTime>,
@@ -40,7 +40,7 @@ impl CustomerRecord {
     pub fn from_upstream(customer: DelegatedAdminCustomer) -> Self {
         CustomerRecord {
             tenant_id: customer.customer_tenant_id.trim().to_ascii_lowercase(),
-            name_folded: customer.organization_display_name.to_lowercase(),
+            name_folded: customer.organization_display_name.trim().to_lowercase(),
             name: customer.organization_display_name,
             dap_enabled: customer.dap_enabled,
             dap_since: parse_time(customer.start_date_time.as_deref()),

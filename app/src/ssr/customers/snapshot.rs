@@ -155,7 +155,7 @@ fn record(row: &AnyRow) -> Result<CustomerRecord, sqlx::Error> {
     };
     Ok(CustomerRecord {
         tenant_id: row.try_get("customer_tenant_id")?,
-        name_folded: name.to_lowercase(),
+        name_folded: name.trim().to_lowercase(),
         name,
         dap_enabled: row.try_get::<i64, _>("dap_enabled")? != 0,
         dap_since: time("dap_since")?,
