@@ -103,6 +103,7 @@ pub async fn build(
         .merge(auth::routes())
         .merge(app::ssr::customers::export::routes())
         .merge(app::ssr::reports::routes())
+        .merge(app::ssr::audit::routes())
         .route(
             "/api/{*fn_name}",
             get(server_fn_handler).post(server_fn_handler),

@@ -1,4 +1,5 @@
 use crate::error::AppError;
+use crate::model::audit::MemberChange;
 use crate::model::directory::CustomerDirectory;
 use leptos::prelude::*;
 
@@ -18,6 +19,57 @@ pub async fn fetch_customer_directory(
                 what: "customer".into(),
             })?;
             roles::directory(&state, &user, customer).await
+        }
+        .await,
+    )
+}
+
+/// Adds a user of the customer to one of its directory roles (Global Administrator and
+/// Privileged Role Administrator need `confirmed`).
+#[server(prefix = "/api", endpoint = "add_role_member")]
+pub async fn add_role_member(
+    customer_tenant_id: String,
+    role_id: String,
+    user_id: String,
+    confirmed: Option<String>,
+) -> Result<MemberChange, AppError> {
+    change(customer_tenant_id, role_id, user_id, confirmed, true).await
+}
+
+/// Removes a user from one of the customer's directory roles.
+#[server(prefix = "/api", endpoint = "remove_role_member")]
+pub async fn remove_role_member(
+    customer_tenant_id: String,
+    role_id: String,
+    user_id: String,
+    confirmed: Option<String>,
+) -> Result<MemberChange, AppError> {
+    change(customer_tenant_id, role_id, user_id, confirmed, false).await
+}
+
+#[cfg(feature = "ssr")]
+async fn change(
+    customer_tenant_id: String,
+    role_id: String,
+    user_id: String,
+    confirmed: Option<String>,
+    add: bool,
+) -> Result<MemberChange, AppError> {
+    use crate::ids::Guid;
+    use crate::ssr::roles::{change_member, MemberChangeRequest};
+    use crate::ssr::{auth, respond, state::AppState};
+    respond(
+        async {
+            let state = AppState::from_context()?;
+            let user = auth::current_user().await?;
+            let request = MemberChangeRequest {
+                customer: Guid::parse(&customer_tenant_id)?,
+                role: Guid::parse(&role_id)?,
+                member: Guid::parse(&user_id)?,
+                add,
+                confirmed: confirmed.is_some_and(|v| !v.is_empty() && v != "false"),
+            };
+            change_member(&state, &user, request).await
         }
         .await,
     )

@@ -1,5 +1,6 @@
 //! Data that crosses the wire between server functions and components. No tokens here, ever.
 
+pub mod audit;
 pub mod customers;
 pub mod directory;
 pub mod reports;

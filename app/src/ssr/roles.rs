@@ -1,13 +1,16 @@
 //! A customer's directory roles and their members, read with the admin's Partner Center token.
 
+use super::audit;
 use super::auth::SessionUser;
-use super::partner_center::models::DirectoryRole;
+use super::partner_center::models::{DirectoryRole, NewRoleMember, ObjectType};
+use super::partner_center::{retrying, CallIds};
 use super::state::AppState;
 use crate::error::AppError;
 use crate::ids::Guid;
+use crate::model::audit::MemberChange;
 use crate::model::directory::{
     CustomerDirectory, RoleMember, RoleWithMembers, UserWithRoles, GLOBAL_ADMINISTRATOR,
-    ROLES_THAT_CAN_READ_ROLES,
+    PRIVILEGED_ROLE_ADMINISTRATOR, ROLES_THAT_CAN_READ_ROLES,
 };
 use futures::{StreamExt, TryStreamExt};
 use std::collections::BTreeMap;
@@ -129,4 +132,136 @@ fn explain_forbidden(error: AppError) -> AppError {
         },
         other => other,
     }
+}
+
+/// Adds `member` to, or removes it from, `role` in `customer`, with the admin's token. Adding
+/// or removing Global Administrator or Privileged Role Administrator needs `confirmed`. Every
+/// attempt is audited, refused ones included.
+pub async fn change_member(
+    state: &AppState,
+    user: &SessionUser,
+    change: MemberChangeRequest,
+) -> Result<MemberChange, AppError> {
+    let action = if change.add {
+        "add-role-member"
+    } else {
+        "remove-role-member"
+    };
+    let mut entry = audit::Entry::new(&user.upn, action)
+        .customer(change.customer)
+        .target(format!("role {} · user {}", change.role, change.member));
+    let result = apply_change(state, user, &change, &mut entry).await;
+    if let Err(error) = &result {
+        if entry.error.is_none() {
+            entry = match error {
+                AppError::Forbidden { .. } | AppError::InvalidInput(_) => {
+                    entry.refused(error.to_string())
+                }
+                _ => entry.failed(error.to_string()),
+            };
+        }
+    }
+    audit::record(&state.storage, &entry).await?;
+    result
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct MemberChangeRequest {
+    pub customer: Guid,
+    pub role: Guid,
+    pub member: Guid,
+    pub add: bool,
+    pub confirmed: bool,
+}
+
+async fn apply_change(
+    state: &AppState,
+    user: &SessionUser,
+    change: &MemberChangeRequest,
+    entry: &mut audit::Entry,
+) -> Result<MemberChange, AppError> {
+    let role_id = change.role.to_string();
+    let privileged = role_id == GLOBAL_ADMINISTRATOR || role_id == PRIVILEGED_ROLE_ADMINISTRATOR;
+    if privileged && !change.confirmed {
+        return Err(AppError::InvalidInput(
+            "Adding or removing a Global Administrator or Privileged Role Administrator must be \
+             confirmed."
+                .into(),
+        ));
+    }
+    let token = state
+        .tokens
+        .access_token(&user.user_key, &state.config.partner_center_audience)
+        .await?;
+    let pc = &state.partner_center;
+    let correlation_id = Guid::new_v4();
+    let (roles, users) = futures::future::join(
+        pc.directory_roles(&token, correlation_id, change.customer),
+        pc.customer_users(&token, correlation_id, change.customer),
+    )
+    .await;
+    let role = roles
+        .map_err(|e| explain_forbidden(e.into()))?
+        .into_iter()
+        .find(|r| r.id.eq_ignore_ascii_case(&role_id))
+        .ok_or_else(|| AppError::NotFound {
+            what: format!("directory role {role_id} in this customer"),
+        })?;
+    let member_id = change.member.to_string();
+    let member = users
+        .map_err(|e| explain_forbidden(e.into()))?
+        .into_iter()
+        .find(|u| u.id.eq_ignore_ascii_case(&member_id))
+        .ok_or_else(|| AppError::NotFound {
+            what: format!("user {member_id} in this customer"),
+        })?;
+    entry.target = Some(format!(
+        "{} · {} ({})",
+        role.name, member.user_principal_name, member.id
+    ));
+
+    // One MS-RequestId for every attempt: a retried write is applied once.
+    let ids = CallIds::new(correlation_id);
+    let result = if change.add {
+        let body = NewRoleMember {
+            id: member.id.clone(),
+            display_name: member.display_name.clone(),
+            user_principal_name: member.user_principal_name.clone(),
+            attributes: ObjectType {
+                object_type: "UserMember",
+            },
+        };
+        retrying(|| pc.add_role_member(&token, &ids, change.customer, change.role, &body)).await
+    } else {
+        retrying(|| {
+            pc.remove_role_member(&token, &ids, change.customer, change.role, change.member)
+        })
+        .await
+    };
+    *entry = entry
+        .clone()
+        .call(&ids)
+        .result(&result, if change.add { 201 } else { 204 });
+    result.map_err(|e| match AppError::from(e) {
+        AppError::Forbidden {
+            message,
+            correlation_id,
+        } => AppError::Forbidden {
+            message: format!(
+                "Changing role members needs the GDAP role Privileged Role Administrator in this \
+                 customer, and your access does not include it. (Partner Center: {message})"
+            ),
+            correlation_id,
+        },
+        other => other,
+    })?;
+    Ok(MemberChange {
+        added: change.add,
+        customer_tenant_id: change.customer.to_string(),
+        role_id,
+        role_name: role.name,
+        user_id: member.id,
+        display_name: member.display_name,
+        user_principal_name: member.user_principal_name,
+    })
 }

@@ -1,5 +1,6 @@
 //! Components and routes.
 
+mod audit;
 mod customer;
 mod customers;
 mod errors;
@@ -69,6 +70,7 @@ pub fn App() -> impl IntoView {
                             ssr=SsrMode::Async
                         />
                         <Route path=path!("/reports") view=reports::ReportsPage ssr=SsrMode::Async />
+                        <Route path=path!("/audit") view=audit::AuditPage ssr=SsrMode::Async />
                         <Route
                             path=path!("/reports/:id")
                             view=reports::ReportPage
@@ -93,6 +95,7 @@ fn Header() -> impl IntoView {
             <nav>
                 <a href="/customers">"Customers"</a>
                 <a href="/reports">"Reports"</a>
+                <a href="/audit">"Audit"</a>
             </nav>
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {

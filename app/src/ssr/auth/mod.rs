@@ -190,6 +190,10 @@ async fn callback(
     match complete_sign_in(&state, &session, &pending, code).await {
         Ok(user) => {
             tracing::info!(upn = %user.upn, "signed in");
+            let entry = crate::ssr::audit::Entry::new(&user.upn, "sign-in");
+            if let Err(error) = crate::ssr::audit::record(&state.storage, &entry).await {
+                return sign_in_failed("audit_failed", &error.to_string());
+            }
             Redirect::to(&pending.return_to).into_response()
         }
         Err((error, description)) => {
@@ -280,6 +284,9 @@ async fn logout(State(state): State<AppState>, session: Session) -> Response {
             tracing::warn!(error = %e, "could not delete the stored credential at sign-out");
         }
         tracing::info!(upn = %user.upn, "signed out");
+        let entry = crate::ssr::audit::Entry::new(&user.upn, "sign-out");
+        // The session ends regardless; the failure is logged by `record`.
+        let _ = crate::ssr::audit::record(&state.storage, &entry).await;
     }
     if let Err(e) = session.flush().await {
         tracing::warn!(error = %e, "could not end the session");

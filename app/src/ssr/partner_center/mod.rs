@@ -283,6 +283,41 @@ impl PartnerCenterClient {
         .await
     }
 
+    /// `POST customers/{cid}/directoryroles/{role}/usermembers` (201). Retried calls must reuse
+    /// `ids` so Partner Center applies the write once.
+    pub async fn add_role_member(
+        &self,
+        token: &AccessToken,
+        ids: &CallIds,
+        customer: Guid,
+        role: Guid,
+        member: &models::NewRoleMember,
+    ) -> Result<(), UpstreamError> {
+        let url = self.partner_center_url(&format!(
+            "customers/{customer}/directoryroles/{role}/usermembers"
+        ));
+        self.send(token, Method::POST, url, ids, Some(member))
+            .await
+            .map(drop)
+    }
+
+    /// `DELETE customers/{cid}/directoryroles/{role}/usermembers/{user}` (204).
+    pub async fn remove_role_member(
+        &self,
+        token: &AccessToken,
+        ids: &CallIds,
+        customer: Guid,
+        role: Guid,
+        user: Guid,
+    ) -> Result<(), UpstreamError> {
+        let url = self.partner_center_url(&format!(
+            "customers/{customer}/directoryroles/{role}/usermembers/{user}"
+        ));
+        self.send(token, Method::DELETE, url, ids, None::<&()>)
+            .await
+            .map(drop)
+    }
+
     /// A Partner Center collection, following `links.next` (with the headers it names, such as
     /// MS-ContinuationToken) to the end.
     async fn collection<T: serde::de::DeserializeOwned>(

@@ -1,6 +1,6 @@
 //! Upstream payloads, as Partner Center sends them (camelCase).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// One item of `GET {admin-base}/delegatedAdminCustomers`.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -131,4 +131,20 @@ fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Str
         Some(serde_json::Value::Number(n)) => Some(n.to_string()),
         _ => None,
     })
+}
+
+/// Body of "add a user to a role" (all four fields are required).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NewRoleMember {
+    pub id: String,
+    pub display_name: String,
+    pub user_principal_name: String,
+    pub attributes: ObjectType,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ObjectType {
+    #[serde(rename = "ObjectType")]
+    pub object_type: &'static str,
 }

@@ -1,0 +1,17 @@
+use crate::error::AppError;
+use crate::model::audit::{AuditQuery, AuditRow};
+use leptos::prelude::*;
+
+/// The newest audit entries (at most 500) that match the filters.
+#[server(prefix = "/api", endpoint = "audit_log")]
+pub async fn fetch_audit_log(query: AuditQuery) -> Result<Vec<AuditRow>, AppError> {
+    use crate::ssr::{audit, auth, respond, state::AppState};
+    respond(
+        async {
+            let state = AppState::from_context()?;
+            auth::current_user().await?;
+            audit::list(&state.storage, &query, 500).await
+        }
+        .await,
+    )
+}

@@ -1,0 +1,244 @@
+//! The append-only audit log. `append` is the only code that touches the table besides reads:
+//! there is no update or delete. It takes any executor, so an entry can be written in the same
+//! transaction as the state it describes.
+
+use super::customers::format_time;
+use super::partner_center::{CallIds, UpstreamError};
+use super::storage::Storage;
+use crate::error::AppError;
+use crate::ids::Guid;
+use crate::model::audit::{AuditQuery, AuditRow};
+use sqlx::Row;
+use time::OffsetDateTime;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Succeeded,
+    /// The service or the dashboard refused it (403, a missing confirmation...).
+    Refused,
+    Failed,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Succeeded => "succeeded",
+            Outcome::Refused => "refused",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+/// One entry. `actor_upn` always comes from the verified id token (the session), never from
+/// the request.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub actor_upn: String,
+    pub action: &'static str,
+    pub customer_tenant_id: Option<String>,
+    pub target: Option<String>,
+    pub request_id: Option<String>,
+    pub correlation_id: Option<String>,
+    pub upstream_status: Option<u16>,
+    pub outcome: Outcome,
+    pub error: Option<String>,
+}
+
+impl Entry {
+    pub fn new(actor_upn: &str, action: &'static str) -> Self {
+        Entry {
+            actor_upn: actor_upn.to_string(),
+            action,
+            customer_tenant_id: None,
+            target: None,
+            request_id: None,
+            correlation_id: None,
+            upstream_status: None,
+            outcome: Outcome::Succeeded,
+            error: None,
+        }
+    }
+
+    pub fn customer(mut self, customer: Guid) -> Self {
+        self.customer_tenant_id = Some(customer.to_string());
+        self
+    }
+
+    pub fn target(mut self, target: impl Into<String>) -> Self {
+        self.target = Some(target.into());
+        self
+    }
+
+    pub fn call(mut self, ids: &CallIds) -> Self {
+        self.request_id = Some(ids.request_id.to_string());
+        self.correlation_id = Some(ids.correlation_id.to_string());
+        self
+    }
+
+    /// Records how an upstream call ended.
+    pub fn result<T>(mut self, result: &Result<T, UpstreamError>, success_status: u16) -> Self {
+        match result {
+            Ok(_) => {
+                self.upstream_status = Some(success_status);
+                self.outcome = Outcome::Succeeded;
+            }
+            Err(error) => {
+                self.upstream_status = error.status();
+                self.outcome = if matches!(error.status(), Some(401 | 403)) {
+                    Outcome::Refused
+                } else {
+                    Outcome::Failed
+                };
+                self.error = Some(error.to_string());
+            }
+        }
+        self
+    }
+
+    pub fn failed(mut self, reason: impl Into<String>) -> Self {
+        self.outcome = Outcome::Failed;
+        self.error = Some(reason.into());
+        self
+    }
+
+    pub fn refused(mut self, reason: impl Into<String>) -> Self {
+        self.outcome = Outcome::Refused;
+        self.error = Some(reason.into());
+        self
+    }
+}
+
+pub async fn append<'e, E>(executor: E, entry: &Entry) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let at_ms = i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
+        .unwrap_or(i64::MAX);
+    sqlx::query(
+        "INSERT INTO audit_log (id, at_ms, actor_upn, action, customer_tenant_id, target,
+         request_id, correlation_id, upstream_status, outcome, error)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(Guid::new_v4().to_string())
+    .bind(at_ms)
+    .bind(&entry.actor_upn)
+    .bind(entry.action)
+    .bind(entry.customer_tenant_id.clone())
+    .bind(entry.target.clone())
+    .bind(entry.request_id.clone())
+    .bind(entry.correlation_id.clone())
+    .bind(entry.upstream_status.map(i64::from))
+    .bind(entry.outcome.as_str())
+    .bind(entry.error.clone())
+    .execute(executor)
+    .await
+    .map(|_| ())
+}
+
+/// Appends on its own; a failure to audit fails the operation's response (the write upstream
+/// may have happened, so the error says so).
+pub async fn record(storage: &Storage, entry: &Entry) -> Result<(), AppError> {
+    append(&storage.pool, entry).await.map_err(|e| {
+        tracing::error!(action = entry.action, error = %e, "audit entry could not be written");
+        AppError::Internal(format!(
+            "the action was sent, but its audit entry could not be written: {e}"
+        ))
+    })
+}
+
+/// Newest first, at most `limit`. Filters match case-insensitively as substrings.
+pub async fn list(
+    storage: &Storage,
+    query: &AuditQuery,
+    limit: usize,
+) -> Result<Vec<AuditRow>, AppError> {
+    let like = |v: &str| format!("%{}%", v.to_lowercase());
+    let rows = sqlx::query(
+        "SELECT at_ms, actor_upn, action, customer_tenant_id, target, request_id,
+                correlation_id, upstream_status, outcome, error
+         FROM audit_log
+         WHERE LOWER(actor_upn) LIKE $1 AND LOWER(action) LIKE $2
+           AND LOWER(COALESCE(customer_tenant_id, '')) LIKE $3
+         ORDER BY at_ms DESC, id DESC
+         LIMIT $4",
+    )
+    .bind(like(&query.actor))
+    .bind(like(&query.action))
+    .bind(like(&query.customer))
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .fetch_all(&storage.pool)
+    .await
+    .map_err(|e| AppError::Internal(format!("reading the audit log failed: {e}")))?;
+    rows.iter()
+        .map(|row| {
+            let at_ms: i64 = row.try_get("at_ms")?;
+            let status: Option<i64> = row.try_get("upstream_status")?;
+            Ok(AuditRow {
+                at: OffsetDateTime::from_unix_timestamp_nanos(i128::from(at_ms) * 1_000_000)
+                    .map(format_time)
+                    .unwrap_or_default(),
+                actor_upn: row.try_get("actor_upn")?,
+                action: row.try_get("action")?,
+                customer_tenant_id: row.try_get("customer_tenant_id")?,
+                target: row.try_get("target")?,
+                request_id: row.try_get("request_id")?,
+                correlation_id: row.try_get("correlation_id")?,
+                upstream_status: status.and_then(|s| u16::try_from(s).ok()),
+                outcome: row.try_get("outcome")?,
+                error: row.try_get("error")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()
+        .map_err(|e| AppError::Internal(format!("reading the audit log failed: {e}")))
+}
+
+pub fn routes() -> axum::Router<super::state::AppState> {
+    axum::Router::new().route("/audit/export.csv", axum::routing::get(export_csv))
+}
+
+const CSV_HEADER: [&str; 10] = [
+    "Time",
+    "Actor",
+    "Action",
+    "Customer tenant id",
+    "Target",
+    "MS-RequestId",
+    "MS-CorrelationId",
+    "Upstream status",
+    "Outcome",
+    "Error",
+];
+
+async fn export_csv(
+    axum::extract::State(state): axum::extract::State<super::state::AppState>,
+    session: tower_sessions::Session,
+    axum::extract::Query(pairs): axum::extract::Query<Vec<(String, String)>>,
+) -> axum::response::Response {
+    use super::customers::export::{csv_response, encode, error_response, neutralize_formula};
+    let result = async {
+        super::auth::session_user(&session)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
+        let query = AuditQuery::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let rows = list(&state.storage, &query, 1_000_000).await?;
+        let records = rows.into_iter().map(|r| {
+            [
+                r.at,
+                neutralize_formula(&r.actor_upn),
+                r.action,
+                r.customer_tenant_id.unwrap_or_default(),
+                neutralize_formula(&r.target.unwrap_or_default()),
+                r.request_id.unwrap_or_default(),
+                r.correlation_id.unwrap_or_default(),
+                r.upstream_status.map(|s| s.to_string()).unwrap_or_default(),
+                r.outcome,
+                neutralize_formula(&r.error.unwrap_or_default()),
+            ]
+        });
+        let bytes = encode(std::iter::once(CSV_HEADER.map(String::from)).chain(records))
+            .map_err(|e| AppError::Internal(format!("CSV encoding failed: {e}")))?;
+        Ok::<_, AppError>(csv_response("audit-log.csv", axum::body::Body::from(bytes)))
+    }
+    .await;
+    result.unwrap_or_else(|error| error_response(&error))
+}
