@@ -121,14 +121,14 @@ async fn customer_snapshots_round_trip_and_replace_each_other(db: Db) {
         global_admin_sign_in_count: 3,
     };
     // More rows than one INSERT carries, with names that need care.
-    let first: Vec<CustomerRecord> = (0..450)
-        .map(|i| record(i, &format!("\"Quoted\", Ünïcode 東京 <b>{i:03}</b>")))
+    let first: Vec<CustomerRecord> = (0..1200)
+        .map(|i| record(i, &format!("\"Quoted\", Ünïcode 東京 <b>{i:04}</b>")))
         .collect();
     let now = time::OffsetDateTime::now_utc();
     let info = snapshot::save(&storage, ADMIN_UPN, &first, now)
         .await
         .unwrap();
-    assert_eq!(info.customer_count, 450);
+    assert_eq!(info.customer_count, 1200);
     let loaded = snapshot::load(&storage, &info.id).await.unwrap().unwrap();
     assert_eq!(loaded.info, info);
     assert_eq!(loaded.customers, first, "every field survives the database");

@@ -99,6 +99,11 @@ impl CustomersService {
         Ok(Some(loaded))
     }
 
+    /// Keeps a snapshot just stored, so the next read does not load it back.
+    pub fn install(&self, snapshot: Snapshot) {
+        *self.cached.lock() = Some(Arc::new(snapshot));
+    }
+
     /// The latest snapshot; on the very first visit there is none, so this syncs and waits.
     pub async fn current_or_sync(
         &self,

@@ -28,8 +28,9 @@ const COLUMNS: [&str; 10] = [
     "global_admin_sign_in_count",
     "snapshot_id",
 ];
-/// Rows per INSERT: 10 columns × 200 stays far below every driver's bind-parameter limit.
-const ROWS_PER_INSERT: usize = 200;
+/// Rows per INSERT: 10 columns × 1,000 stays below the bind-parameter limits of SQLite (32,766)
+/// and PostgreSQL (65,535); fewer statements made storing 10,000 customers markedly faster.
+const ROWS_PER_INSERT: usize = 1_000;
 
 /// Stores a new snapshot and drops the older ones, in one transaction: readers see either the
 /// old list or the new one, never a mix.
@@ -131,7 +132,7 @@ pub async fn load(storage: &Storage, id: &str) -> Result<Option<Snapshot>, sqlx:
     .fetch_all(&storage.pool)
     .await?;
     let mut customers = rows.iter().map(record).collect::<Result<Vec<_>, _>>()?;
-    customers.sort_by(|a, b| a.name_folded.cmp(&b.name_folded));
+    sort_for_display(&mut customers);
     Ok(Some(Snapshot {
         info: SnapshotInfo {
             id: id.to_string(),
@@ -141,6 +142,15 @@ pub async fn load(storage: &Storage, id: &str) -> Result<Option<Snapshot>, sqlx:
         },
         customers,
     }))
+}
+
+/// The order a snapshot is kept in memory: by name, then tenant id (the default view's order).
+pub fn sort_for_display(customers: &mut [CustomerRecord]) {
+    customers.sort_by(|a, b| {
+        a.name_folded
+            .cmp(&b.name_folded)
+            .then_with(|| a.tenant_id.cmp(&b.tenant_id))
+    });
 }
 
 fn record(row: &AnyRow) -> Result<CustomerRecord, sqlx::Error> {

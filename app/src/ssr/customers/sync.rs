@@ -114,7 +114,7 @@ async fn fetch_and_store(
 ) -> Result<SnapshotInfo, AppError> {
     let started = std::time::Instant::now();
     let customers = fetch_all(app, user, progress).await?;
-    let records: Vec<CustomerRecord> = customers
+    let mut records: Vec<CustomerRecord> = customers
         .into_iter()
         .map(CustomerRecord::from_upstream)
         .collect();
@@ -126,6 +126,12 @@ async fn fetch_and_store(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "customers synced"
     );
+    // What was just stored is what a reload would read: keep it instead of reading it back.
+    snapshot::sort_for_display(&mut records);
+    app.customers.install(snapshot::Snapshot {
+        info: info.clone(),
+        customers: records,
+    });
     Ok(info)
 }
 
