@@ -28,9 +28,10 @@ const COLUMNS: [&str; 10] = [
     "global_admin_sign_in_count",
     "snapshot_id",
 ];
-/// Rows per INSERT: 10 columns × 1,000 stays below the bind-parameter limits of SQLite (32,766)
-/// and PostgreSQL (65,535); fewer statements made storing 10,000 customers markedly faster.
-const ROWS_PER_INSERT: usize = 1_000;
+/// Rows per INSERT. Measured storing 10,000 customers in SQLite (release build): 1,000 rows a
+/// statement took 1.2 s, 200 rows 230 ms, 20 rows 77 ms, 1 row 500 ms; binding cost grows
+/// faster than linearly with a statement's parameters.
+const ROWS_PER_INSERT: usize = 20;
 
 /// Stores a new snapshot and drops the older ones, in one transaction: readers see either the
 /// old list or the new one, never a mix.
