@@ -304,3 +304,30 @@ async fn unknown_query_values_fall_back_to_defaults_shown_in_the_form() {
         "nothing from the query is echoed raw"
     );
 }
+
+#[tokio::test]
+async fn a_refused_directory_read_names_the_gdap_roles_that_allow_it() {
+    let server = TestServer::start().await;
+    let (client, _) = server.sign_in(ADMIN_UPN).await;
+    let customer = server.sim_state().await["customers"][2]["customerTenantId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    server.simulator.set_faults(simulator::FaultConfig {
+        error_rates: BTreeMap::from([(403, 1.0)]),
+        path_contains: Some(format!("customers/{customer}/directoryroles")),
+        ..Default::default()
+    });
+    let page = client
+        .get(server.url(&format!("/customers/{customer}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 403);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("Directory Readers, Global Reader"),
+        "the roles that allow reading"
+    );
+    assert!(html.contains("MS-CorrelationId"));
+}

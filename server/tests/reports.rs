@@ -138,3 +138,70 @@ async fn a_report_needs_a_session_and_a_matching_filter() {
         .await;
     assert_eq!(missing.status(), 404);
 }
+
+#[tokio::test]
+async fn an_unfinished_report_resumes_without_redoing_finished_customers() {
+    let server = TestServer::start().await;
+    let (client, _) = server.sign_in(ADMIN_UPN).await;
+    let state = server.sim_state().await;
+    let ids: Vec<String> = state["customers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .take(3)
+        .map(|c| c["customerTenantId"].as_str().unwrap().to_string())
+        .collect();
+    // What a process killed mid-report leaves: one customer done (with no holders recorded),
+    // two pending, no finish time.
+    let pool = &server.state.storage.pool;
+    sqlx::query(
+        "INSERT INTO role_reports (id, started_by, started_by_key, started_at_ms, scope)
+         VALUES ('00000000-0000-4000-8000-000000000001', $1, $2, 0, '')",
+    )
+    .bind(ADMIN_UPN)
+    .bind(server.user_key(ADMIN_UPN))
+    .execute(pool)
+    .await
+    .unwrap();
+    for (i, id) in ids.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO role_report_customers (report_id, customer_tenant_id,
+             organization_display_name, status) VALUES ('00000000-0000-4000-8000-000000000001', $1, 'x', $2)",
+        )
+        .bind(id)
+        .bind(if i == 0 { "done" } else { "pending" })
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+
+    assert_eq!(
+        app::ssr::reports::resume_unfinished(&server.state)
+            .await
+            .unwrap(),
+        1
+    );
+    let report =
+        wait_until_finished(&server, &client, "00000000-0000-4000-8000-000000000001").await;
+    assert_eq!(report["summary"]["done"], 3);
+    let holders_of = |id: &str| {
+        report["customers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["customer_tenant_id"] == id)
+            .unwrap()["holders"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(
+        holders_of(&ids[0]),
+        0,
+        "the finished customer was not read again"
+    );
+    assert!(
+        holders_of(&ids[1]) >= 1,
+        "a pending customer was read (every tenant has a Global Administrator)"
+    );
+}
