@@ -2,6 +2,7 @@
 //! service in `crate::ssr`, and map the result to a typed `AppError`.
 
 pub mod audit;
+pub mod consent;
 pub mod customers;
 pub mod reports;
 pub mod roles;

@@ -415,6 +415,9 @@ pub struct CustomerRow {
     pub partner_agent_count: u32,
     pub partner_sign_in_count: u32,
     pub global_admin_sign_in_count: u32,
+    /// Applications with an active CPV consent the dashboard recorded for this customer.
+    #[serde(default)]
+    pub consented_applications: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,6 +1,7 @@
 //! Data that crosses the wire between server functions and components. No tokens here, ever.
 
 pub mod audit;
+pub mod consent;
 pub mod customers;
 pub mod directory;
 pub mod reports;

@@ -2,14 +2,12 @@
 //! there is no update or delete. It takes any executor, so an entry can be written in the same
 //! transaction as the state it describes.
 
-use super::customers::format_time;
 use super::partner_center::{CallIds, UpstreamError};
 use super::storage::Storage;
 use crate::error::AppError;
 use crate::ids::Guid;
 use crate::model::audit::{AuditQuery, AuditRow};
 use sqlx::Row;
-use time::OffsetDateTime;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -95,6 +93,13 @@ impl Entry {
         self
     }
 
+    /// The call failed in a way that leaves the asked-for state (e.g. "already exists").
+    pub fn succeeded_with_note(mut self, note: &str) -> Self {
+        self.outcome = Outcome::Succeeded;
+        self.error = Some(format!("{note}: {}", self.error.take().unwrap_or_default()));
+        self
+    }
+
     pub fn failed(mut self, reason: impl Into<String>) -> Self {
         self.outcome = Outcome::Failed;
         self.error = Some(reason.into());
@@ -112,8 +117,7 @@ pub async fn append<'e, E>(executor: E, entry: &Entry) -> Result<(), sqlx::Error
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    let at_ms = i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
-        .unwrap_or(i64::MAX);
+    let at_ms = super::storage::now_ms();
     sqlx::query(
         "INSERT INTO audit_log (id, at_ms, actor_upn, action, customer_tenant_id, target,
          request_id, correlation_id, upstream_status, outcome, error)
@@ -174,9 +178,7 @@ pub async fn list(
             let at_ms: i64 = row.try_get("at_ms")?;
             let status: Option<i64> = row.try_get("upstream_status")?;
             Ok(AuditRow {
-                at: OffsetDateTime::from_unix_timestamp_nanos(i128::from(at_ms) * 1_000_000)
-                    .map(format_time)
-                    .unwrap_or_default(),
+                at: super::storage::rfc3339_of_ms(at_ms),
                 actor_upn: row.try_get("actor_upn")?,
                 action: row.try_get("action")?,
                 customer_tenant_id: row.try_get("customer_tenant_id")?,

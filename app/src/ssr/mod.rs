@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod consent;
 pub mod customers;
 pub mod partner_center;
 pub mod reports;

@@ -4,9 +4,10 @@
 //! so the page can follow it and a restart resumes the customers still pending.
 
 use super::auth::SessionUser;
-use super::customers::{format_time, view};
+use super::customers::view;
 use super::partner_center::{retrying, ATTEMPTS};
 use super::state::AppState;
+use super::storage::{now_ms, rfc3339_of_ms};
 use crate::error::AppError;
 use crate::ids::Guid;
 use crate::model::customers::CustomerQuery;
@@ -23,16 +24,6 @@ const ROWS_PER_INSERT: usize = 200;
 
 fn db(error: sqlx::Error) -> AppError {
     AppError::Internal(format!("role report storage failed: {error}"))
-}
-
-fn now_ms() -> i64 {
-    i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
-}
-
-fn time_of(ms: i64) -> String {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .map(format_time)
-        .unwrap_or_default()
 }
 
 /// Starts a report over the customers that pass `filter` (paging ignored); returns its id.
@@ -298,8 +289,8 @@ async fn summary(state: &AppState, id: &str) -> Result<Option<ReportSummary>, Ap
     Ok(Some(ReportSummary {
         id: id.to_string(),
         started_by: row.try_get("started_by").map_err(db)?,
-        started_at: time_of(row.try_get("started_at_ms").map_err(db)?),
-        finished_at: finished.map(time_of),
+        started_at: rfc3339_of_ms(row.try_get("started_at_ms").map_err(db)?),
+        finished_at: finished.map(rfc3339_of_ms),
         scope: row.try_get("scope").map_err(db)?,
         total: count(ItemStatus::Pending) + count(ItemStatus::Done) + count(ItemStatus::Failed),
         done: count(ItemStatus::Done),

@@ -1,6 +1,7 @@
 //! `/customers/{customer-tenant-id}`: the customer's directory roles with their members, and its
 //! users with the roles they hold. Global Administrators stand out.
 
+use super::consent::ConsentPanel;
 use super::ErrorPanel;
 use crate::api::roles::{fetch_customer_directory, AddRoleMember, RemoveRoleMember};
 use crate::model::audit::MemberChange;
@@ -228,6 +229,7 @@ fn DirectoryView(directory: CustomerDirectory) -> impl IntoView {
                 </tbody>
             </table>
         </section>
+        <ConsentPanel customer_tenant_id=directory.customer_tenant_id.clone() />
         <section class="panel">
             <h2>"Users"</h2>
             <table class="users">

@@ -363,10 +363,15 @@ fn CustomerTable(rows: Vec<CustomerRow>, query: CustomerQuery) -> impl IntoView 
             }
         })
         .collect_view();
+    let consent_header = view! {
+        <th scope="col" title="Applications with a CPV consent recorded by the dashboard">
+            "CPV consent"
+        </th>
+    };
     let empty = rows.is_empty().then(|| {
         view! {
             <tr>
-                <td colspan="9" class="empty">
+                <td colspan="10" class="empty">
                     "No customer matches these filters."
                 </td>
             </tr>
@@ -375,7 +380,7 @@ fn CustomerTable(rows: Vec<CustomerRow>, query: CustomerQuery) -> impl IntoView 
     view! {
         <table class="customers">
             <thead>
-                <tr>{headers}</tr>
+                <tr>{headers} {consent_header}</tr>
             </thead>
             <tbody>
                 {empty}
@@ -416,6 +421,13 @@ fn CustomerRowView(row: CustomerRow) -> impl IntoView {
             <td class="num">{row.partner_agent_count}</td>
             <td class="num">{row.partner_sign_in_count}</td>
             <td class="num">{row.global_admin_sign_in_count}</td>
+            <td class="consent" data-consents=row.consented_applications>
+                {match row.consented_applications {
+                    0 => "—".to_string(),
+                    1 => "1 app".to_string(),
+                    n => format!("{n} apps"),
+                }}
+            </td>
         </tr>
     }
 }

@@ -1,6 +1,7 @@
 //! Components and routes.
 
 mod audit;
+mod consent;
 mod customer;
 mod customers;
 mod errors;

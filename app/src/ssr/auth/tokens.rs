@@ -8,7 +8,7 @@ use crate::ssr::storage::Storage;
 use oauth2::{RefreshToken, RequestTokenError, Scope, TokenResponse};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// A bearer token for one audience. It can only be attached to a request: it has no getter and
 /// its `Debug` is redacted, so it cannot end up in HTML, JSON or logs by accident.
@@ -44,13 +44,6 @@ pub struct TokenBroker {
 /// Refresh this long before expiry: two minutes, or a fifth of short (test) lifetimes.
 fn refresh_margin(lifetime: Duration) -> Duration {
     (lifetime / 5).min(Duration::from_secs(120))
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
 }
 
 impl TokenBroker {
@@ -100,7 +93,7 @@ impl TokenBroker {
         .bind(upn)
         .bind(display_name)
         .bind(sealed)
-        .bind(now_ms())
+        .bind(crate::ssr::storage::now_ms())
         .execute(&self.storage.pool)
         .await
         .map_err(|e| AppError::Internal(format!("storing the credential failed: {e}")))?;

@@ -136,7 +136,15 @@ impl CustomersService {
         query: &CustomerQuery,
     ) -> Result<CustomersView, AppError> {
         let snapshot = self.current_or_sync(state, user).await?;
-        Ok(view::render(&snapshot, query, OffsetDateTime::now_utc()))
+        let mut view = view::render(&snapshot, query, OffsetDateTime::now_utc());
+        let consents = crate::ssr::consent::consents_per_customer(state).await?;
+        for row in &mut view.rows {
+            row.consented_applications = consents
+                .get(&row.customer_tenant_id)
+                .copied()
+                .unwrap_or_default();
+        }
+        Ok(view)
     }
 
     /// The organisation name of a customer, when the latest snapshot has it.

@@ -90,6 +90,7 @@ pub fn row(selected: &Selected<'_>) -> CustomerRow {
         partner_agent_count: c.partner_agent_count,
         partner_sign_in_count: c.partner_sign_in_count,
         global_admin_sign_in_count: c.global_admin_sign_in_count,
+        consented_applications: 0,
     }
 }
 

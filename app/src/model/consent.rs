@@ -1,0 +1,107 @@
+//! Control Panel Vendor (CPV) application consent. Partner Center cannot list consents, so the
+//! dashboard records what it granted, by whom and when.
+
+use serde::{Deserialize, Serialize};
+
+/// One resource an application is granted, with a comma-separated list of scopes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    pub enterprise_application_id: String,
+    pub scope: String,
+}
+
+/// Common grants offered as presets in the form.
+pub const PRESETS: [(&str, &str, &str); 3] = [
+    (
+        "graph",
+        "Microsoft Graph: Directory.Read.All, User.Read.All",
+        "00000003-0000-0000-c000-000000000000 Directory.Read.All,User.Read.All",
+    ),
+    (
+        "azure",
+        "Azure Service Management: user_impersonation",
+        "797f4846-ba00-4fd7-ba43-dac1f8f63013 user_impersonation",
+    ),
+    (
+        "exchange",
+        "Exchange Online: Exchange.Manage",
+        "00000002-0000-0ff1-ce00-000000000000 Exchange.Manage",
+    ),
+];
+
+/// Grants typed one per line as `<enterprise application id> <scope,scope>`.
+pub fn parse_grants(text: &str) -> Result<Vec<Grant>, String> {
+    let mut grants = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let Some((id, scope)) = line.split_once(char::is_whitespace) else {
+            return Err(format!(
+                "line {}: expected '<enterprise application id> <scopes>'",
+                number + 1
+            ));
+        };
+        let scope: Vec<&str> = scope
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        if scope.is_empty() {
+            return Err(format!("line {}: no scope", number + 1));
+        }
+        grants.push(Grant {
+            enterprise_application_id: id.trim().to_ascii_lowercase(),
+            scope: scope.join(","),
+        });
+    }
+    if grants.is_empty() {
+        return Err("choose at least one grant".into());
+    }
+    Ok(grants)
+}
+
+/// What the dashboard knows of one application's consent in one customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentRecord {
+    pub customer_tenant_id: String,
+    pub application_id: String,
+    pub display_name: String,
+    pub grants: Vec<Grant>,
+    pub granted_by: String,
+    /// RFC 3339.
+    pub granted_at: String,
+    /// Set once revoked; a later grant clears it.
+    pub revoked_by: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+impl ConsentRecord {
+    pub fn is_active(&self) -> bool {
+        self.revoked_at.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grants_parse_one_per_line() {
+        let grants = parse_grants(
+            "00000003-0000-0000-C000-000000000000 Directory.Read.All, User.Read.All\n\n \
+             797f4846-ba00-4fd7-ba43-dac1f8f63013 user_impersonation",
+        )
+        .unwrap_or_default();
+        assert_eq!(grants.len(), 2);
+        assert_eq!(
+            grants[0].enterprise_application_id,
+            "00000003-0000-0000-c000-000000000000"
+        );
+        assert_eq!(grants[0].scope, "Directory.Read.All,User.Read.All");
+        assert!(parse_grants("").is_err());
+        assert!(parse_grants("only-an-id").is_err());
+        assert!(parse_grants("id ,").is_err());
+    }
+}

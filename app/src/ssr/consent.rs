@@ -1,0 +1,268 @@
+//! CPV application consent for one customer: grant, revoke, and restore what was revoked.
+//! Partner Center has no read of consents, so the dashboard's record (written in the same
+//! transaction as the audit entry) is the only list there is.
+
+use super::audit::{self, Entry};
+use super::auth::SessionUser;
+use super::partner_center::{retrying, CallIds, UpstreamError};
+use super::state::AppState;
+use super::storage::{now_ms, rfc3339_of_ms};
+use crate::error::AppError;
+use crate::ids::Guid;
+use crate::model::consent::{ConsentRecord, Grant};
+use reqwest::Method;
+use serde_json::json;
+use sqlx::Row;
+use std::collections::HashMap;
+
+const CONSENT_ROLES: &str =
+    "Privileged Role Administrator, Cloud Application Administrator or Application Administrator";
+
+fn db(error: sqlx::Error) -> AppError {
+    AppError::Internal(format!("consent storage failed: {error}"))
+}
+
+fn explain_forbidden(error: AppError, what: &str) -> AppError {
+    match error {
+        AppError::Forbidden {
+            message,
+            correlation_id,
+        } => AppError::Forbidden {
+            message: format!(
+                "{what} needs one of the GDAP roles {CONSENT_ROLES} in this customer. \
+                 (Partner Center: {message})"
+            ),
+            correlation_id,
+        },
+        other => other,
+    }
+}
+
+/// Partner Center refuses a second grant with "Permission entry already exists": the consent
+/// is in place, which is what the admin asked for.
+fn already_exists(error: &UpstreamError) -> bool {
+    match error {
+        UpstreamError::Status {
+            status, message, ..
+        } => *status == 409 || message.contains("Permission entry already exists"),
+        _ => false,
+    }
+}
+
+/// The admin's Partner Center token; when there is none (sign-in expired), the attempt is
+/// audited as failed.
+async fn token_or_audit(
+    state: &AppState,
+    user: &SessionUser,
+    entry: &Entry,
+) -> Result<super::auth::AccessToken, AppError> {
+    match state
+        .tokens
+        .access_token(&user.user_key, &state.config.partner_center_audience)
+        .await
+    {
+        Ok(token) => Ok(token),
+        Err(error) => {
+            audit::record(&state.storage, &entry.clone().failed(error.to_string())).await?;
+            Err(error)
+        }
+    }
+}
+
+pub async fn grant(
+    state: &AppState,
+    user: &SessionUser,
+    customer: Guid,
+    application: Guid,
+    display_name: &str,
+    grants: &[Grant],
+) -> Result<ConsentRecord, AppError> {
+    for grant in grants {
+        Guid::parse(&grant.enterprise_application_id)?;
+    }
+    let mut entry = Entry::new(&user.upn, "grant-consent")
+        .customer(customer)
+        .target(format!("application {application}"));
+    let token = token_or_audit(state, user, &entry).await?;
+    let body = json!({
+        "applicationId": application.to_string(),
+        "displayName": display_name,
+        "applicationGrants": grants.iter().map(|g| json!({
+            "enterpriseApplicationId": g.enterprise_application_id,
+            "scope": g.scope,
+        })).collect::<Vec<_>>(),
+    });
+    let ids = CallIds::new(Guid::new_v4());
+    let pc = &state.partner_center;
+    let url = pc.partner_center_url(&format!("customers/{customer}/applicationconsents"));
+    let result = retrying(|| pc.send(&token, Method::POST, url.clone(), &ids, Some(&body))).await;
+    let already = result.as_ref().err().is_some_and(already_exists);
+    entry = entry.call(&ids).result(&result, 201);
+    if already {
+        entry = entry.succeeded_with_note("already consented");
+    }
+    if let (Err(error), false) = (result, already) {
+        audit::record(&state.storage, &entry).await?;
+        return Err(explain_forbidden(error.into(), "Granting consent"));
+    }
+
+    let grants_json = serde_json::to_string(grants)
+        .map_err(|e| AppError::Internal(format!("grants could not be stored: {e}")))?;
+    let mut tx = state.storage.pool.begin().await.map_err(db)?;
+    sqlx::query(
+        "INSERT INTO consents (customer_tenant_id, application_id, display_name, grants_json,
+         granted_by, granted_at_ms, revoked_by, revoked_at_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL)
+         ON CONFLICT (customer_tenant_id, application_id) DO UPDATE SET
+           display_name = $3, grants_json = $4, granted_by = $5, granted_at_ms = $6,
+           revoked_by = NULL, revoked_at_ms = NULL",
+    )
+    .bind(customer.to_string())
+    .bind(application.to_string())
+    .bind(display_name)
+    .bind(&grants_json)
+    .bind(&user.upn)
+    .bind(now_ms())
+    .execute(&mut *tx)
+    .await
+    .map_err(db)?;
+    audit::append(&mut *tx, &entry).await.map_err(db)?;
+    tx.commit().await.map_err(db)?;
+    record_of(state, customer, application)
+        .await?
+        .ok_or_else(|| AppError::Internal("the consent record vanished".into()))
+}
+
+/// Revokes, and returns the record (with its grants, for an undo).
+pub async fn revoke(
+    state: &AppState,
+    user: &SessionUser,
+    customer: Guid,
+    application: Guid,
+) -> Result<ConsentRecord, AppError> {
+    let mut entry = Entry::new(&user.upn, "revoke-consent")
+        .customer(customer)
+        .target(format!("application {application}"));
+    let token = token_or_audit(state, user, &entry).await?;
+    let ids = CallIds::new(Guid::new_v4());
+    let pc = &state.partner_center;
+    let url = pc.partner_center_url(&format!(
+        "customers/{customer}/applicationconsents/{application}"
+    ));
+    let result = retrying(|| pc.send(&token, Method::DELETE, url.clone(), &ids, None::<&()>)).await;
+    // Nothing to revoke upstream is the state the admin asked for.
+    let absent = matches!(&result, Err(e) if e.status() == Some(404));
+    entry = entry.call(&ids).result(&result, 200);
+    if absent {
+        entry = entry.succeeded_with_note("no consent existed");
+    }
+    if let (Err(error), false) = (result, absent) {
+        audit::record(&state.storage, &entry).await?;
+        return Err(explain_forbidden(error.into(), "Removing consent"));
+    }
+    let mut tx = state.storage.pool.begin().await.map_err(db)?;
+    sqlx::query(
+        "UPDATE consents SET revoked_by = $1, revoked_at_ms = $2
+         WHERE customer_tenant_id = $3 AND application_id = $4",
+    )
+    .bind(&user.upn)
+    .bind(now_ms())
+    .bind(customer.to_string())
+    .bind(application.to_string())
+    .execute(&mut *tx)
+    .await
+    .map_err(db)?;
+    audit::append(&mut *tx, &entry).await.map_err(db)?;
+    tx.commit().await.map_err(db)?;
+    record_of(state, customer, application)
+        .await?
+        .ok_or_else(|| AppError::NotFound {
+            what: "a recorded consent for this application".into(),
+        })
+}
+
+/// Undo of a revoke: grants again what was recorded.
+pub async fn restore(
+    state: &AppState,
+    user: &SessionUser,
+    customer: Guid,
+    application: Guid,
+) -> Result<ConsentRecord, AppError> {
+    let recorded = record_of(state, customer, application)
+        .await?
+        .ok_or_else(|| AppError::NotFound {
+            what: "a recorded consent for this application".into(),
+        })?;
+    grant(
+        state,
+        user,
+        customer,
+        application,
+        &recorded.display_name,
+        &recorded.grants,
+    )
+    .await
+}
+
+const SELECT: &str = "SELECT customer_tenant_id, application_id, display_name, grants_json,
+    granted_by, granted_at_ms, revoked_by, revoked_at_ms FROM consents";
+
+fn record(row: &sqlx::any::AnyRow) -> Result<ConsentRecord, sqlx::Error> {
+    let grants: String = row.try_get("grants_json")?;
+    let revoked_at: Option<i64> = row.try_get("revoked_at_ms")?;
+    Ok(ConsentRecord {
+        customer_tenant_id: row.try_get("customer_tenant_id")?,
+        application_id: row.try_get("application_id")?,
+        display_name: row.try_get("display_name")?,
+        grants: serde_json::from_str(&grants).unwrap_or_default(),
+        granted_by: row.try_get("granted_by")?,
+        granted_at: rfc3339_of_ms(row.try_get("granted_at_ms")?),
+        revoked_by: row.try_get("revoked_by")?,
+        revoked_at: revoked_at.map(rfc3339_of_ms),
+    })
+}
+
+pub async fn record_of(
+    state: &AppState,
+    customer: Guid,
+    application: Guid,
+) -> Result<Option<ConsentRecord>, AppError> {
+    let row = sqlx::query(&format!(
+        "{SELECT} WHERE customer_tenant_id = $1 AND application_id = $2"
+    ))
+    .bind(customer.to_string())
+    .bind(application.to_string())
+    .fetch_optional(&state.storage.pool)
+    .await
+    .map_err(db)?;
+    row.as_ref().map(record).transpose().map_err(db)
+}
+
+pub async fn list_for(state: &AppState, customer: Guid) -> Result<Vec<ConsentRecord>, AppError> {
+    let rows = sqlx::query(&format!(
+        "{SELECT} WHERE customer_tenant_id = $1 ORDER BY application_id"
+    ))
+    .bind(customer.to_string())
+    .fetch_all(&state.storage.pool)
+    .await
+    .map_err(db)?;
+    rows.iter()
+        .map(record)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(db)
+}
+
+/// Active recorded consents per customer, for the customers view.
+pub async fn consents_per_customer(state: &AppState) -> Result<HashMap<String, u32>, AppError> {
+    let counts: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT customer_tenant_id, COUNT(*) FROM consents
+         WHERE revoked_at_ms IS NULL GROUP BY customer_tenant_id",
+    )
+    .fetch_all(&state.storage.pool)
+    .await
+    .map_err(db)?;
+    Ok(counts
+        .into_iter()
+        .map(|(customer, n)| (customer, u32::try_from(n).unwrap_or_default()))
+        .collect())
+}

@@ -1,0 +1,231 @@
+//! The CPV consent panel of a customer: what the dashboard granted, a grant form with presets,
+//! one-click revoke with an Undo offered for a few seconds.
+
+use super::ErrorPanel;
+use crate::api::consent::{fetch_consents, GrantConsent, RestoreConsent, RevokeConsent};
+use crate::model::consent::{ConsentRecord, PRESETS};
+use leptos::prelude::*;
+use std::time::Duration;
+
+/// How long the Undo of a revoke stays offered.
+const UNDO_SECONDS: u64 = 10;
+
+#[component]
+pub fn ConsentPanel(customer_tenant_id: String) -> impl IntoView {
+    let grant = ServerAction::<GrantConsent>::new();
+    let revoke = ServerAction::<RevokeConsent>::new();
+    let restore = ServerAction::<RestoreConsent>::new();
+    let customer = customer_tenant_id.clone();
+    let consents = Resource::new(
+        move || {
+            (
+                customer.clone(),
+                grant.version().get(),
+                revoke.version().get(),
+                restore.version().get(),
+            )
+        },
+        |(customer, _, _, _)| fetch_consents(customer),
+    );
+    // The Undo disappears after a while; a new revoke shows it again.
+    let undo_open = RwSignal::new(false);
+    Effect::new(move |_| {
+        if revoke.version().get() > 0 {
+            undo_open.set(true);
+            set_timeout(
+                move || undo_open.set(false),
+                Duration::from_secs(UNDO_SECONDS),
+            );
+        }
+    });
+    let notice = move || {
+        let revoked = revoke.value().get();
+        match revoked {
+            Some(Ok(record)) if undo_open.get() => {
+                let customer = record.customer_tenant_id.clone();
+                let application = record.application_id.clone();
+                Some(
+                    view! {
+                        <p class="notice" role="status" id="consent-notice">
+                            {format!("Consent for {} revoked. ", record.application_id)}
+                            <button
+                                type="button"
+                                class="button"
+                                on:click=move |_| {
+                                    undo_open.set(false);
+                                    restore.dispatch(RestoreConsent {
+                                        customer_tenant_id: customer.clone(),
+                                        application_id: application.clone(),
+                                    });
+                                }
+                            >
+                                "Undo"
+                            </button>
+                        </p>
+                    }
+                    .into_any(),
+                )
+            }
+            Some(Err(error)) => {
+                Some(view! { <ErrorPanel error return_to="/customers" /> }.into_any())
+            }
+            _ => None,
+        }
+    };
+    let errors = move || {
+        [grant.value().get(), restore.value().get()]
+            .into_iter()
+            .flatten()
+            .filter_map(Result::err)
+            .map(|error| view! { <ErrorPanel error return_to="/customers" /> })
+            .collect_view()
+    };
+    view! {
+        <section class="panel consent-panel">
+            <h2>"CPV application consent"</h2>
+            {notice}
+            {errors}
+            <Transition fallback=|| view! { <p class="loading">"Loading consents…"</p> }>
+                {move || {
+                    let customer_tenant_id = customer_tenant_id.clone();
+                    Suspend::new(async move {
+                    match consents.await {
+                        Ok((records, default_app)) => {
+                            view! {
+                                <ConsentTable records revoke restore />
+                                <GrantForm
+                                    customer_tenant_id=customer_tenant_id.clone()
+                                    default_app=default_app.unwrap_or_default()
+                                    grant
+                                />
+                            }
+                                .into_any()
+                        }
+                        Err(error) => view! { <ErrorPanel error return_to="/customers" /> }.into_any(),
+                    }
+                    })
+                }}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn ConsentTable(
+    records: Vec<ConsentRecord>,
+    revoke: ServerAction<RevokeConsent>,
+    restore: ServerAction<RestoreConsent>,
+) -> impl IntoView {
+    if records.is_empty() {
+        return view! { <p class="muted">"The dashboard has granted no consent in this customer."</p> }
+            .into_any();
+    }
+    view! {
+        <table class="consents">
+            <thead>
+                <tr>
+                    <th scope="col">"Application"</th>
+                    <th scope="col">"Grants"</th>
+                    <th scope="col">"Status"</th>
+                    <th scope="col"></th>
+                </tr>
+            </thead>
+            <tbody>
+                {records
+                    .into_iter()
+                    .map(|r| {
+                        let active = r.is_active();
+                        let status = match (&r.revoked_by, &r.revoked_at) {
+                            (Some(by), Some(at)) => format!("revoked by {by}, {at}"),
+                            _ => format!("granted by {}, {}", r.granted_by, r.granted_at),
+                        };
+                        let grants = r
+                            .grants
+                            .iter()
+                            .map(|g| format!("{}: {}", g.enterprise_application_id, g.scope))
+                            .collect::<Vec<_>>()
+                            .join("; ");
+                        let customer = r.customer_tenant_id.clone();
+                        let application = r.application_id.clone();
+                        let row_application = r.application_id.clone();
+                        let action = if active {
+                            view! {
+                                <ActionForm action=revoke attr:class="inline">
+                                    <input type="hidden" name="customer_tenant_id" value=customer />
+                                    <input type="hidden" name="application_id" value=application />
+                                    <button type="submit" class="button danger">"Revoke"</button>
+                                </ActionForm>
+                            }
+                                .into_any()
+                        } else {
+                            view! {
+                                <ActionForm action=restore attr:class="inline">
+                                    <input type="hidden" name="customer_tenant_id" value=customer />
+                                    <input type="hidden" name="application_id" value=application />
+                                    <button type="submit" class="button">"Grant again"</button>
+                                </ActionForm>
+                            }
+                                .into_any()
+                        };
+                        view! {
+                            <tr
+                                data-application-id=row_application
+                                data-status=if active { "granted" } else { "revoked" }
+                            >
+                                <td>
+                                    {r.display_name} " " <code>{r.application_id}</code>
+                                </td>
+                                <td>{grants}</td>
+                                <td>{status}</td>
+                                <td>{action}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
+}
+
+#[component]
+fn GrantForm(
+    customer_tenant_id: String,
+    default_app: String,
+    grant: ServerAction<GrantConsent>,
+) -> impl IntoView {
+    view! {
+        <ActionForm action=grant attr:class="grant-consent">
+            <input type="hidden" name="customer_tenant_id" value=customer_tenant_id />
+            <label>
+                "Application id "
+                <input type="text" name="application_id" required value=default_app size="38" />
+            </label>
+            <label>
+                "Display name " <input type="text" name="display_name" value="" />
+            </label>
+            <fieldset class="presets">
+                <legend>"Grants"</legend>
+                {PRESETS
+                    .iter()
+                    .map(|(key, label, _)| {
+                        view! {
+                            <label>
+                                <input type="checkbox" name=format!("preset_{key}") />
+                                " "
+                                {*label}
+                            </label>
+                        }
+                    })
+                    .collect_view()}
+                <label>
+                    "More, one per line: enterprise application id, then scopes"
+                    <textarea name="grants" rows="2" cols="60"></textarea>
+                </label>
+            </fieldset>
+            <button type="submit" class="button primary">
+                "Grant consent"
+            </button>
+        </ActionForm>
+    }
+}

@@ -1,0 +1,187 @@
+//! CPV consent for one customer: grant (presets and typed grants), "already exists", one-click
+//! revoke and its undo, the read-only user's 403, bad input; every attempt audited.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{TestServer, ADMIN_UPN, READER_UPN};
+use serde_json::Value;
+
+const APP: &str = "6a6e8d43-7c1b-4f0e-9f5e-2b8a1c3d4e5f";
+
+async fn first_customer(server: &TestServer) -> String {
+    server.sim_state().await["customers"][1]["customerTenantId"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn sim_consents(server: &TestServer, customer: &str) -> Vec<Value> {
+    server.sim_state().await["consents"][customer]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+async fn audit_outcomes(server: &TestServer) -> Vec<(String, String, String)> {
+    sqlx::query_as(
+        "SELECT actor_upn, action, outcome FROM audit_log WHERE action LIKE '%consent'
+         ORDER BY at_ms, id",
+    )
+    .fetch_all(&server.state.storage.pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn grant_revoke_and_undo() {
+    let server = TestServer::start().await;
+    let customer = first_customer(&server).await;
+    let (client, _) = server.sign_in(ADMIN_UPN).await;
+    let grant = |client: reqwest::Client| {
+        let customer = customer.clone();
+        let server = &server;
+        async move {
+            server
+                .call_with(
+                    &client,
+                    "grant_consent",
+                    &[
+                        ("customer_tenant_id", customer.as_str()),
+                        ("application_id", APP),
+                        ("display_name", "Contoso CPV"),
+                        ("preset_graph", "on"),
+                        (
+                            "grants",
+                            "797f4846-ba00-4fd7-ba43-dac1f8f63013 user_impersonation",
+                        ),
+                    ],
+                )
+                .await
+        }
+    };
+    let granted = grant(client.clone()).await;
+    assert_eq!(granted.status(), 200, "{}", granted.text().await.unwrap());
+    let consents = sim_consents(&server, &customer).await;
+    assert_eq!(consents.len(), 1);
+    assert_eq!(
+        consents[0]["applicationGrants"].as_array().unwrap().len(),
+        2
+    );
+
+    // A second grant meets "Permission entry already exists": still consented.
+    let again = grant(client.clone()).await;
+    assert_eq!(again.status(), 200);
+
+    // The customers view shows the recorded consent.
+    let html = client
+        .get(server.url(&format!("/customers?q={customer}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("data-consents=\"1\""));
+
+    let args = [
+        ("customer_tenant_id", customer.as_str()),
+        ("application_id", APP),
+    ];
+    let revoked = server.call_with(&client, "revoke_consent", &args).await;
+    assert_eq!(revoked.status(), 200);
+    let record: Value = revoked.json().await.unwrap();
+    assert_eq!(record["revoked_by"], ADMIN_UPN);
+    assert_eq!(
+        record["grants"].as_array().unwrap().len(),
+        2,
+        "kept for the undo"
+    );
+    assert!(sim_consents(&server, &customer).await.is_empty());
+
+    let restored = server.call_with(&client, "restore_consent", &args).await;
+    assert_eq!(restored.status(), 200);
+    let consents = sim_consents(&server, &customer).await;
+    assert_eq!(consents.len(), 1);
+    assert_eq!(
+        consents[0]["applicationGrants"].as_array().unwrap().len(),
+        2
+    );
+
+    let outcomes: Vec<(String, String)> = audit_outcomes(&server)
+        .await
+        .into_iter()
+        .map(|(_, action, outcome)| (action, outcome))
+        .collect();
+    let expected = [
+        ("grant-consent", "succeeded"),
+        ("grant-consent", "succeeded"),
+        ("revoke-consent", "succeeded"),
+        ("grant-consent", "succeeded"),
+    ]
+    .map(|(a, o)| (a.to_string(), o.to_string()));
+    assert_eq!(outcomes, expected);
+}
+
+#[tokio::test]
+async fn the_read_only_user_is_refused_and_audited() {
+    let server = TestServer::start().await;
+    let customer = first_customer(&server).await;
+    let (reader, _) = server.sign_in(READER_UPN).await;
+    let response = server
+        .call_with(
+            &reader,
+            "grant_consent",
+            &[
+                ("customer_tenant_id", customer.as_str()),
+                ("application_id", APP),
+                ("display_name", ""),
+                ("preset_graph", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 403);
+    let text = response.text().await.unwrap();
+    assert!(text.contains("Cloud Application Administrator"), "{text}");
+    assert!(sim_consents(&server, &customer).await.is_empty());
+    assert_eq!(
+        audit_outcomes(&server).await,
+        [(
+            READER_UPN.to_string(),
+            "grant-consent".to_string(),
+            "refused".to_string()
+        )]
+    );
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_before_any_upstream_call() {
+    let server = TestServer::start().await;
+    let customer = first_customer(&server).await;
+    let (client, _) = server.sign_in(ADMIN_UPN).await;
+    let calls = |s: &Value| s["counters"]["apiCalls"].as_u64().unwrap();
+    let before = calls(&server.sim_state().await);
+    for args in [
+        vec![
+            ("customer_tenant_id", customer.as_str()),
+            ("application_id", "not-a-guid"),
+            ("display_name", ""),
+            ("preset_graph", "on"),
+        ],
+        vec![
+            ("customer_tenant_id", customer.as_str()),
+            ("application_id", APP),
+            ("display_name", ""),
+        ],
+        vec![
+            ("customer_tenant_id", customer.as_str()),
+            ("application_id", APP),
+            ("display_name", ""),
+            ("grants", "../etc user_impersonation"),
+        ],
+    ] {
+        let response = server.call_with(&client, "grant_consent", &args).await;
+        assert_eq!(response.status(), 400, "{args:?}");
+    }
+    assert_eq!(calls(&server.sim_state().await), before);
+}
