@@ -74,6 +74,21 @@ impl AppError {
             AppError::Unauthenticated | AppError::SignInRequired { .. }
         )
     }
+
+    /// Partner Center's 403 does not say which GDAP role is missing: a refusal gets `needed`
+    /// in front of the service's own words. Other errors pass through.
+    pub fn explain_forbidden(self, needed: &str) -> AppError {
+        match self {
+            AppError::Forbidden {
+                message,
+                correlation_id,
+            } => AppError::Forbidden {
+                message: format!("{needed} (Partner Center: {message})"),
+                correlation_id,
+            },
+            other => other,
+        }
+    }
 }
 
 impl FromServerFnError for AppError {

@@ -16,12 +16,6 @@ pub struct ReportSummary {
     pub failed: usize,
 }
 
-impl ReportSummary {
-    pub fn pending(&self) -> usize {
-        self.total.saturating_sub(self.done + self.failed)
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReportHolder {
     pub role_name: String,

@@ -22,22 +22,6 @@ fn db(error: sqlx::Error) -> AppError {
     AppError::Internal(format!("consent storage failed: {error}"))
 }
 
-fn explain_forbidden(error: AppError, what: &str) -> AppError {
-    match error {
-        AppError::Forbidden {
-            message,
-            correlation_id,
-        } => AppError::Forbidden {
-            message: format!(
-                "{what} needs one of the GDAP roles {CONSENT_ROLES} in this customer. \
-                 (Partner Center: {message})"
-            ),
-            correlation_id,
-        },
-        other => other,
-    }
-}
-
 /// Partner Center refuses a second grant with "Permission entry already exists": the consent
 /// is in place, which is what the admin asked for.
 fn already_exists(error: &UpstreamError) -> bool {
@@ -103,7 +87,9 @@ pub async fn grant(
     }
     if let (Err(error), false) = (result, already) {
         audit::record(&state.storage, &entry).await?;
-        return Err(explain_forbidden(error.into(), "Granting consent"));
+        return Err(AppError::from(error).explain_forbidden(&format!(
+            "Granting consent needs one of the GDAP roles {CONSENT_ROLES} in this customer."
+        )));
     }
 
     let grants_json = serde_json::to_string(grants)
@@ -158,7 +144,9 @@ pub async fn revoke(
     }
     if let (Err(error), false) = (result, absent) {
         audit::record(&state.storage, &entry).await?;
-        return Err(explain_forbidden(error.into(), "Removing consent"));
+        return Err(AppError::from(error).explain_forbidden(&format!(
+            "Removing consent needs one of the GDAP roles {CONSENT_ROLES} in this customer."
+        )));
     }
     let mut tx = state.storage.pool.begin().await.map_err(db)?;
     sqlx::query(

@@ -32,7 +32,7 @@ pub async fn directory(
     let roles = pc
         .directory_roles(&token, correlation_id, customer)
         .await
-        .map_err(|e| explain_forbidden(e.into()))?;
+        .map_err(|e| explain_read_forbidden(e.into()))?;
     let users = pc.customer_users(&token, correlation_id, customer);
     let members = futures::stream::iter(roles.iter().cloned())
         .map(|role| {
@@ -48,8 +48,8 @@ pub async fn directory(
         .buffer_unordered(MEMBER_CONCURRENCY)
         .try_collect::<Vec<_>>();
     let (users, members) = futures::future::join(users, members).await;
-    let users = users.map_err(|e| explain_forbidden(e.into()))?;
-    let members = members.map_err(explain_forbidden)?;
+    let users = users.map_err(|e| explain_read_forbidden(e.into()))?;
+    let members = members.map_err(explain_read_forbidden)?;
 
     let mut roles: Vec<RoleWithMembers> = members
         .into_iter()
@@ -118,20 +118,11 @@ pub async fn directory(
 }
 
 /// Partner Center's 403 does not say which role is missing; the admin needs to know.
-fn explain_forbidden(error: AppError) -> AppError {
-    match error {
-        AppError::Forbidden {
-            message,
-            correlation_id,
-        } => AppError::Forbidden {
-            message: format!(
-                "Your GDAP roles in this customer do not allow reading its directory roles: you \
-                 need one of {ROLES_THAT_CAN_READ_ROLES}. (Partner Center: {message})"
-            ),
-            correlation_id,
-        },
-        other => other,
-    }
+fn explain_read_forbidden(error: AppError) -> AppError {
+    error.explain_forbidden(&format!(
+        "Your GDAP roles in this customer do not allow reading its directory roles: you need \
+         one of {ROLES_THAT_CAN_READ_ROLES}."
+    ))
 }
 
 /// Adds `member` to, or removes it from, `role` in `customer`, with the admin's token. Adding
@@ -201,7 +192,7 @@ async fn apply_change(
     )
     .await;
     let role = roles
-        .map_err(|e| explain_forbidden(e.into()))?
+        .map_err(|e| explain_read_forbidden(e.into()))?
         .into_iter()
         .find(|r| r.id.eq_ignore_ascii_case(&role_id))
         .ok_or_else(|| AppError::NotFound {
@@ -209,7 +200,7 @@ async fn apply_change(
         })?;
     let member_id = change.member.to_string();
     let member = users
-        .map_err(|e| explain_forbidden(e.into()))?
+        .map_err(|e| explain_read_forbidden(e.into()))?
         .into_iter()
         .find(|u| u.id.eq_ignore_ascii_case(&member_id))
         .ok_or_else(|| AppError::NotFound {
@@ -242,18 +233,11 @@ async fn apply_change(
         .clone()
         .call(&ids)
         .result(&result, if change.add { 201 } else { 204 });
-    result.map_err(|e| match AppError::from(e) {
-        AppError::Forbidden {
-            message,
-            correlation_id,
-        } => AppError::Forbidden {
-            message: format!(
-                "Changing role members needs the GDAP role Privileged Role Administrator in this \
-                 customer, and your access does not include it. (Partner Center: {message})"
-            ),
-            correlation_id,
-        },
-        other => other,
+    result.map_err(|e| {
+        AppError::from(e).explain_forbidden(
+            "Changing role members needs the GDAP role Privileged Role Administrator in this \
+             customer, and your access does not include it.",
+        )
     })?;
     Ok(MemberChange {
         added: change.add,
