@@ -216,7 +216,7 @@ async fn export_csv(
     session: tower_sessions::Session,
     axum::extract::Query(pairs): axum::extract::Query<Vec<(String, String)>>,
 ) -> axum::response::Response {
-    use super::customers::export::{csv_response, encode, error_response, neutralize_formula};
+    use super::csv::{csv_response, encode, error_response, neutralize_formula};
     let result = async {
         super::auth::session_user(&session)
             .await?

@@ -378,11 +378,11 @@ pub fn csv_rows(report: &RoleReport) -> Vec<[String; 7]> {
     for c in &report.customers {
         let base = |role: &str, name: &str, upn: &str| {
             [
-                super::customers::export::neutralize_formula(&c.organization_display_name),
+                super::csv::neutralize_formula(&c.organization_display_name),
                 c.customer_tenant_id.clone(),
                 role.to_string(),
-                super::customers::export::neutralize_formula(name),
-                super::customers::export::neutralize_formula(upn),
+                super::csv::neutralize_formula(name),
+                super::csv::neutralize_formula(upn),
                 c.status.as_str().to_string(),
                 c.error.clone().unwrap_or_default(),
             ]
@@ -416,7 +416,7 @@ async fn export_csv(
     session: tower_sessions::Session,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> axum::response::Response {
-    use super::customers::export::{csv_response, encode, error_response};
+    use super::csv::{csv_response, encode, error_response};
     let result = async {
         super::auth::session_user(&session)
             .await?

@@ -7,11 +7,11 @@ use super::view::select;
 use crate::error::AppError;
 use crate::model::customers::CustomerQuery;
 use crate::ssr::auth::session_user;
+use crate::ssr::csv::{csv_response, encode, error_response, neutralize_formula};
 use crate::ssr::state::AppState;
 use axum::body::Body;
 use axum::extract::{Query, State};
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use std::sync::Arc;
@@ -47,12 +47,6 @@ async fn export_csv(
         .unwrap_or_else(|error| error_response(&error))
 }
 
-/// A plain-text error with the error's status, for download routes.
-pub fn error_response(error: &AppError) -> Response {
-    let status = StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::BAD_GATEWAY);
-    (status, format!("{error}\n")).into_response()
-}
-
 async fn export(
     state: &AppState,
     session: &Session,
@@ -76,22 +70,6 @@ async fn export(
         .collect();
     let chunks = csv_chunks(snapshot, order, now);
     Ok(csv_response(&filename, Body::from_stream(chunks)))
-}
-
-/// A CSV download: content type, file name, never cached.
-pub fn csv_response(filename: &str, body: Body) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{filename}\""),
-            ),
-            (header::CACHE_CONTROL, "no-store".to_string()),
-        ],
-        body,
-    )
-        .into_response()
 }
 
 /// The header, then `ROWS_PER_CHUNK` rows per chunk, produced as the body is read.
@@ -131,63 +109,4 @@ pub fn record(customer: &super::CustomerRecord, days_since_sign_in: Option<i64>)
         customer.partner_sign_in_count.to_string(),
         customer.global_admin_sign_in_count.to_string(),
     ]
-}
-
-/// Spreadsheets run a cell that starts with = + - @ (or a tab/CR) as a formula; upstream names
-/// are not ours to trust, so such a cell gets a leading apostrophe (OWASP's advice).
-pub fn neutralize_formula(text: &str) -> String {
-    match text.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
-        _ => text.to_string(),
-    }
-}
-
-pub fn encode<const N: usize, I: IntoIterator<Item = [String; N]>>(
-    records: I,
-) -> Result<bytes::Bytes, std::io::Error> {
-    let mut writer = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::new());
-    for record in records {
-        writer
-            .write_record(&record)
-            .map_err(std::io::Error::other)?;
-    }
-    writer
-        .into_inner()
-        .map(bytes::Bytes::from)
-        .map_err(|e| std::io::Error::other(e.to_string()))
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn awkward_names_are_quoted_per_rfc_4180() {
-        let rows = [[
-            "Smith, Jones & \"Partners\"\nLtd".to_string(),
-            "東京".to_string(),
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-        ]];
-        let bytes = encode(rows).unwrap();
-        assert_eq!(
-            std::str::from_utf8(&bytes).unwrap(),
-            "\"Smith, Jones & \"\"Partners\"\"\nLtd\",東京,,,,,,,,\r\n"
-        );
-    }
-
-    #[test]
-    fn formula_cells_are_neutralized() {
-        assert_eq!(neutralize_formula("=SUM(A1)"), "'=SUM(A1)");
-        assert_eq!(neutralize_formula("Contoso"), "Contoso");
-    }
 }
