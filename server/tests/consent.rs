@@ -74,14 +74,9 @@ async fn grant_revoke_and_undo() {
     assert_eq!(again.status(), 200);
 
     // The customers view shows the recorded consent.
-    let html = client
-        .get(server.url(&format!("/customers?q={customer}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, html) = server
+        .page(&client, &format!("/customers?q={customer}"))
+        .await;
     assert!(html.contains("data-consents=\"1\""));
 
     let args = [
@@ -159,8 +154,7 @@ async fn bad_input_is_refused_before_any_upstream_call() {
     let server = TestServer::start().await;
     let customer = first_customer(&server).await;
     let (client, _) = server.sign_in(ADMIN_UPN).await;
-    let calls = |s: &Value| s["counters"]["apiCalls"].as_u64().unwrap();
-    let before = calls(&server.sim_state().await);
+    let before = server.api_calls().await;
     for args in [
         vec![
             ("customer_tenant_id", customer.as_str()),
@@ -183,5 +177,5 @@ async fn bad_input_is_refused_before_any_upstream_call() {
         let response = server.call_with(&client, "grant_consent", &args).await;
         assert_eq!(response.status(), 400, "{args:?}");
     }
-    assert_eq!(calls(&server.sim_state().await), before);
+    assert_eq!(server.api_calls().await, before);
 }

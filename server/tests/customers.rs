@@ -32,11 +32,6 @@ fn summary_attribute(html: &str, name: &str) -> usize {
     html[start..end].parse().unwrap()
 }
 
-async fn get_text(client: &reqwest::Client, url: String) -> (u16, String) {
-    let response = client.get(url).send().await.unwrap();
-    (response.status().as_u16(), response.text().await.unwrap())
-}
-
 fn parse_csv(text: &str) -> Vec<Vec<String>> {
     csv::ReaderBuilder::new()
         .has_headers(false)
@@ -73,11 +68,9 @@ async fn stale_dap_filter_equals_the_simulators_truth_and_the_csv_equals_the_vie
 
     let query = "dap=on&stale=90&sort=last_sign_in&dir=desc";
     assert!(stale_dap.len() <= 500, "one page of 500 holds them");
-    let (status, html) = get_text(
-        &client,
-        server.url(&format!("/customers?{query}&per_page=500")),
-    )
-    .await;
+    let (status, html) = server
+        .page(&client, &format!("/customers?{query}&per_page=500"))
+        .await;
     assert_eq!(status, 200);
     assert_eq!(summary_attribute(&html, "data-matching"), stale_dap.len());
     assert_eq!(summary_attribute(&html, "data-stale-dap"), stale_dap.len());
@@ -142,7 +135,7 @@ async fn the_csv_keeps_awkward_names_intact() {
         .count();
     assert!(awkward >= 5, "the seed has awkward names ({awkward})");
 
-    let (status, text) = get_text(&client, server.url("/customers/export.csv")).await;
+    let (status, text) = server.page(&client, "/customers/export.csv").await;
     assert_eq!(status, 200);
     let rows = parse_csv(&text);
     assert_eq!(rows.len(), 1 + names.len());
@@ -163,7 +156,9 @@ async fn the_csv_keeps_awkward_names_intact() {
 #[tokio::test]
 async fn the_export_needs_a_session() {
     let server = TestServer::start().await;
-    let (status, text) = get_text(&server.browser(), server.url("/customers/export.csv")).await;
+    let (status, text) = server
+        .page(&server.browser(), "/customers/export.csv")
+        .await;
     assert_eq!(status, 401);
     assert!(text.contains("not signed in"), "{text}");
 }
@@ -207,7 +202,7 @@ async fn a_failed_sync_keeps_the_last_good_snapshot_and_a_later_one_replaces_it(
         snapshot_id.as_str(),
         "old snapshot kept"
     );
-    let (_, html) = get_text(&client, server.url("/customers")).await;
+    let (_, html) = server.page(&client, "/customers").await;
     assert_eq!(summary_attribute(&html, "data-all"), 300);
     assert!(html.contains("The last sync failed"));
 
@@ -230,15 +225,12 @@ async fn a_customers_roles_and_members_match_the_simulator() {
         .as_str()
         .unwrap()
         .to_string();
-    let (status, html) = get_text(&client, server.url(&format!("/customers/{customer}"))).await;
+    let (status, html) = server
+        .page(&client, &format!("/customers/{customer}"))
+        .await;
     assert_eq!(status, 200, "{html}");
 
-    let truth = reqwest::get(server.url(&format!("/_sim/state?customer={customer}")))
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+    let truth = server.sim_state_for(&customer).await;
     let roles = truth["roleMembers"][&customer].as_object().unwrap();
     let mut members = 0;
     for (role, holders) in roles {
@@ -270,8 +262,7 @@ async fn a_customers_roles_and_members_match_the_simulator() {
 async fn malformed_tenant_ids_are_404_without_an_upstream_call() {
     let server = TestServer::start().await;
     let (client, _) = server.sign_in(ADMIN_UPN).await;
-    let calls = |state: &Value| state["counters"]["apiCalls"].as_u64().unwrap();
-    let before = calls(&server.sim_state().await);
+    let before = server.api_calls().await;
     for path in [
         "/customers/not-a-guid",
         "/customers/..%2F..%2Fusers",
@@ -279,22 +270,23 @@ async fn malformed_tenant_ids_are_404_without_an_upstream_call() {
         "/customers/53018d99-ac51-4ec8-b86e-c8a61de4371",
         "/customers/{53018d99-ac51-4ec8-b86e-c8a61de43717}",
     ] {
-        let (status, html) = get_text(&client, server.url(path)).await;
+        let (status, html) = server.page(&client, path).await;
         assert_eq!(status, 404, "{path}");
         assert!(html.contains("Not found"), "{path}");
     }
-    assert_eq!(calls(&server.sim_state().await), before);
+    assert_eq!(server.api_calls().await, before);
 }
 
 #[tokio::test]
 async fn unknown_query_values_fall_back_to_defaults_shown_in_the_form() {
     let server = TestServer::start().await;
     let (client, _) = server.sign_in(ADMIN_UPN).await;
-    let (status, html) = get_text(
-        &client,
-        server.url("/customers?dap=maybe&stale=-4&sort=%3Cscript%3E&per_page=7&page=999"),
-    )
-    .await;
+    let (status, html) = server
+        .page(
+            &client,
+            "/customers?dap=maybe&stale=-4&sort=%3Cscript%3E&per_page=7&page=999",
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(summary_attribute(&html, "data-matching"), 300);
     assert!(html.contains("<option value=\"all\" selected"));

@@ -71,12 +71,7 @@ async fn one_customers_failure_does_not_stop_the_rest_and_holders_match_the_simu
 
     // Global Administrators of a customer, as the simulator has them.
     let sample = dap[0].clone();
-    let truth = reqwest::get(server.url(&format!("/_sim/state?customer={sample}")))
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+    let truth = server.sim_state_for(&sample).await;
     let admins = truth["roleMembers"][&sample][GLOBAL_ADMINISTRATOR]
         .as_array()
         .unwrap()

@@ -22,12 +22,7 @@ async fn target(server: &TestServer) -> Target {
         .as_str()
         .unwrap()
         .to_string();
-    let state = reqwest::get(server.url(&format!("/_sim/state?customer={customer}")))
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+    let state = server.sim_state_for(&customer).await;
     let holders: Vec<&str> = state["roleMembers"][&customer]
         .as_object()
         .unwrap()
@@ -35,14 +30,9 @@ async fn target(server: &TestServer) -> Target {
         .flat_map(|v| v.as_array().unwrap().iter().map(|u| u.as_str().unwrap()))
         .collect();
     let (client, _) = server.sign_in(ADMIN_UPN).await;
-    let html = client
-        .get(server.url(&format!("/customers/{customer}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, html) = server
+        .page(&client, &format!("/customers/{customer}"))
+        .await;
     let user = html
         .split("<tr data-user-id=\"")
         .skip(1)
@@ -53,12 +43,7 @@ async fn target(server: &TestServer) -> Target {
 }
 
 async fn members_of(server: &TestServer, customer: &str, role: &str) -> Vec<String> {
-    let state = reqwest::get(server.url(&format!("/_sim/state?customer={customer}")))
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+    let state = server.sim_state_for(customer).await;
     state["roleMembers"][customer][role]
         .as_array()
         .map(|a| a.iter().map(|v| v.as_str().unwrap().to_string()).collect())
@@ -99,12 +84,36 @@ async fn add_then_remove_a_member_each_applied_once_and_audited() {
     let server = TestServer::start().await;
     let t = target(&server).await;
     let (client, _) = server.sign_in(ADMIN_UPN).await;
-    // Half of the writes fail with 503 first: retries reuse the MS-RequestId.
+    // Every write answered 503: the dashboard retries with the same MS-RequestId, then gives up
+    // with the reason; nothing is applied.
     server.simulator.set_faults(simulator::FaultConfig {
-        error_rates: BTreeMap::from([(503, 0.5)]),
+        error_rates: BTreeMap::from([(503, 1.0)]),
         path_contains: Some("/usermembers".into()),
         ..Default::default()
     });
+    let refused = change(
+        &server,
+        &client,
+        "add_role_member",
+        &t,
+        GLOBAL_READER,
+        false,
+    )
+    .await;
+    assert!(!refused.status().is_success());
+    let failed = audit(&server).await;
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].2, "failed");
+    assert_eq!(failed[0].4, Some(503));
+    let record = &server.sim_state().await["writes"][failed[0].3.as_ref().unwrap()];
+    assert_eq!(
+        record["received"], 4,
+        "four attempts, one MS-RequestId: {record}"
+    );
+    assert_eq!(record["applied"], 0);
+    server
+        .simulator
+        .set_faults(simulator::FaultConfig::default());
 
     let added = change(
         &server,
@@ -137,9 +146,9 @@ async fn add_then_remove_a_member_each_applied_once_and_audited() {
         .contains(&t.user));
 
     let entries = audit(&server).await;
-    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert_eq!(entries.len(), 3, "{entries:?}");
     let writes = server.sim_state().await["writes"].clone();
-    for (actor, _, outcome, request_id, status) in &entries {
+    for (actor, _, outcome, request_id, status) in &entries[1..] {
         assert_eq!(actor, ADMIN_UPN);
         assert_eq!(outcome, "succeeded");
         assert!(matches!(status, Some(201 | 204)));
@@ -153,8 +162,7 @@ async fn a_privileged_role_needs_confirmation() {
     let server = TestServer::start().await;
     let t = target(&server).await;
     let (client, _) = server.sign_in(ADMIN_UPN).await;
-    let calls = |s: &Value| s["counters"]["apiCalls"].as_u64().unwrap();
-    let before = calls(&server.sim_state().await);
+    let before = server.api_calls().await;
     let refused = change(
         &server,
         &client,
@@ -166,11 +174,7 @@ async fn a_privileged_role_needs_confirmation() {
     .await;
     assert_eq!(refused.status(), 400);
     assert!(refused.text().await.unwrap().contains("must be confirmed"));
-    assert_eq!(
-        calls(&server.sim_state().await),
-        before,
-        "nothing sent upstream"
-    );
+    assert_eq!(server.api_calls().await, before, "nothing sent upstream");
 
     let confirmed = change(
         &server,
@@ -220,8 +224,7 @@ async fn the_read_only_user_gets_a_clear_403_and_the_attempt_is_audited() {
 async fn malformed_ids_are_refused_before_any_upstream_call() {
     let server = TestServer::start().await;
     let (client, _) = server.sign_in(ADMIN_UPN).await;
-    let calls = |s: &Value| s["counters"]["apiCalls"].as_u64().unwrap();
-    let before = calls(&server.sim_state().await);
+    let before = server.api_calls().await;
     let bad = Target {
         customer: "../../customers".into(),
         user: "x".into(),
@@ -236,7 +239,7 @@ async fn malformed_ids_are_refused_before_any_upstream_call() {
     )
     .await;
     assert_eq!(response.status(), 400);
-    assert_eq!(calls(&server.sim_state().await), before);
+    assert_eq!(server.api_calls().await, before);
 }
 
 #[tokio::test]

@@ -160,6 +160,29 @@ impl TestServer {
         .await
     }
 
+    /// The simulator's state with `customer`'s directory generated (its `roleMembers`).
+    pub async fn sim_state_for(&self, customer: &str) -> serde_json::Value {
+        reqwest::get(self.url(&format!("/_sim/state?customer={customer}")))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Partner Center calls the simulator has answered so far.
+    pub async fn api_calls(&self) -> u64 {
+        self.sim_state().await["counters"]["apiCalls"]
+            .as_u64()
+            .unwrap()
+    }
+
+    /// GET `path` with `client`: status and body.
+    pub async fn page(&self, client: &reqwest::Client, path: &str) -> (u16, String) {
+        let response = client.get(self.url(path)).send().await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
     pub async fn sim_state(&self) -> serde_json::Value {
         reqwest::get(self.url("/_sim/state"))
             .await
