@@ -104,6 +104,7 @@ pub async fn build(
         .merge(app::ssr::customers::export::routes())
         .merge(app::ssr::reports::routes())
         .merge(app::ssr::audit::routes())
+        .merge(app::ssr::jobs::http::routes())
         .route(
             "/api/{*fn_name}",
             get(server_fn_handler).post(server_fn_handler),
@@ -112,6 +113,10 @@ pub async fn build(
             shell(shell_options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            app::ssr::jobs::http::json_middleware,
+        ))
         .layer(sessions)
         .layer(axum::middleware::from_fn_with_state(
             allowed_origin,
@@ -195,6 +200,7 @@ pub async fn serve_on(
         if let Err(error) = app::ssr::reports::resume_unfinished(&state).await {
             tracing::error!(%error, "could not resume unfinished reports");
         }
+        app::ssr::jobs::runner::spawn_supervisor(state);
     });
     // Pages go out in several chunks; with Nagle's algorithm a chunk can wait ~40 ms for a
     // delayed ACK (seen as p99 spikes in the customers benchmark).

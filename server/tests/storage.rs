@@ -142,7 +142,10 @@ async fn customer_snapshots_round_trip_and_replace_each_other(db: Db) {
     )
     .await
     .unwrap();
-    assert_eq!(snapshot::latest_id(&storage).await.unwrap(), Some(later.id));
+    assert_eq!(
+        snapshot::latest_id(&storage).await.unwrap(),
+        Some((later.id, 0))
+    );
     assert!(
         snapshot::load(&storage, &info.id).await.unwrap().is_none(),
         "the older snapshot is gone"

@@ -15,7 +15,7 @@ pub async fn grant_consent(
     grants: Option<String>,
 ) -> Result<ConsentRecord, AppError> {
     use crate::ids::Guid;
-    use crate::model::consent::{parse_grants, PRESETS};
+    use crate::model::consent::grants_from_form;
     use crate::ssr::{auth, consent, respond, state::AppState};
     respond(
         async {
@@ -23,24 +23,28 @@ pub async fn grant_consent(
             let user = auth::current_user().await?;
             let customer = Guid::parse(&customer_tenant_id)?;
             let application = Guid::parse(&application_id)?;
-            let checked = [
-                ("graph", preset_graph),
-                ("azure", preset_azure),
-                ("exchange", preset_exchange),
-            ];
-            let mut lines: Vec<String> = checked
-                .iter()
-                .filter(|(_, value)| value.is_some())
-                .filter_map(|(key, _)| PRESETS.iter().find(|(k, _, _)| k == key))
-                .map(|(_, _, line)| line.to_string())
-                .collect();
-            lines.extend(grants);
-            let grants = parse_grants(&lines.join("\n")).map_err(AppError::InvalidInput)?;
+            let checked = checked_presets(&preset_graph, &preset_azure, &preset_exchange);
+            let grants =
+                grants_from_form(&checked, grants.as_deref()).map_err(AppError::InvalidInput)?;
             let display_name = display_name.trim().chars().take(256).collect::<String>();
             consent::grant(&state, &user, customer, application, &display_name, &grants).await
         }
         .await,
     )
+}
+
+/// The preset keys whose checkbox came with the form.
+#[cfg(feature = "ssr")]
+pub fn checked_presets(
+    graph: &Option<String>,
+    azure: &Option<String>,
+    exchange: &Option<String>,
+) -> Vec<&'static str> {
+    [("graph", graph), ("azure", azure), ("exchange", exchange)]
+        .into_iter()
+        .filter(|(_, value)| value.is_some())
+        .map(|(key, _)| key)
+        .collect()
 }
 
 /// One-click revoke; the answer carries the recorded grants, for an undo.

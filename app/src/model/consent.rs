@@ -62,6 +62,20 @@ pub fn parse_grants(text: &str) -> Result<Vec<Grant>, String> {
     Ok(grants)
 }
 
+/// The grants of a consent form: the checked presets (by key, see `PRESETS`) and the typed lines.
+pub fn grants_from_form(
+    checked_presets: &[&str],
+    typed: Option<&str>,
+) -> Result<Vec<Grant>, String> {
+    let mut lines: Vec<&str> = PRESETS
+        .iter()
+        .filter(|(key, _, _)| checked_presets.contains(key))
+        .map(|(_, _, line)| *line)
+        .collect();
+    lines.extend(typed);
+    parse_grants(&lines.join("\n"))
+}
+
 /// What the dashboard knows of one application's consent in one customer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsentRecord {
@@ -103,5 +117,28 @@ mod tests {
         assert!(parse_grants("").is_err());
         assert!(parse_grants("only-an-id").is_err());
         assert!(parse_grants("id ,").is_err());
+    }
+
+    #[test]
+    fn form_grants_combine_presets_and_typed_lines() {
+        let grants = grants_from_form(
+            &["azure", "graph"],
+            Some("c5393580-f805-4401-95e8-94b7a6ef2fc2 ActivityFeed.Read"),
+        )
+        .unwrap_or_default();
+        let ids: Vec<&str> = grants
+            .iter()
+            .map(|g| g.enterprise_application_id.as_str())
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                "00000003-0000-0000-c000-000000000000",
+                "797f4846-ba00-4fd7-ba43-dac1f8f63013",
+                "c5393580-f805-4401-95e8-94b7a6ef2fc2"
+            ]
+        );
+        assert!(grants_from_form(&[], None).is_err());
+        assert!(grants_from_form(&["unknown"], Some("  ")).is_err());
     }
 }

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod consent;
 pub mod customers;
 pub mod directory;
+pub mod jobs;
 pub mod reports;
 
 use serde::{Deserialize, Serialize};

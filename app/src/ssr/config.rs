@@ -13,6 +13,8 @@ pub const DEFAULT_ADMIN_API_AUDIENCE: &str =
     "https://api.partnercustomeradministration.microsoft.com";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/dashboard.db?mode=rwc";
 pub const DEFAULT_BIND_ADDR: &str = "127.0.0.1:3000";
+/// Partner Center's documented limit for consent calls: 50 requests per second per applicationId.
+pub const DEFAULT_CONSENT_RATE_LIMIT: u32 = 50;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{variable}: {problem}")]
@@ -92,6 +94,13 @@ pub struct Config {
     pub admin_api_audience: String,
     pub cpv_application_id: Option<String>,
     pub token_key: TokenKeySource,
+    /// Consent calls per second per applicationId, across every job (Partner Center allows 50).
+    pub consent_rate_limit_per_second: u32,
+    /// DAP-removal reviews: a removal needs approval by a second, different admin.
+    pub review_four_eyes: bool,
+    /// Names this process in job claims; a restarted process with the same name resumes its
+    /// jobs at once instead of waiting for its old claim to lapse.
+    pub instance_id: String,
 }
 
 impl Config {
@@ -239,6 +248,26 @@ impl Config {
             }
         };
 
+        let consent_rate_limit_per_second = match get("DASHBOARD_CONSENT_RATE_LIMIT") {
+            Some(v) => match v.trim().parse::<u32>() {
+                Ok(n) if (1..=50).contains(&n) => n,
+                _ => {
+                    return Err(problem(
+                        "DASHBOARD_CONSENT_RATE_LIMIT",
+                        format!("'{v}' must be a whole number of requests per second from 1 to 50 (Partner Center's limit)"),
+                    ))
+                }
+            },
+            None => DEFAULT_CONSENT_RATE_LIMIT,
+        };
+        let review_four_eyes = match get("DASHBOARD_REVIEW_FOUR_EYES") {
+            Some(v) => parse_flag("DASHBOARD_REVIEW_FOUR_EYES", &v)?,
+            None => false,
+        };
+        let instance_id = get("DASHBOARD_INSTANCE_ID")
+            .map(|v| v.trim().to_string())
+            .unwrap_or_else(|| format!("{}:{}", host_name(), bind_addr.port()));
+
         Ok(Config {
             upstream,
             bind_addr,
@@ -250,6 +279,9 @@ impl Config {
                 .unwrap_or_else(|| DEFAULT_ADMIN_API_AUDIENCE.into()),
             cpv_application_id,
             token_key,
+            consent_rate_limit_per_second,
+            review_four_eyes,
+            instance_id,
         })
     }
 
@@ -260,6 +292,23 @@ impl Config {
     pub fn secure_cookies(&self) -> bool {
         self.public_url.scheme() == "https"
     }
+}
+
+fn parse_flag(name: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(problem(name, format!("'{value}' must be true or false"))),
+    }
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 fn parse_default(value: &str) -> Result<Url, ConfigError> {
@@ -407,5 +456,30 @@ mod tests {
     fn wildcard_bind_is_reached_through_loopback_in_demo_mode() {
         let c = config(&[("DASHBOARD_BIND_ADDR", "0.0.0.0:8080")]).unwrap();
         assert_eq!(c.public_url.as_str(), "http://127.0.0.1:8080/");
+    }
+
+    #[test]
+    fn job_settings_have_safe_defaults_and_clear_errors() {
+        let c = config(&[("DASHBOARD_BIND_ADDR", "127.0.0.1:3107")]).unwrap();
+        assert_eq!(c.consent_rate_limit_per_second, 50);
+        assert!(!c.review_four_eyes);
+        assert!(c.instance_id.ends_with(":3107"), "{}", c.instance_id);
+
+        let c = config(&[
+            ("DASHBOARD_CONSENT_RATE_LIMIT", "20"),
+            ("DASHBOARD_REVIEW_FOUR_EYES", "true"),
+            ("DASHBOARD_INSTANCE_ID", "blue"),
+        ])
+        .unwrap();
+        assert_eq!(c.consent_rate_limit_per_second, 20);
+        assert!(c.review_four_eyes);
+        assert_eq!(c.instance_id, "blue");
+
+        for bad in ["0", "51", "fast"] {
+            let e = config(&[("DASHBOARD_CONSENT_RATE_LIMIT", bad)]).unwrap_err();
+            assert_eq!(e.variable, "DASHBOARD_CONSENT_RATE_LIMIT");
+        }
+        let e = config(&[("DASHBOARD_REVIEW_FOUR_EYES", "maybe")]).unwrap_err();
+        assert_eq!(e.variable, "DASHBOARD_REVIEW_FOUR_EYES");
     }
 }

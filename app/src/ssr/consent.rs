@@ -4,7 +4,7 @@
 
 use super::audit::{self, Entry};
 use super::auth::SessionUser;
-use super::partner_center::{retrying, CallIds, UpstreamError};
+use super::partner_center::{retrying, CallIds, PartnerCenterClient, UpstreamError};
 use super::state::AppState;
 use super::storage::{now_ms, rfc3339_of_ms};
 use crate::error::AppError;
@@ -18,13 +18,19 @@ use std::collections::HashMap;
 const CONSENT_ROLES: &str =
     "Privileged Role Administrator, Cloud Application Administrator or Application Administrator";
 
+/// What a refused consent call needs, for the error shown to the admin.
+pub fn needed_roles(granting: bool) -> String {
+    let verb = if granting { "Granting" } else { "Removing" };
+    format!("{verb} consent needs one of the GDAP roles {CONSENT_ROLES} in this customer.")
+}
+
 fn db(error: sqlx::Error) -> AppError {
     AppError::Internal(format!("consent storage failed: {error}"))
 }
 
 /// Partner Center refuses a second grant with "Permission entry already exists": the consent
 /// is in place, which is what the admin asked for.
-fn already_exists(error: &UpstreamError) -> bool {
+pub fn already_exists(error: &UpstreamError) -> bool {
     match error {
         UpstreamError::Status {
             status, message, ..
@@ -68,17 +74,10 @@ pub async fn grant(
         .customer(customer)
         .target(format!("application {application}"));
     let token = token_or_audit(state, user, &entry).await?;
-    let body = json!({
-        "applicationId": application.to_string(),
-        "displayName": display_name,
-        "applicationGrants": grants.iter().map(|g| json!({
-            "enterpriseApplicationId": g.enterprise_application_id,
-            "scope": g.scope,
-        })).collect::<Vec<_>>(),
-    });
+    let body = grant_body(application, display_name, grants);
     let ids = CallIds::new(Guid::new_v4());
     let pc = &state.partner_center;
-    let url = pc.partner_center_url(&format!("customers/{customer}/applicationconsents"));
+    let url = grant_url(pc, customer);
     let result = retrying(|| pc.send(&token, Method::POST, url.clone(), &ids, Some(&body))).await;
     let already = result.as_ref().err().is_some_and(already_exists);
     entry = entry.call(&ids).result(&result, 201);
@@ -87,14 +86,59 @@ pub async fn grant(
     }
     if let (Err(error), false) = (result, already) {
         audit::record(&state.storage, &entry).await?;
-        return Err(AppError::from(error).explain_forbidden(&format!(
-            "Granting consent needs one of the GDAP roles {CONSENT_ROLES} in this customer."
-        )));
+        return Err(AppError::from(error).explain_forbidden(&needed_roles(true)));
     }
 
+    let mut tx = state.storage.pool.begin().await.map_err(db)?;
+    store_grant(
+        &mut tx,
+        customer,
+        application,
+        display_name,
+        grants,
+        &user.upn,
+    )
+    .await?;
+    audit::append(&mut *tx, &entry).await.map_err(db)?;
+    tx.commit().await.map_err(db)?;
+    record_of(state, customer, application)
+        .await?
+        .ok_or_else(|| AppError::Internal("the consent record vanished".into()))
+}
+
+pub fn grant_url(pc: &PartnerCenterClient, customer: Guid) -> url::Url {
+    pc.partner_center_url(&format!("customers/{customer}/applicationconsents"))
+}
+
+pub fn revoke_url(pc: &PartnerCenterClient, customer: Guid, application: Guid) -> url::Url {
+    pc.partner_center_url(&format!(
+        "customers/{customer}/applicationconsents/{application}"
+    ))
+}
+
+/// The body of `POST customers/{cid}/applicationconsents`.
+pub fn grant_body(application: Guid, display_name: &str, grants: &[Grant]) -> serde_json::Value {
+    json!({
+        "applicationId": application.to_string(),
+        "displayName": display_name,
+        "applicationGrants": grants.iter().map(|g| json!({
+            "enterpriseApplicationId": g.enterprise_application_id,
+            "scope": g.scope,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// Records a granted consent (inside the caller's transaction, beside its audit entry).
+pub async fn store_grant(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    customer: Guid,
+    application: Guid,
+    display_name: &str,
+    grants: &[Grant],
+    granted_by: &str,
+) -> Result<(), AppError> {
     let grants_json = serde_json::to_string(grants)
         .map_err(|e| AppError::Internal(format!("grants could not be stored: {e}")))?;
-    let mut tx = state.storage.pool.begin().await.map_err(db)?;
     sqlx::query(
         "INSERT INTO consents (customer_tenant_id, application_id, display_name, grants_json,
          granted_by, granted_at_ms, revoked_by, revoked_at_ms)
@@ -107,16 +151,33 @@ pub async fn grant(
     .bind(application.to_string())
     .bind(display_name)
     .bind(&grants_json)
-    .bind(&user.upn)
+    .bind(granted_by)
     .bind(now_ms())
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await
     .map_err(db)?;
-    audit::append(&mut *tx, &entry).await.map_err(db)?;
-    tx.commit().await.map_err(db)?;
-    record_of(state, customer, application)
-        .await?
-        .ok_or_else(|| AppError::Internal("the consent record vanished".into()))
+    Ok(())
+}
+
+/// Records a revoked consent (inside the caller's transaction); the grants stay for an undo.
+pub async fn store_revoke(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    customer: Guid,
+    application: Guid,
+    revoked_by: &str,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "UPDATE consents SET revoked_by = $1, revoked_at_ms = $2
+         WHERE customer_tenant_id = $3 AND application_id = $4",
+    )
+    .bind(revoked_by)
+    .bind(now_ms())
+    .bind(customer.to_string())
+    .bind(application.to_string())
+    .execute(&mut **tx)
+    .await
+    .map_err(db)?;
+    Ok(())
 }
 
 /// Revokes, and returns the record (with its grants, for an undo).
@@ -132,9 +193,7 @@ pub async fn revoke(
     let token = token_or_audit(state, user, &entry).await?;
     let ids = CallIds::new(Guid::new_v4());
     let pc = &state.partner_center;
-    let url = pc.partner_center_url(&format!(
-        "customers/{customer}/applicationconsents/{application}"
-    ));
+    let url = revoke_url(pc, customer, application);
     let result = retrying(|| pc.send(&token, Method::DELETE, url.clone(), &ids, None::<&()>)).await;
     // Nothing to revoke upstream is the state the admin asked for.
     let absent = matches!(&result, Err(e) if e.status() == Some(404));
@@ -144,22 +203,10 @@ pub async fn revoke(
     }
     if let (Err(error), false) = (result, absent) {
         audit::record(&state.storage, &entry).await?;
-        return Err(AppError::from(error).explain_forbidden(&format!(
-            "Removing consent needs one of the GDAP roles {CONSENT_ROLES} in this customer."
-        )));
+        return Err(AppError::from(error).explain_forbidden(&needed_roles(false)));
     }
     let mut tx = state.storage.pool.begin().await.map_err(db)?;
-    sqlx::query(
-        "UPDATE consents SET revoked_by = $1, revoked_at_ms = $2
-         WHERE customer_tenant_id = $3 AND application_id = $4",
-    )
-    .bind(&user.upn)
-    .bind(now_ms())
-    .bind(customer.to_string())
-    .bind(application.to_string())
-    .execute(&mut *tx)
-    .await
-    .map_err(db)?;
+    store_revoke(&mut tx, customer, application, &user.upn).await?;
     audit::append(&mut *tx, &entry).await.map_err(db)?;
     tx.commit().await.map_err(db)?;
     record_of(state, customer, application)

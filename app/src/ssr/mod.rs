@@ -7,6 +7,7 @@ pub mod config;
 pub mod consent;
 pub mod csv;
 pub mod customers;
+pub mod jobs;
 pub mod partner_center;
 pub mod reports;
 pub mod roles;

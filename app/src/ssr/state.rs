@@ -6,6 +6,7 @@ use super::auth::seal::{load_or_create_key_file, Sealer};
 use super::auth::TokenBroker;
 use super::config::{Config, Endpoints, TokenKeySource};
 use super::customers::CustomersService;
+use super::jobs::runner::JobsRuntime;
 use super::partner_center::PartnerCenterClient;
 use super::storage::{Storage, StorageError};
 use crate::error::AppError;
@@ -23,6 +24,7 @@ pub struct AppState {
     pub tokens: Arc<TokenBroker>,
     pub partner_center: PartnerCenterClient,
     pub customers: Arc<CustomersService>,
+    pub jobs: Arc<JobsRuntime>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -80,8 +82,10 @@ impl AppState {
             endpoints.partner_center_url.clone(),
             endpoints.admin_api_url.clone(),
         );
+        let jobs = Arc::new(JobsRuntime::new(&config));
         Ok(AppState {
             leptos_options,
+            jobs,
             config: Arc::new(config),
             storage,
             authority,

@@ -197,35 +197,44 @@ fn GrantForm(
     view! {
         <ActionForm action=grant attr:class="grant-consent">
             <input type="hidden" name="customer_tenant_id" value=customer_tenant_id />
-            <label>
-                "Application id "
-                <input type="text" name="application_id" required value=default_app size="38" />
-            </label>
-            <label>
-                "Display name " <input type="text" name="display_name" value="" />
-            </label>
-            <fieldset class="presets">
-                <legend>"Grants"</legend>
-                {PRESETS
-                    .iter()
-                    .map(|(key, label, _)| {
-                        view! {
-                            <label>
-                                <input type="checkbox" name=format!("preset_{key}") />
-                                " "
-                                {*label}
-                            </label>
-                        }
-                    })
-                    .collect_view()}
-                <label>
-                    "More, one per line: enterprise application id, then scopes"
-                    <textarea name="grants" rows="2" cols="60"></textarea>
-                </label>
-            </fieldset>
+            <GrantFields default_app />
             <button type="submit" class="button primary">
                 "Grant consent"
             </button>
         </ActionForm>
+    }
+}
+
+/// Application id, display name and grants (presets and typed lines): the fields a grant form
+/// shares with the bulk consent form.
+#[component]
+pub fn GrantFields(default_app: String) -> impl IntoView {
+    view! {
+        <label>
+            "Application id "
+            <input type="text" name="application_id" required value=default_app size="38" />
+        </label>
+        <label>
+            "Display name " <input type="text" name="display_name" value="" />
+        </label>
+        <fieldset class="presets">
+            <legend>"Grants"</legend>
+            {PRESETS
+                .iter()
+                .map(|(key, label, _)| {
+                    view! {
+                        <label>
+                            <input type="checkbox" name=format!("preset_{key}") />
+                            " "
+                            {*label}
+                        </label>
+                    }
+                })
+                .collect_view()}
+            <label>
+                "More, one per line: enterprise application id, then scopes"
+                <textarea name="grants" rows="2" cols="60"></textarea>
+            </label>
+        </fieldset>
     }
 }

@@ -278,7 +278,11 @@ fn CustomersBody(data: CustomersView) -> impl IntoView {
                 "Export CSV"
             </a>
             " "
-            <StartReportForm filter=report_filter label=report_label />
+            <StartReportForm filter=report_filter.clone() label=report_label />
+            " "
+            <a class="button" href=format!("/jobs/new?{report_filter}")>
+                "Bulk consent…"
+            </a>
         </div>
         <CustomerTable rows query=query.clone() />
         <Pager query page_count />

@@ -6,6 +6,7 @@ mod customer;
 mod customers;
 mod errors;
 mod format;
+mod jobs;
 mod reports;
 mod signin;
 
@@ -72,6 +73,9 @@ pub fn App() -> impl IntoView {
                         />
                         <Route path=path!("/reports") view=reports::ReportsPage ssr=SsrMode::Async />
                         <Route path=path!("/audit") view=audit::AuditPage ssr=SsrMode::Async />
+                        <Route path=path!("/jobs") view=jobs::JobsPage ssr=SsrMode::Async />
+                        <Route path=path!("/jobs/new") view=jobs::NewJobPage ssr=SsrMode::Async />
+                        <Route path=path!("/jobs/:id") view=jobs::JobPage ssr=SsrMode::Async />
                         <Route
                             path=path!("/reports/:id")
                             view=reports::ReportPage
@@ -96,6 +100,7 @@ fn Header() -> impl IntoView {
             <nav>
                 <a href="/customers">"Customers"</a>
                 <a href="/reports">"Reports"</a>
+                <a href="/jobs">"Jobs"</a>
                 <a href="/audit">"Audit"</a>
             </nav>
             <Suspense fallback=|| ()>

@@ -72,7 +72,8 @@ fn read_failed(error: sqlx::Error) -> AppError {
 /// Held in `AppState`: the in-memory copy of the latest snapshot and the sync in progress.
 #[derive(Default)]
 pub struct CustomersService {
-    cached: Mutex<Option<Arc<Snapshot>>>,
+    /// The snapshot and the revision it was loaded at.
+    cached: Mutex<Option<(i64, Arc<Snapshot>)>>,
     sync: SyncManager,
 }
 
@@ -80,11 +81,12 @@ impl CustomersService {
     /// The latest complete snapshot. The database decides which one is latest (so several
     /// instances agree); memory only saves reloading it.
     pub async fn current(&self, storage: &Storage) -> Result<Option<Arc<Snapshot>>, AppError> {
-        let Some(latest) = snapshot::latest_id(storage).await.map_err(read_failed)? else {
+        let Some((latest, revision)) = snapshot::latest_id(storage).await.map_err(read_failed)?
+        else {
             return Ok(None);
         };
-        if let Some(cached) = self.cached.lock().as_ref() {
-            if cached.info.id == latest {
+        if let Some((cached_revision, cached)) = self.cached.lock().as_ref() {
+            if cached.info.id == latest && *cached_revision == revision {
                 return Ok(Some(cached.clone()));
             }
         }
@@ -95,13 +97,13 @@ impl CustomersService {
             return Ok(None);
         };
         let loaded = Arc::new(loaded);
-        *self.cached.lock() = Some(loaded.clone());
+        *self.cached.lock() = Some((revision, loaded.clone()));
         Ok(Some(loaded))
     }
 
     /// Keeps a snapshot just stored, so the next read does not load it back.
     pub fn install(&self, snapshot: Snapshot) {
-        *self.cached.lock() = Some(Arc::new(snapshot));
+        *self.cached.lock() = Some((0, Arc::new(snapshot)));
     }
 
     /// The latest snapshot; on the very first visit there is none, so this syncs and waits.

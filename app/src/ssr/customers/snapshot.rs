@@ -109,10 +109,45 @@ fn insert_statement(rows: usize) -> String {
     )
 }
 
-pub async fn latest_id(storage: &Storage) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT id FROM customer_snapshots ORDER BY synced_at_ms DESC LIMIT 1")
+/// The latest snapshot's id and revision (bumped when a job changes a row of it in place).
+pub async fn latest_id(storage: &Storage) -> Result<Option<(String, i64)>, sqlx::Error> {
+    sqlx::query_as("SELECT id, revision FROM customer_snapshots ORDER BY synced_at_ms DESC LIMIT 1")
         .fetch_optional(&storage.pool)
         .await
+}
+
+/// DAP was removed from a customer: the latest snapshot says so at once, without a re-sync.
+/// Runs in the caller's transaction, beside the job item's status and its audit entry.
+pub async fn mark_dap_removed(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tenant_id: &str,
+    at_ms: i64,
+) -> Result<(), sqlx::Error> {
+    let latest: Option<String> =
+        sqlx::query_scalar("SELECT id FROM customer_snapshots ORDER BY synced_at_ms DESC LIMIT 1")
+            .fetch_optional(&mut **tx)
+            .await?;
+    let Some(latest) = latest else { return Ok(()) };
+    let ended = OffsetDateTime::from_unix_timestamp_nanos(i128::from(at_ms) * 1_000_000)
+        .map(format_time)
+        .unwrap_or_default();
+    let changed = sqlx::query(
+        "UPDATE snapshot_customers SET dap_enabled = 0, dap_ended = $1
+         WHERE snapshot_id = $2 AND customer_tenant_id = $3 AND dap_enabled = 1",
+    )
+    .bind(ended)
+    .bind(&latest)
+    .bind(tenant_id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if changed > 0 {
+        sqlx::query("UPDATE customer_snapshots SET revision = revision + 1 WHERE id = $1")
+            .bind(&latest)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }
 
 pub async fn load(storage: &Storage, id: &str) -> Result<Option<Snapshot>, sqlx::Error> {

@@ -123,6 +123,16 @@ impl From<UpstreamError> for AppError {
 /// Attempts per call before giving up (the first try included).
 pub const ATTEMPTS: usize = 4;
 
+/// The waits between attempts: exponential from 200 ms to 10 s, with jitter, `ATTEMPTS - 1` of
+/// them. Bulk jobs walk the same sequence themselves, to audit each attempt.
+pub fn backoff() -> ExponentialBuilder {
+    ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(200))
+        .with_max_delay(Duration::from_secs(10))
+        .with_max_times(ATTEMPTS - 1)
+        .with_jitter()
+}
+
 /// Transient failures (429, 5xx, lost connections) are retried with exponential backoff and
 /// jitter, waiting at least what `Retry-After` asks.
 pub async fn retrying<T, F, Fut>(call: F) -> Result<T, UpstreamError>
@@ -130,19 +140,13 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, UpstreamError>>,
 {
-    call.retry(
-        ExponentialBuilder::default()
-            .with_min_delay(Duration::from_millis(200))
-            .with_max_delay(Duration::from_secs(10))
-            .with_max_times(ATTEMPTS - 1)
-            .with_jitter(),
-    )
-    .when(UpstreamError::is_transient)
-    .adjust(|error, backoff| match (error.retry_after(), backoff) {
-        (Some(asked), Some(planned)) => Some(asked.max(planned)),
-        (_, planned) => planned,
-    })
-    .await
+    call.retry(backoff())
+        .when(UpstreamError::is_transient)
+        .adjust(|error, backoff| match (error.retry_after(), backoff) {
+            (Some(asked), Some(planned)) => Some(asked.max(planned)),
+            (_, planned) => planned,
+        })
+        .await
 }
 
 /// Ids that tie the calls of one user operation together, and make a retried write idempotent.
@@ -314,6 +318,23 @@ impl PartnerCenterClient {
             "customers/{customer}/directoryroles/{role}/usermembers/{user}"
         ));
         self.send(token, Method::DELETE, url, ids, None::<&()>)
+            .await
+            .map(drop)
+    }
+
+    /// `PATCH customers/{cid}` with `AllowDelegatedAccess: false`: removes DAP (200).
+    pub async fn remove_dap(
+        &self,
+        token: &AccessToken,
+        ids: &CallIds,
+        customer: Guid,
+    ) -> Result<(), UpstreamError> {
+        let url = self.partner_center_url(&format!("customers/{customer}"));
+        let body = serde_json::json!({
+            "AllowDelegatedAccess": false,
+            "attributes": {"objectType": "Customer"},
+        });
+        self.send(token, Method::PATCH, url, ids, Some(&body))
             .await
             .map(drop)
     }

@@ -1,0 +1,160 @@
+// Server functions take one argument per form field (ActionForm posts them by name).
+#![allow(clippy::too_many_arguments)]
+
+use crate::error::AppError;
+use crate::model::jobs::{Job, JobSummary};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// What a bulk consent form acts on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkSelection {
+    pub customers: usize,
+    /// The first few names, to show what the filter selects.
+    pub sample: Vec<String>,
+    pub default_application_id: Option<String>,
+}
+
+#[cfg(feature = "ssr")]
+fn parse_filter(filter: &str) -> crate::model::customers::CustomerQuery {
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(filter.as_bytes())
+        .into_owned()
+        .collect();
+    crate::model::customers::CustomerQuery::from_pairs(
+        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    )
+}
+
+#[cfg(feature = "ssr")]
+fn job_id(id: &str) -> Result<crate::ids::Guid, AppError> {
+    crate::ids::Guid::parse(id).map_err(|_| AppError::NotFound { what: "job".into() })
+}
+
+#[server(prefix = "/api", endpoint = "bulk_selection")]
+pub async fn fetch_bulk_selection(filter: String) -> Result<BulkSelection, AppError> {
+    use crate::ssr::{auth, jobs, respond, state::AppState};
+    respond(
+        async {
+            let state = AppState::from_context()?;
+            let user = auth::current_user().await?;
+            let customers = jobs::select_customers(&state, &user, &parse_filter(&filter)).await?;
+            Ok(BulkSelection {
+                customers: customers.len(),
+                sample: customers.iter().take(5).map(|(_, n)| n.clone()).collect(),
+                default_application_id: state.config.cpv_application_id.clone(),
+            })
+        }
+        .await,
+    )
+}
+
+/// Grants (`action=grant`) or revokes (`action=revoke`) CPV consent in every customer of
+/// `filter` as a background job, and goes to the job's page.
+#[server(prefix = "/api", endpoint = "start_consent_job")]
+pub async fn start_consent_job(
+    filter: String,
+    action: String,
+    application_id: String,
+    display_name: String,
+    preset_graph: Option<String>,
+    preset_azure: Option<String>,
+    preset_exchange: Option<String>,
+    grants: Option<String>,
+) -> Result<String, AppError> {
+    use crate::api::consent::checked_presets;
+    use crate::ids::Guid;
+    use crate::model::consent::grants_from_form;
+    use crate::model::jobs::JobKind;
+    use crate::ssr::{auth, jobs, respond, state::AppState};
+    respond(
+        async {
+            let state = AppState::from_context()?;
+            let user = auth::current_user().await?;
+            let application = Guid::parse(&application_id)?;
+            let (kind, grants) = match action.as_str() {
+                "grant" => {
+                    let checked = checked_presets(&preset_graph, &preset_azure, &preset_exchange);
+                    let grants = grants_from_form(&checked, grants.as_deref())
+                        .map_err(AppError::InvalidInput)?;
+                    (JobKind::GrantConsent, grants)
+                }
+                "revoke" => (JobKind::RevokeConsent, Vec::new()),
+                other => {
+                    return Err(AppError::InvalidInput(format!(
+                        "action must be grant or revoke, not '{}'",
+                        other.chars().take(20).collect::<String>()
+                    )))
+                }
+            };
+            let display_name = display_name.trim().chars().take(256).collect::<String>();
+            let id = jobs::start_consent(
+                &state,
+                &user,
+                &parse_filter(&filter),
+                kind,
+                application,
+                &display_name,
+                grants,
+            )
+            .await?;
+            leptos_axum::redirect(&format!("/jobs/{id}"));
+            Ok(id.to_string())
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/api", endpoint = "jobs")]
+pub async fn fetch_jobs() -> Result<Vec<JobSummary>, AppError> {
+    use crate::ssr::{auth, jobs, respond, state::AppState};
+    respond(
+        async {
+            let state = AppState::from_context()?;
+            auth::current_user().await?;
+            jobs::list(&state).await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/api", endpoint = "job")]
+pub async fn fetch_job(id: String) -> Result<Job, AppError> {
+    use crate::ssr::{auth, jobs, respond, state::AppState};
+    respond(
+        async {
+            let state = AppState::from_context()?;
+            auth::current_user().await?;
+            jobs::load(&state, job_id(&id)?).await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/api", endpoint = "cancel_job")]
+pub async fn cancel_job(id: String) -> Result<(), AppError> {
+    use crate::ssr::{auth, jobs, respond, state::AppState};
+    respond(
+        async {
+            let state = AppState::from_context()?;
+            let user = auth::current_user().await?;
+            jobs::cancel(&state, &user, job_id(&id)?).await
+        }
+        .await,
+    )
+}
+
+/// Starts a new job over the failed items of a finished one, and goes to it.
+#[server(prefix = "/api", endpoint = "retry_failed")]
+pub async fn retry_failed(id: String) -> Result<String, AppError> {
+    use crate::ssr::{auth, jobs, respond, state::AppState};
+    respond(
+        async {
+            let state = AppState::from_context()?;
+            let user = auth::current_user().await?;
+            let new_id = jobs::retry_failed(&state, &user, job_id(&id)?).await?;
+            leptos_axum::redirect(&format!("/jobs/{new_id}"));
+            Ok(new_id.to_string())
+        }
+        .await,
+    )
+}

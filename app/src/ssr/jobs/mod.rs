@@ -1,0 +1,395 @@
+//! Bulk jobs: grant or revoke CPV consent, or remove DAP, in many customers. A job and a row per
+//! customer live in the database; any instance may run it (see `runner`), and a restart or a
+//! takeover continues with the customers still pending, sending each one's MS-RequestId again
+//! so nothing is applied twice.
+
+pub mod http;
+pub mod limiter;
+pub mod runner;
+
+use super::audit::{self, Entry};
+use super::auth::SessionUser;
+use super::customers::view;
+use super::state::AppState;
+use super::storage::{now_ms, rfc3339_of_ms};
+use crate::error::AppError;
+use crate::ids::Guid;
+use crate::model::consent::Grant;
+use crate::model::customers::CustomerQuery;
+use crate::model::jobs::{Job, JobCounts, JobItem, JobItemStatus, JobKind, JobSummary};
+use sqlx::Row;
+use std::collections::HashMap;
+use time::OffsetDateTime;
+
+/// Rows per INSERT when a job is created (6 parameters each).
+const ROWS_PER_INSERT: usize = 100;
+/// Jobs in the `/jobs` list.
+const LIST_LIMIT: i64 = 50;
+
+fn db(error: sqlx::Error) -> AppError {
+    AppError::Internal(format!("job storage failed: {error}"))
+}
+
+/// What a new job does and to whom.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub kind: JobKind,
+    /// Consent jobs: the CPV application.
+    pub application: Option<Guid>,
+    pub display_name: String,
+    /// Grant jobs: what is granted.
+    pub grants: Vec<Grant>,
+    /// The customers filter (query string) it was started from.
+    pub scope: String,
+    pub review_id: Option<Guid>,
+    /// Customer tenant id and organisation name, in the order they run.
+    pub customers: Vec<(Guid, String)>,
+}
+
+impl NewJob {
+    fn validate(&self) -> Result<(), AppError> {
+        if self.customers.is_empty() {
+            return Err(AppError::InvalidInput(
+                "No customer is selected: the job would do nothing.".into(),
+            ));
+        }
+        match self.kind {
+            JobKind::GrantConsent | JobKind::RevokeConsent if self.application.is_none() => Err(
+                AppError::InvalidInput("Consent jobs need the CPV application id.".into()),
+            ),
+            JobKind::GrantConsent if self.grants.is_empty() => {
+                Err(AppError::InvalidInput("Choose at least one grant.".into()))
+            }
+            _ => {
+                for grant in &self.grants {
+                    Guid::parse(&grant.enterprise_application_id)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Stores a job with its items (each with its own MS-RequestId) and wakes the runner. The audit
+/// entry for the start is written in the same transaction.
+pub async fn create(state: &AppState, user: &SessionUser, job: NewJob) -> Result<Guid, AppError> {
+    job.validate()?;
+    let id = Guid::new_v4();
+    let grants_json = serde_json::to_string(&job.grants)
+        .map_err(|e| AppError::Internal(format!("grants could not be stored: {e}")))?;
+    let mut tx = state.storage.pool.begin().await.map_err(db)?;
+    sqlx::query(
+        "INSERT INTO jobs (id, kind, started_by, started_by_key, created_at_ms, correlation_id,
+         application_id, display_name, grants_json, review_id, scope)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(id.to_string())
+    .bind(job.kind.as_str())
+    .bind(&user.upn)
+    .bind(&user.user_key)
+    .bind(now_ms())
+    .bind(Guid::new_v4().to_string())
+    .bind(job.application.map(|a| a.to_string()))
+    .bind(&job.display_name)
+    .bind(&grants_json)
+    .bind(job.review_id.map(|r| r.to_string()))
+    .bind(&job.scope)
+    .execute(&mut *tx)
+    .await
+    .map_err(db)?;
+    let mut position = 0i64;
+    for chunk in job.customers.chunks(ROWS_PER_INSERT) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let p = |k: usize| format!("${}", 2 + i * 4 + k);
+                format!("($1, {}, {}, {}, {}, 'pending', 0)", p(0), p(1), p(2), p(3))
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO job_items (job_id, position, customer_tenant_id,
+             organization_display_name, request_id, status, attempts) VALUES {}",
+            values.join(", ")
+        );
+        let mut insert = sqlx::query(&sql).bind(id.to_string());
+        for (tenant, name) in chunk {
+            insert = insert
+                .bind(position)
+                .bind(tenant.to_string())
+                .bind(name.clone())
+                .bind(Guid::new_v4().to_string());
+            position += 1;
+        }
+        insert.execute(&mut *tx).await.map_err(|e| match &e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => {
+                AppError::InvalidInput("The selection names a customer twice.".into())
+            }
+            _ => db(e),
+        })?;
+    }
+    let target = match job.application {
+        Some(application) => format!("job {id}: application {application}"),
+        None => format!("job {id}"),
+    };
+    let entry = Entry::new(&user.upn, "start-job").target(format!(
+        "{target}, {} ({} customers)",
+        job.kind.as_str(),
+        job.customers.len()
+    ));
+    audit::append(&mut *tx, &entry).await.map_err(db)?;
+    tx.commit().await.map_err(db)?;
+    state.jobs.wake();
+    Ok(id)
+}
+
+/// The customers that pass a customers-view filter (paging ignored), in the view's order.
+pub async fn select_customers(
+    state: &AppState,
+    user: &SessionUser,
+    filter: &CustomerQuery,
+) -> Result<Vec<(Guid, String)>, AppError> {
+    let snapshot = state.customers.current_or_sync(state, user).await?;
+    view::select(&snapshot.customers, filter, OffsetDateTime::now_utc())
+        .iter()
+        .map(|s| Ok((Guid::parse(&s.customer.tenant_id)?, s.customer.name.clone())))
+        .collect()
+}
+
+/// A bulk grant or revoke over the customers of `filter`.
+pub async fn start_consent(
+    state: &AppState,
+    user: &SessionUser,
+    filter: &CustomerQuery,
+    kind: JobKind,
+    application: Guid,
+    display_name: &str,
+    grants: Vec<Grant>,
+) -> Result<Guid, AppError> {
+    let customers = select_customers(state, user, filter).await?;
+    let mut scope = filter.clone();
+    scope.page = 1;
+    create(
+        state,
+        user,
+        NewJob {
+            kind,
+            application: Some(application),
+            display_name: display_name.to_string(),
+            grants,
+            scope: crate::urls::query_string(scope.to_pairs()),
+            review_id: None,
+            customers,
+        },
+    )
+    .await
+}
+
+/// A new job over the items of `id` that failed, with new MS-RequestIds.
+pub async fn retry_failed(
+    state: &AppState,
+    user: &SessionUser,
+    id: Guid,
+) -> Result<Guid, AppError> {
+    let job = load(state, id).await?;
+    if job.summary.finished_at.is_none() {
+        return Err(AppError::InvalidInput(
+            "The job is still running; retry its failures once it has finished.".into(),
+        ));
+    }
+    let customers = job
+        .items
+        .iter()
+        .filter(|item| item.status == JobItemStatus::Failed)
+        .map(|item| {
+            Ok((
+                Guid::parse(&item.customer_tenant_id)?,
+                item.organization_display_name.clone(),
+            ))
+        })
+        .collect::<Result<Vec<_>, AppError>>()?;
+    if customers.is_empty() {
+        return Err(AppError::InvalidInput("No item of this job failed.".into()));
+    }
+    let context =
+        sqlx::query_as::<_, (Option<String>,)>("SELECT grants_json FROM jobs WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_one(&state.storage.pool)
+            .await
+            .map_err(db)?;
+    let grants = context
+        .0
+        .as_deref()
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|e| AppError::Internal(format!("stored grants unreadable: {e}")))?
+        .unwrap_or_default();
+    create(
+        state,
+        user,
+        NewJob {
+            kind: job.summary.kind,
+            application: job
+                .summary
+                .application_id
+                .as_deref()
+                .map(Guid::parse)
+                .transpose()?,
+            display_name: job.summary.display_name.unwrap_or_default(),
+            grants,
+            scope: job.summary.scope,
+            review_id: job
+                .summary
+                .review_id
+                .as_deref()
+                .map(Guid::parse)
+                .transpose()?,
+            customers,
+        },
+    )
+    .await
+}
+
+/// Asks the job to stop: items not yet started end as cancelled, the one on the wire finishes.
+pub async fn cancel(state: &AppState, user: &SessionUser, id: Guid) -> Result<(), AppError> {
+    let mut tx = state.storage.pool.begin().await.map_err(db)?;
+    let changed = sqlx::query(
+        "UPDATE jobs SET cancel_requested_by = $1, cancel_requested_at_ms = $2
+         WHERE id = $3 AND finished_at_ms IS NULL AND cancel_requested_at_ms IS NULL",
+    )
+    .bind(&user.upn)
+    .bind(now_ms())
+    .bind(id.to_string())
+    .execute(&mut *tx)
+    .await
+    .map_err(db)?
+    .rows_affected();
+    if changed == 0 {
+        let finished: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT finished_at_ms FROM jobs WHERE id = $1")
+                .bind(id.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+        return match finished {
+            None => Err(AppError::NotFound { what: "job".into() }),
+            Some(Some(_)) => Err(AppError::InvalidInput(
+                "This job has already finished.".into(),
+            )),
+            Some(None) => Ok(()), // already being cancelled
+        };
+    }
+    let entry = Entry::new(&user.upn, "cancel-job").target(format!("job {id}"));
+    audit::append(&mut *tx, &entry).await.map_err(db)?;
+    tx.commit().await.map_err(db)?;
+    state.jobs.cancel_local(&id.to_string());
+    Ok(())
+}
+
+const SUMMARY_COLUMNS: &str = "id, kind, started_by, created_at_ms, finished_at_ms,
+    application_id, display_name, scope, review_id, cancel_requested_by";
+
+fn summary_of(row: &sqlx::any::AnyRow, counts: JobCounts) -> Result<JobSummary, sqlx::Error> {
+    let kind: String = row.try_get("kind")?;
+    let finished: Option<i64> = row.try_get("finished_at_ms")?;
+    Ok(JobSummary {
+        id: row.try_get("id")?,
+        kind: JobKind::parse(&kind).ok_or_else(|| sqlx::Error::Decode(kind.into()))?,
+        started_by: row.try_get("started_by")?,
+        created_at: rfc3339_of_ms(row.try_get("created_at_ms")?),
+        finished_at: finished.map(rfc3339_of_ms),
+        application_id: row.try_get("application_id")?,
+        display_name: row.try_get("display_name")?,
+        scope: row.try_get("scope")?,
+        review_id: row.try_get("review_id")?,
+        cancel_requested_by: row.try_get("cancel_requested_by")?,
+        counts,
+    })
+}
+
+fn add_count(counts: &mut JobCounts, status: &str, n: i64) {
+    let n = usize::try_from(n).unwrap_or_default();
+    counts.total += n;
+    match JobItemStatus::parse(status) {
+        JobItemStatus::Pending => counts.pending += n,
+        JobItemStatus::Done => counts.done += n,
+        JobItemStatus::Failed => counts.failed += n,
+        JobItemStatus::Cancelled => counts.cancelled += n,
+    }
+}
+
+/// The most recent jobs, newest first.
+pub async fn list(state: &AppState) -> Result<Vec<JobSummary>, AppError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {SUMMARY_COLUMNS} FROM jobs ORDER BY created_at_ms DESC LIMIT $1"
+    ))
+    .bind(LIST_LIMIT)
+    .fetch_all(&state.storage.pool)
+    .await
+    .map_err(db)?;
+    let counts: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT job_id, status, COUNT(*) FROM job_items WHERE job_id IN
+         (SELECT id FROM jobs ORDER BY created_at_ms DESC LIMIT $1) GROUP BY job_id, status",
+    )
+    .bind(LIST_LIMIT)
+    .fetch_all(&state.storage.pool)
+    .await
+    .map_err(db)?;
+    let mut per_job: HashMap<String, JobCounts> = HashMap::new();
+    for (job, status, n) in counts {
+        add_count(per_job.entry(job).or_default(), &status, n);
+    }
+    rows.iter()
+        .map(|row| {
+            let id: String = row.try_get("id")?;
+            summary_of(row, per_job.remove(&id).unwrap_or_default())
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(db)
+}
+
+pub async fn load(state: &AppState, id: Guid) -> Result<Job, AppError> {
+    let id = id.to_string();
+    let row = sqlx::query(&format!("SELECT {SUMMARY_COLUMNS} FROM jobs WHERE id = $1"))
+        .bind(&id)
+        .fetch_optional(&state.storage.pool)
+        .await
+        .map_err(db)?
+        .ok_or_else(|| AppError::NotFound { what: "job".into() })?;
+    let item_rows = sqlx::query(
+        "SELECT customer_tenant_id, organization_display_name, status, attempts,
+         upstream_status, detail, request_id, finished_at_ms
+         FROM job_items WHERE job_id = $1 ORDER BY position",
+    )
+    .bind(&id)
+    .fetch_all(&state.storage.pool)
+    .await
+    .map_err(db)?;
+    let mut counts = JobCounts::default();
+    let mut items = item_rows
+        .iter()
+        .map(|row| {
+            let status: String = row.try_get("status")?;
+            add_count(&mut counts, &status, 1);
+            let upstream: Option<i64> = row.try_get("upstream_status")?;
+            let attempts: i64 = row.try_get("attempts")?;
+            let finished: Option<i64> = row.try_get("finished_at_ms")?;
+            Ok(JobItem {
+                customer_tenant_id: row.try_get("customer_tenant_id")?,
+                organization_display_name: row.try_get("organization_display_name")?,
+                status: JobItemStatus::parse(&status),
+                attempts: u32::try_from(attempts).unwrap_or_default(),
+                upstream_status: upstream.and_then(|s| u16::try_from(s).ok()),
+                detail: row.try_get("detail")?,
+                request_id: row.try_get("request_id")?,
+                finished_at: finished.map(rfc3339_of_ms),
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()
+        .map_err(db)?;
+    // Failures first: they are what the admin acts on. The sort is stable, so the rest keep
+    // their running order.
+    items.sort_by_key(|item| item.status != JobItemStatus::Failed);
+    Ok(Job {
+        summary: summary_of(&row, counts).map_err(db)?,
+        items,
+    })
+}

@@ -1,0 +1,356 @@
+//! `/jobs` (recent bulk jobs), `/jobs/new?{filter}` (bulk consent for the customers of a
+//! filter) and `/jobs/{id}` (live progress, per-customer status, cancel, retry, JSON and CSV).
+
+use super::consent::GrantFields;
+use super::format::thousands;
+use super::{ErrorPanel, RefreshWithoutJavaScript};
+use crate::api::jobs::{
+    fetch_bulk_selection, fetch_job, fetch_jobs, BulkSelection, CancelJob, RetryFailed,
+    StartConsentJob,
+};
+use crate::model::jobs::{Job, JobItem, JobItemStatus, JobSummary};
+use leptos::prelude::*;
+use leptos_router::hooks::{use_location, use_params_map};
+
+fn short_time(rfc3339: &str) -> String {
+    rfc3339.replace('T', " ").chars().take(16).collect()
+}
+
+fn progress_text(counts: &crate::model::jobs::JobCounts, finished: bool) -> String {
+    let mut text = format!(
+        "{} of {} handled: {} done, {} failed",
+        thousands(counts.handled()),
+        thousands(counts.total),
+        thousands(counts.done),
+        thousands(counts.failed)
+    );
+    if counts.cancelled > 0 {
+        text.push_str(&format!(", {} cancelled", thousands(counts.cancelled)));
+    }
+    text.push_str(if finished { "." } else { "…" });
+    text
+}
+
+#[component]
+pub fn JobsPage() -> impl IntoView {
+    let jobs = Resource::new(|| (), |_| fetch_jobs());
+    view! {
+        <h1>"Bulk jobs"</h1>
+        <p class="muted">
+            "Bulk consent and DAP removal run as background jobs: at most the configured number of consent calls per second per application, "
+            "throttling and server errors retried with the same MS-RequestId, and a restart resumes where the job stopped. "
+            "Start bulk consent from the " <a href="/customers">"customers view"</a>
+            " (it acts on the customers of the current filter), and DAP removal from a "
+            <a href="/reviews">"review"</a> "."
+        </p>
+        <Suspense fallback=|| view! { <p class="loading">"Loading jobs…"</p> }>
+            {move || Suspend::new(async move {
+                match jobs.await {
+                    Ok(list) if list.is_empty() => {
+                        view! { <p class="muted">"No job yet."</p> }.into_any()
+                    }
+                    Ok(list) => view! { <JobList list /> }.into_any(),
+                    Err(error) => view! { <ErrorPanel error return_to="/jobs" /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn JobList(list: Vec<JobSummary>) -> impl IntoView {
+    view! {
+        <table class="jobs">
+            <thead>
+                <tr>
+                    <th scope="col">"Started"</th>
+                    <th scope="col">"Job"</th>
+                    <th scope="col">"By"</th>
+                    <th scope="col">"Progress"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {list
+                    .into_iter()
+                    .map(|job| {
+                        let finished = job.finished_at.is_some();
+                        view! {
+                            <tr>
+                                <td>
+                                    <a href=format!("/jobs/{}", job.id)>{short_time(&job.created_at)}</a>
+                                </td>
+                                <td>{job.kind.title()}</td>
+                                <td>{job.started_by}</td>
+                                <td>{progress_text(&job.counts, finished)}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+/// Bulk consent for the customers of the filter in the query string.
+#[component]
+pub fn NewJobPage() -> impl IntoView {
+    let location = use_location();
+    let filter = move || location.search.get().trim_start_matches('?').to_string();
+    let selection = Resource::new(filter, fetch_bulk_selection);
+    let start = ServerAction::<StartConsentJob>::new();
+    let error = move || {
+        start
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .map(|error| view! { <ErrorPanel error return_to="/jobs" /> })
+    };
+    view! {
+        <p class="breadcrumb">
+            <a href=move || format!("/customers?{}", filter())>"← Customers"</a>
+        </p>
+        <h1>"Bulk CPV consent"</h1>
+        {error}
+        <Suspense fallback=|| view! { <p class="loading">"Counting the customers…"</p> }>
+            {move || Suspend::new(async move {
+                match selection.await {
+                    Ok(selection) => {
+                        view! { <BulkConsentForms selection filter=filter() start /> }.into_any()
+                    }
+                    Err(error) => view! { <ErrorPanel error return_to="/customers" /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn BulkConsentForms(
+    selection: BulkSelection,
+    filter: String,
+    start: ServerAction<StartConsentJob>,
+) -> impl IntoView {
+    let default_app = selection.default_application_id.unwrap_or_default();
+    let grant_app = default_app.clone();
+    let grant_filter = filter.clone();
+    let more = selection.customers.saturating_sub(selection.sample.len());
+    let sample = selection.sample.join(", ");
+    let sample = if more > 0 {
+        format!("{sample} and {} more", thousands(more))
+    } else {
+        sample
+    };
+    view! {
+        <p id="bulk-selection" data-customers=selection.customers>
+            <strong>{thousands(selection.customers)}</strong>
+            " customers selected by the filter: "
+            {sample}
+        </p>
+        <section class="panel">
+            <h2>"Grant consent"</h2>
+            <ActionForm action=start attr:class="grant-consent" attr:id="bulk-grant">
+                <input type="hidden" name="filter" value=grant_filter />
+                <input type="hidden" name="action" value="grant" />
+                <GrantFields default_app=grant_app />
+                <button type="submit" class="button primary">
+                    {format!("Grant in {} customers", thousands(selection.customers))}
+                </button>
+            </ActionForm>
+        </section>
+        <section class="panel">
+            <h2>"Revoke consent"</h2>
+            <ActionForm action=start attr:id="bulk-revoke">
+                <input type="hidden" name="filter" value=filter />
+                <input type="hidden" name="action" value="revoke" />
+                <input type="hidden" name="display_name" value="" />
+                <label>
+                    "Application id "
+                    <input type="text" name="application_id" required value=default_app size="38" />
+                </label>
+                " "
+                <button type="submit" class="button danger">
+                    {format!("Revoke in {} customers", thousands(selection.customers))}
+                </button>
+            </ActionForm>
+        </section>
+    }
+}
+
+#[component]
+pub fn JobPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let cancel = ServerAction::<CancelJob>::new();
+    let retry = ServerAction::<RetryFailed>::new();
+    let tick = RwSignal::new(0usize);
+    let job = Resource::new(
+        move || (id(), tick.get(), cancel.version().get()),
+        |(id, _, _)| fetch_job(id),
+    );
+    // Client only: follow the job while it runs.
+    Effect::new(move |_| {
+        let running = job
+            .get()
+            .and_then(|r| r.ok())
+            .is_some_and(|j| j.summary.finished_at.is_none());
+        if running {
+            set_timeout(
+                move || tick.update(|n| *n += 1),
+                std::time::Duration::from_millis(1000),
+            );
+        }
+    });
+    let action_error = move || {
+        let cancel_error = cancel.value().get().and_then(|r| r.err());
+        let retry_error = retry.value().get().and_then(|r| r.err());
+        cancel_error
+            .or(retry_error)
+            .map(|error| view! { <ErrorPanel error return_to=format!("/jobs/{}", id()) /> })
+    };
+    view! {
+        <p class="breadcrumb">
+            <a href="/jobs">"← Jobs"</a>
+        </p>
+        {action_error}
+        <Transition fallback=|| view! { <p class="loading">"Loading the job…"</p> }>
+            {move || Suspend::new(async move {
+                match job.await {
+                    Ok(job) => view! { <JobView job cancel retry /> }.into_any(),
+                    Err(error) => {
+                        view! { <ErrorPanel error return_to=format!("/jobs/{}", id()) /> }
+                            .into_any()
+                    }
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn JobView(
+    job: Job,
+    cancel: ServerAction<CancelJob>,
+    retry: ServerAction<RetryFailed>,
+) -> impl IntoView {
+    let s = job.summary;
+    let finished = s.finished_at.is_some();
+    let counts = s.counts.clone();
+    let application = s.application_id.clone().map(|app| {
+        let name = s
+            .display_name
+            .clone()
+            .filter(|n| !n.is_empty())
+            .map(|n| format!(" ({n})"));
+        view! { " Application " <code>{app}</code> {name} "." }
+    });
+    let origin = match (&s.review_id, s.scope.as_str()) {
+        (Some(review), _) => {
+            view! { <a href=format!("/reviews/{review}")>"a DAP-removal review"</a> }.into_any()
+        }
+        (None, "") => view! { <a href="/customers">"all customers"</a> }.into_any(),
+        (None, scope) => {
+            view! { <a href=format!("/customers?{scope}")>"the customers of a filter"</a> }
+                .into_any()
+        }
+    };
+    let cancelling = s.cancel_requested_by.clone().filter(|_| !finished).map(|by| {
+        view! { <p class="notice">"Cancel requested by " {by} ": stopping after the calls in flight."</p> }
+    });
+    let job_id = s.id.clone();
+    let controls = if finished {
+        (counts.failed > 0)
+            .then(move || {
+                view! {
+                    <ActionForm action=retry attr:class="inline">
+                        <input type="hidden" name="id" value=job_id />
+                        <button type="submit" class="button">
+                            {format!("Retry the {} failed", thousands(counts.failed))}
+                        </button>
+                    </ActionForm>
+                }
+            })
+            .into_any()
+    } else {
+        (s.cancel_requested_by.is_none())
+            .then(move || {
+                view! {
+                    <ActionForm action=cancel attr:class="inline">
+                        <input type="hidden" name="id" value=job_id />
+                        <button type="submit" class="button danger">
+                            "Cancel the job"
+                        </button>
+                    </ActionForm>
+                }
+            })
+            .into_any()
+    };
+    view! {
+        <h1>{s.kind.title()}</h1>
+        <p
+            class="report-meta"
+            id="job-progress"
+            data-total=counts.total
+            data-done=counts.done
+            data-failed=counts.failed
+            data-cancelled=counts.cancelled
+            data-finished=finished.to_string()
+        >
+            "Started by " {s.started_by.clone()} " at " {short_time(&s.created_at)} " for " {origin}
+            "." {application} " " {progress_text(&counts, finished)}
+        </p>
+        <progress value=counts.handled() max=counts.total.max(1)></progress>
+        {(!finished).then(|| view! { <RefreshWithoutJavaScript /> })}
+        {cancelling}
+        <div class="table-actions">
+            {controls}
+            " "
+            <a class="button" href=format!("/jobs/{}/export.csv", s.id) rel="external" download="">
+                "Export CSV"
+            </a>
+            " "
+            <a class="button" href=format!("/jobs/{}.json", s.id) rel="external">
+                "JSON"
+            </a>
+        </div>
+        <table class="job-items">
+            <thead>
+                <tr>
+                    <th scope="col">"Customer"</th>
+                    <th scope="col">"Status"</th>
+                    <th scope="col">"Attempts"</th>
+                    <th scope="col">"Detail"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {job.items.into_iter().map(|item| view! { <JobItemRow item /> }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+#[component]
+fn JobItemRow(item: JobItem) -> impl IntoView {
+    let status = item.status;
+    let class = match status {
+        JobItemStatus::Failed => "failed",
+        JobItemStatus::Done => "done",
+        _ => "muted",
+    };
+    let detail = item.detail.unwrap_or_default();
+    view! {
+        <tr data-tenant-id=item.customer_tenant_id.clone() data-status=status.as_str()>
+            <td>
+                <a href=format!("/customers/{}", item.customer_tenant_id)>
+                    {item.organization_display_name}
+                </a>
+            </td>
+            <td class=class>{status.as_str()}</td>
+            <td class="num">{item.attempts}</td>
+            <td>
+                {detail} " " <span class="request-id" title="MS-RequestId">
+                    {item.request_id}
+                </span>
+            </td>
+        </tr>
+    }
+}

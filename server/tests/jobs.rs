@@ -1,0 +1,305 @@
+//! Bulk consent jobs against the simulator: every customer settled, each write applied once per
+//! MS-RequestId, one audit entry per attempt, retries bounded, cancel, the read-only admin.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{Options, TestServer, ADMIN_UPN, READER_UPN};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+const APP: &str = "6a6e8d43-7c1b-4f0e-9f5e-2b8a1c3d4e5f";
+
+async fn start_job(
+    server: &TestServer,
+    client: &reqwest::Client,
+    filter: &str,
+    action: &str,
+) -> String {
+    let response = server
+        .call_with(
+            client,
+            "start_consent_job",
+            &[
+                ("filter", filter),
+                ("action", action),
+                ("application_id", APP),
+                ("display_name", "Contoso CPV"),
+                ("preset_graph", "on"),
+            ],
+        )
+        .await;
+    let status = response.status();
+    let body = response.text().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+pub async fn job(server: &TestServer, client: &reqwest::Client, id: &str) -> Value {
+    let response = client
+        .get(server.url(&format!("/jobs/{id}.json")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+async fn wait_until_finished(server: &TestServer, client: &reqwest::Client, id: &str) -> Value {
+    for _ in 0..600 {
+        let job = job(server, client, id).await;
+        if job["summary"]["finished_at"].is_string() {
+            return job;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the job did not finish");
+}
+
+fn items(job: &Value) -> Vec<Value> {
+    job["items"].as_array().unwrap().clone()
+}
+
+/// Audit entries carrying this MS-RequestId.
+async fn audit_entries(server: &TestServer, request_id: &str) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE request_id = $1")
+        .bind(request_id)
+        .fetch_one(&server.state.storage.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn bulk_grant_applies_each_write_once_and_audits_every_attempt() {
+    let server = TestServer::start_with(Options {
+        customers: 40,
+        ..Options::default()
+    })
+    .await;
+    let (client, _) = server.sign_in(ADMIN_UPN).await;
+    let customers: Vec<String> = server.sim_state().await["customers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["customerTenantId"].as_str().unwrap().to_string())
+        .collect();
+    let broken = customers[7].clone();
+    // Every consent call about this customer fails with 503: retried, then given up.
+    server.simulator.set_faults(simulator::FaultConfig {
+        error_rates: BTreeMap::from([(503, 1.0)]),
+        path_contains: Some(format!("customers/{broken}/applicationconsents")),
+        ..Default::default()
+    });
+
+    let id = start_job(&server, &client, "", "grant").await;
+    let job = wait_until_finished(&server, &client, &id).await;
+    let counts = &job["summary"]["counts"];
+    assert_eq!(counts["total"], 40);
+    assert_eq!(counts["done"], 39);
+    assert_eq!(counts["failed"], 1);
+    assert_eq!(counts["pending"], 0);
+    let items = items(&job);
+    assert_eq!(
+        items[0]["customer_tenant_id"],
+        broken.as_str(),
+        "failures first"
+    );
+    assert_eq!(items[0]["attempts"], 4);
+    assert_eq!(items[0]["upstream_status"], 503);
+    assert!(
+        items[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("gave up after 4 attempts"),
+        "{}",
+        items[0]["detail"]
+    );
+
+    let sim = server.sim_state().await;
+    for item in &items {
+        let request_id = item["request_id"].as_str().unwrap();
+        let writes = &sim["writes"][request_id];
+        let received = writes["received"].as_i64().unwrap();
+        assert_eq!(
+            audit_entries(&server, request_id).await,
+            received,
+            "one audit entry per attempt of {request_id}"
+        );
+        let customer = item["customer_tenant_id"].as_str().unwrap();
+        if customer == broken {
+            assert_eq!(writes["applied"], 0);
+            assert_eq!(received, 4);
+        } else {
+            assert_eq!(writes["applied"], 1, "{customer}");
+            assert_eq!(item["status"], "done");
+            assert_eq!(sim["consents"][customer].as_array().unwrap().len(), 1);
+        }
+    }
+    let recorded: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM consents WHERE application_id = $1 AND revoked_at_ms IS NULL",
+    )
+    .bind(APP)
+    .fetch_one(&server.state.storage.pool)
+    .await
+    .unwrap();
+    assert_eq!(recorded, 39);
+
+    // The failure is retried as a new job once the service recovers.
+    server
+        .simulator
+        .set_faults(simulator::FaultConfig::default());
+    let response = server
+        .call_with(&client, "retry_failed", &[("id", id.as_str())])
+        .await;
+    assert_eq!(response.status(), 200);
+    let retry_id: String = response.json().await.unwrap();
+    let retry = wait_until_finished(&server, &client, &retry_id).await;
+    assert_eq!(retry["summary"]["counts"]["total"], 1);
+    assert_eq!(retry["summary"]["counts"]["done"], 1);
+
+    // Bulk revoke: every customer, and the CSV lists each one.
+    let id = start_job(&server, &client, "", "revoke").await;
+    let job = wait_until_finished(&server, &client, &id).await;
+    assert_eq!(job["summary"]["counts"]["done"], 40);
+    let sim = server.sim_state().await;
+    for customer in &customers {
+        assert!(sim["consents"][customer]
+            .as_array()
+            .is_none_or(|c| c.is_empty()));
+    }
+    let csv = client
+        .get(server.url(&format!("/jobs/{id}/export.csv")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(csv.lines().count(), 41);
+    assert!(csv.starts_with("Organisation,Customer tenant id,Status"));
+}
+
+#[tokio::test]
+async fn a_cancelled_job_stops_and_leaves_nothing_pending() {
+    let server = TestServer::start_with(Options {
+        customers: 80,
+        ..Options::default()
+    })
+    .await;
+    let (client, _) = server.sign_in(ADMIN_UPN).await;
+    server.simulator.set_faults(simulator::FaultConfig {
+        latency_ms: 300,
+        path_contains: Some("applicationconsents".into()),
+        ..Default::default()
+    });
+    let id = start_job(&server, &client, "", "grant").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let response = server
+        .call_with(&client, "cancel_job", &[("id", id.as_str())])
+        .await;
+    assert_eq!(response.status(), 200);
+    let job = wait_until_finished(&server, &client, &id).await;
+    let counts = &job["summary"]["counts"];
+    assert_eq!(counts["pending"], 0);
+    let cancelled = counts["cancelled"].as_u64().unwrap();
+    assert!(cancelled > 0, "{counts}");
+    assert_eq!(
+        counts["done"].as_u64().unwrap() + counts["failed"].as_u64().unwrap() + cancelled,
+        80
+    );
+    assert_eq!(job["summary"]["cancel_requested_by"], ADMIN_UPN);
+    // Cancelling again is refused clearly.
+    let again = server
+        .call_with(&client, "cancel_job", &[("id", id.as_str())])
+        .await;
+    assert_eq!(again.status(), 400);
+}
+
+#[tokio::test]
+async fn the_read_only_admins_job_fails_each_customer_with_the_reason() {
+    let server = TestServer::start_with(Options {
+        customers: 5,
+        ..Options::default()
+    })
+    .await;
+    let (client, _) = server.sign_in(READER_UPN).await;
+    let id = start_job(&server, &client, "", "grant").await;
+    let job = wait_until_finished(&server, &client, &id).await;
+    assert_eq!(job["summary"]["counts"]["failed"], 5);
+    for item in items(&job) {
+        assert_eq!(item["upstream_status"], 403);
+        assert_eq!(item["attempts"], 1, "a refusal is not retried");
+        assert!(item["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Privileged Role Administrator"));
+    }
+    let refused: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'grant-consent' AND outcome = 'refused'
+         AND actor_upn = $1",
+    )
+    .bind(READER_UPN)
+    .fetch_one(&server.state.storage.pool)
+    .await
+    .unwrap();
+    assert_eq!(refused, 5);
+}
+
+#[tokio::test]
+async fn bad_job_requests_are_refused_clearly() {
+    let server = TestServer::start_with(Options {
+        customers: 5,
+        ..Options::default()
+    })
+    .await;
+    let (client, _) = server.sign_in(ADMIN_UPN).await;
+    for (args, status) in [
+        (vec![("id", "../../etc/passwd")], 404),
+        (vec![("id", "6a6e8d43-7c1b-4f0e-9f5e-2b8a1c3d4e5f")], 404),
+    ] {
+        let response = server.call_with(&client, "job", &args).await;
+        assert_eq!(response.status(), status);
+    }
+    let response = client
+        .get(server.url("/jobs/not-a-guid.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let response = server
+        .call_with(
+            &client,
+            "start_consent_job",
+            &[
+                ("filter", ""),
+                ("action", "grant"),
+                ("application_id", "not-a-guid"),
+                ("display_name", ""),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 400);
+    let response = server
+        .call_with(
+            &client,
+            "start_consent_job",
+            &[
+                ("filter", "q=no-such-customer-anywhere"),
+                ("action", "grant"),
+                ("application_id", APP),
+                ("display_name", ""),
+                ("preset_graph", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 400, "an empty selection");
+    // Signed out: no job data.
+    let anonymous = server.browser();
+    let response = anonymous
+        .get(server.url("/jobs/6a6e8d43-7c1b-4f0e-9f5e-2b8a1c3d4e5f.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+}
