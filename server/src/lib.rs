@@ -105,6 +105,7 @@ pub async fn build(
         .merge(app::ssr::reports::routes())
         .merge(app::ssr::audit::routes())
         .merge(app::ssr::jobs::http::routes())
+        .merge(app::ssr::reviews::routes())
         .route(
             "/api/{*fn_name}",
             get(server_fn_handler).post(server_fn_handler),

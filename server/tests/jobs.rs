@@ -36,27 +36,6 @@ async fn start_job(
     serde_json::from_str(&body).unwrap()
 }
 
-pub async fn job(server: &TestServer, client: &reqwest::Client, id: &str) -> Value {
-    let response = client
-        .get(server.url(&format!("/jobs/{id}.json")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
-}
-
-async fn wait_until_finished(server: &TestServer, client: &reqwest::Client, id: &str) -> Value {
-    for _ in 0..600 {
-        let job = job(server, client, id).await;
-        if job["summary"]["finished_at"].is_string() {
-            return job;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the job did not finish");
-}
-
 fn items(job: &Value) -> Vec<Value> {
     job["items"].as_array().unwrap().clone()
 }
@@ -93,7 +72,7 @@ async fn bulk_grant_applies_each_write_once_and_audits_every_attempt() {
     });
 
     let id = start_job(&server, &client, "", "grant").await;
-    let job = wait_until_finished(&server, &client, &id).await;
+    let job = server.wait_for_job(&client, &id).await;
     let counts = &job["summary"]["counts"];
     assert_eq!(counts["total"], 40);
     assert_eq!(counts["done"], 39);
@@ -154,13 +133,13 @@ async fn bulk_grant_applies_each_write_once_and_audits_every_attempt() {
         .await;
     assert_eq!(response.status(), 200);
     let retry_id: String = response.json().await.unwrap();
-    let retry = wait_until_finished(&server, &client, &retry_id).await;
+    let retry = server.wait_for_job(&client, &retry_id).await;
     assert_eq!(retry["summary"]["counts"]["total"], 1);
     assert_eq!(retry["summary"]["counts"]["done"], 1);
 
     // Bulk revoke: every customer, and the CSV lists each one.
     let id = start_job(&server, &client, "", "revoke").await;
-    let job = wait_until_finished(&server, &client, &id).await;
+    let job = server.wait_for_job(&client, &id).await;
     assert_eq!(job["summary"]["counts"]["done"], 40);
     let sim = server.sim_state().await;
     for customer in &customers {
@@ -199,7 +178,7 @@ async fn a_cancelled_job_stops_and_leaves_nothing_pending() {
         .call_with(&client, "cancel_job", &[("id", id.as_str())])
         .await;
     assert_eq!(response.status(), 200);
-    let job = wait_until_finished(&server, &client, &id).await;
+    let job = server.wait_for_job(&client, &id).await;
     let counts = &job["summary"]["counts"];
     assert_eq!(counts["pending"], 0);
     let cancelled = counts["cancelled"].as_u64().unwrap();
@@ -225,7 +204,7 @@ async fn the_read_only_admins_job_fails_each_customer_with_the_reason() {
     .await;
     let (client, _) = server.sign_in(READER_UPN).await;
     let id = start_job(&server, &client, "", "grant").await;
-    let job = wait_until_finished(&server, &client, &id).await;
+    let job = server.wait_for_job(&client, &id).await;
     assert_eq!(job["summary"]["counts"]["failed"], 5);
     for item in items(&job) {
         assert_eq!(item["upstream_status"], 403);

@@ -16,16 +16,6 @@ pub struct BulkSelection {
 }
 
 #[cfg(feature = "ssr")]
-fn parse_filter(filter: &str) -> crate::model::customers::CustomerQuery {
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(filter.as_bytes())
-        .into_owned()
-        .collect();
-    crate::model::customers::CustomerQuery::from_pairs(
-        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-    )
-}
-
-#[cfg(feature = "ssr")]
 fn job_id(id: &str) -> Result<crate::ids::Guid, AppError> {
     crate::ids::Guid::parse(id).map_err(|_| AppError::NotFound { what: "job".into() })
 }
@@ -37,7 +27,8 @@ pub async fn fetch_bulk_selection(filter: String) -> Result<BulkSelection, AppEr
         async {
             let state = AppState::from_context()?;
             let user = auth::current_user().await?;
-            let customers = jobs::select_customers(&state, &user, &parse_filter(&filter)).await?;
+            let customers =
+                jobs::select_customers(&state, &user, &super::customer_filter(&filter)).await?;
             Ok(BulkSelection {
                 customers: customers.len(),
                 sample: customers.iter().take(5).map(|(_, n)| n.clone()).collect(),
@@ -90,7 +81,7 @@ pub async fn start_consent_job(
             let id = jobs::start_consent(
                 &state,
                 &user,
-                &parse_filter(&filter),
+                &super::customer_filter(&filter),
                 kind,
                 application,
                 &display_name,

@@ -6,5 +6,17 @@ pub mod consent;
 pub mod customers;
 pub mod jobs;
 pub mod reports;
+pub mod reviews;
 pub mod roles;
 pub mod session;
+
+/// A customers-view filter sent as a query string (the form field of bulk actions).
+#[cfg(feature = "ssr")]
+pub(crate) fn customer_filter(query: &str) -> crate::model::customers::CustomerQuery {
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    crate::model::customers::CustomerQuery::from_pairs(
+        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    )
+}

@@ -6,17 +6,12 @@ use leptos::prelude::*;
 /// string; empty means every customer) and goes to its page.
 #[server(prefix = "/api", endpoint = "start_role_report")]
 pub async fn start_role_report(filter: String) -> Result<String, AppError> {
-    use crate::model::customers::CustomerQuery;
     use crate::ssr::{auth, reports, respond, state::AppState};
     respond(
         async {
             let state = AppState::from_context()?;
             let user = auth::current_user().await?;
-            let pairs: Vec<(String, String)> = url::form_urlencoded::parse(filter.as_bytes())
-                .into_owned()
-                .collect();
-            let query =
-                CustomerQuery::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            let query = super::customer_filter(&filter);
             let id = reports::start(&state, &user, &query).await?;
             leptos_axum::redirect(&format!("/reports/{id}"));
             Ok(id)

@@ -6,6 +6,7 @@ pub mod customers;
 pub mod directory;
 pub mod jobs;
 pub mod reports;
+pub mod reviews;
 
 use serde::{Deserialize, Serialize};
 

@@ -10,6 +10,7 @@ pub mod customers;
 pub mod jobs;
 pub mod partner_center;
 pub mod reports;
+pub mod reviews;
 pub mod roles;
 pub mod security;
 pub mod state;

@@ -3,6 +3,7 @@
 
 use super::format::{date_part, relative_days, thousands};
 use super::reports::StartReportForm;
+use super::reviews::StartReviewForm;
 use super::{ErrorPanel, RefreshWithoutJavaScript, SessionResource};
 use crate::api::customers::{fetch_customers_view, fetch_sync_status, StartSync};
 use crate::error::AppError;
@@ -283,6 +284,8 @@ fn CustomersBody(data: CustomersView) -> impl IntoView {
             <a class="button" href=format!("/jobs/new?{report_filter}")>
                 "Bulk consent…"
             </a>
+            " "
+            <StartReviewForm filter=report_filter label="DAP-removal review of these customers" />
         </div>
         <CustomerTable rows query=query.clone() />
         <Pager query page_count />

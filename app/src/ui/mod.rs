@@ -8,6 +8,7 @@ mod errors;
 mod format;
 mod jobs;
 mod reports;
+mod reviews;
 mod signin;
 
 use crate::api::session::current_session;
@@ -74,6 +75,12 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/reports") view=reports::ReportsPage ssr=SsrMode::Async />
                         <Route path=path!("/audit") view=audit::AuditPage ssr=SsrMode::Async />
                         <Route path=path!("/jobs") view=jobs::JobsPage ssr=SsrMode::Async />
+                        <Route path=path!("/reviews") view=reviews::ReviewsPage ssr=SsrMode::Async />
+                        <Route
+                            path=path!("/reviews/:id")
+                            view=reviews::ReviewPage
+                            ssr=SsrMode::Async
+                        />
                         <Route path=path!("/jobs/new") view=jobs::NewJobPage ssr=SsrMode::Async />
                         <Route path=path!("/jobs/:id") view=jobs::JobPage ssr=SsrMode::Async />
                         <Route
@@ -100,6 +107,7 @@ fn Header() -> impl IntoView {
             <nav>
                 <a href="/customers">"Customers"</a>
                 <a href="/reports">"Reports"</a>
+                <a href="/reviews">"Reviews"</a>
                 <a href="/jobs">"Jobs"</a>
                 <a href="/audit">"Audit"</a>
             </nav>

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 pub const ADMIN_UPN: &str = "avery.admin@northwind-partner.onmicrosoft.com";
 pub const READER_UPN: &str = "riley.reader@northwind-partner.onmicrosoft.com";
+pub const APPROVER_UPN: &str = "casey.approver@northwind-partner.onmicrosoft.com";
 
 pub enum Db {
     Sqlite,
@@ -29,6 +30,8 @@ pub struct Options {
     pub db: Db,
     pub customers: usize,
     pub token_lifetime: Duration,
+    /// DASHBOARD_REVIEW_FOUR_EYES
+    pub four_eyes: bool,
 }
 
 impl Default for Options {
@@ -37,6 +40,7 @@ impl Default for Options {
             db: Db::Sqlite,
             customers: 300,
             token_lifetime: Duration::from_secs(3600),
+            four_eyes: false,
         }
     }
 }
@@ -67,6 +71,7 @@ impl TestServer {
             "DASHBOARD_TOKEN_ENCRYPTION_KEY",
             "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_string(),
         );
+        vars.insert("DASHBOARD_REVIEW_FOUR_EYES", options.four_eyes.to_string());
         let config = Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
         let mut sim_config = SimConfig::demo(config.public_url.clone());
         sim_config.customers = options.customers;
@@ -190,6 +195,29 @@ impl TestServer {
             .json()
             .await
             .unwrap()
+    }
+
+    /// A bulk job as `/jobs/{id}.json` serves it.
+    pub async fn job(&self, client: &reqwest::Client, id: &str) -> serde_json::Value {
+        let response = client
+            .get(self.url(&format!("/jobs/{id}.json")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    /// Polls a bulk job until it has finished (at most a minute).
+    pub async fn wait_for_job(&self, client: &reqwest::Client, id: &str) -> serde_json::Value {
+        for _ in 0..600 {
+            let job = self.job(client, id).await;
+            if job["summary"]["finished_at"].is_string() {
+                return job;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("job {id} did not finish within a minute");
     }
 
     /// The stored-credential key of a demo user (`tenant:object-id`).

@@ -73,11 +73,24 @@ impl NewJob {
 /// Stores a job with its items (each with its own MS-RequestId) and wakes the runner. The audit
 /// entry for the start is written in the same transaction.
 pub async fn create(state: &AppState, user: &SessionUser, job: NewJob) -> Result<Guid, AppError> {
+    let mut tx = state.storage.pool.begin().await.map_err(db)?;
+    let id = create_in(&mut tx, user, job).await?;
+    tx.commit().await.map_err(db)?;
+    state.jobs.wake();
+    Ok(id)
+}
+
+/// `create` inside the caller's transaction (a review's execution records the job with it);
+/// the caller wakes the runner after committing.
+pub async fn create_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    user: &SessionUser,
+    job: NewJob,
+) -> Result<Guid, AppError> {
     job.validate()?;
     let id = Guid::new_v4();
     let grants_json = serde_json::to_string(&job.grants)
         .map_err(|e| AppError::Internal(format!("grants could not be stored: {e}")))?;
-    let mut tx = state.storage.pool.begin().await.map_err(db)?;
     sqlx::query(
         "INSERT INTO jobs (id, kind, started_by, started_by_key, created_at_ms, correlation_id,
          application_id, display_name, grants_json, review_id, scope)
@@ -94,7 +107,7 @@ pub async fn create(state: &AppState, user: &SessionUser, job: NewJob) -> Result
     .bind(&grants_json)
     .bind(job.review_id.map(|r| r.to_string()))
     .bind(&job.scope)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await
     .map_err(db)?;
     let mut position = 0i64;
@@ -119,7 +132,7 @@ pub async fn create(state: &AppState, user: &SessionUser, job: NewJob) -> Result
                 .bind(Guid::new_v4().to_string());
             position += 1;
         }
-        insert.execute(&mut *tx).await.map_err(|e| match &e {
+        insert.execute(&mut **tx).await.map_err(|e| match &e {
             sqlx::Error::Database(d) if d.is_unique_violation() => {
                 AppError::InvalidInput("The selection names a customer twice.".into())
             }
@@ -135,9 +148,7 @@ pub async fn create(state: &AppState, user: &SessionUser, job: NewJob) -> Result
         job.kind.as_str(),
         job.customers.len()
     ));
-    audit::append(&mut *tx, &entry).await.map_err(db)?;
-    tx.commit().await.map_err(db)?;
-    state.jobs.wake();
+    audit::append(&mut **tx, &entry).await.map_err(db)?;
     Ok(id)
 }
 

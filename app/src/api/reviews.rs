@@ -1,0 +1,103 @@
+use crate::error::AppError;
+use crate::model::reviews::{Review, ReviewSummary};
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+fn review_id(id: &str) -> Result<crate::ids::Guid, AppError> {
+    crate::ids::Guid::parse(id).map_err(|_| AppError::NotFound {
+        what: "DAP-removal review".into(),
+    })
+}
+
+/// Starts a review over the DAP customers of `filter` (a customers-view query string) and goes
+/// to it.
+#[server(prefix = "/api", endpoint = "start_review")]
+pub async fn start_review(filter: String, title: String) -> Result<String, AppError> {
+    use crate::ssr::{auth, respond, reviews, state::AppState};
+    respond(
+        async {
+            let state = AppState::from_context()?;
+            let user = auth::current_user().await?;
+            let query = super::customer_filter(&filter);
+            let id = reviews::start(&state, &user, &query, &title).await?;
+            leptos_axum::redirect(&format!("/reviews/{id}"));
+            Ok(id.to_string())
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/api", endpoint = "reviews")]
+pub async fn fetch_reviews() -> Result<Vec<ReviewSummary>, AppError> {
+    use crate::ssr::{auth, respond, reviews, state::AppState};
+    respond(
+        async {
+            let state = AppState::from_context()?;
+            auth::current_user().await?;
+            reviews::list(&state).await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/api", endpoint = "review")]
+pub async fn fetch_review(id: String) -> Result<Review, AppError> {
+    use crate::ssr::{auth, respond, reviews, state::AppState};
+    respond(
+        async {
+            let state = AppState::from_context()?;
+            let user = auth::current_user().await?;
+            reviews::load(&state, review_id(&id)?, &user).await
+        }
+        .await,
+    )
+}
+
+/// `decision`: remove, keep, or approve (a second admin agreeing with a removal).
+#[server(prefix = "/api", endpoint = "decide")]
+pub async fn decide(
+    review: String,
+    customer_tenant_id: String,
+    decision: String,
+    note: Option<String>,
+) -> Result<(), AppError> {
+    use crate::ids::Guid;
+    use crate::model::reviews::Decision;
+    use crate::ssr::{auth, respond, reviews, state::AppState};
+    respond(
+        async {
+            let state = AppState::from_context()?;
+            let user = auth::current_user().await?;
+            let customer = Guid::parse(&customer_tenant_id)?;
+            let decision = Decision::parse(&decision).ok_or_else(|| {
+                AppError::InvalidInput("decision must be remove, keep or approve".into())
+            })?;
+            reviews::decide(
+                &state,
+                &user,
+                review_id(&review)?,
+                customer,
+                decision,
+                note.as_deref().unwrap_or_default(),
+            )
+            .await
+        }
+        .await,
+    )
+}
+
+/// Removes DAP from the ready removals as a bulk job, and goes to the job.
+#[server(prefix = "/api", endpoint = "execute_review")]
+pub async fn execute_review(id: String) -> Result<String, AppError> {
+    use crate::ssr::{auth, respond, reviews, state::AppState};
+    respond(
+        async {
+            let state = AppState::from_context()?;
+            let user = auth::current_user().await?;
+            let job = reviews::execute(&state, &user, review_id(&id)?).await?;
+            leptos_axum::redirect(&format!("/jobs/{job}"));
+            Ok(job.to_string())
+        }
+        .await,
+    )
+}

@@ -1,0 +1,87 @@
+//! DAP-removal reviews: the customers of a filter, a remove-or-keep decision for each with a
+//! note, (four-eyes) a second admin's approval of each removal, then a bulk job.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    Remove,
+    Keep,
+    /// A second admin agrees with the latest removal decision.
+    Approve,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Remove => "remove",
+            Decision::Keep => "keep",
+            Decision::Approve => "approve",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "remove" => Some(Decision::Remove),
+            "keep" => Some(Decision::Keep),
+            "approve" => Some(Decision::Approve),
+            _ => None,
+        }
+    }
+}
+
+/// Longest note a reviewer can leave.
+pub const MAX_NOTE_CHARS: usize = 1000;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecisionRecord {
+    pub decision: Decision,
+    pub note: String,
+    pub decided_by: String,
+    /// RFC 3339.
+    pub decided_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewCustomer {
+    pub customer_tenant_id: String,
+    pub organization_display_name: String,
+    pub dap_since: Option<String>,
+    pub last_sign_in: Option<String>,
+    /// The latest remove or keep decision.
+    pub decision: Option<DecisionRecord>,
+    /// The approval of that decision by another admin (four-eyes).
+    pub approval: Option<DecisionRecord>,
+    /// Executing the review removes DAP from this customer.
+    pub will_be_removed: bool,
+    /// Every decision and approval, oldest first.
+    pub history: Vec<DecisionRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewSummary {
+    pub id: String,
+    pub title: String,
+    pub started_by: String,
+    pub started_at: String,
+    /// The customers filter it was started from (query string).
+    pub scope: String,
+    pub four_eyes: bool,
+    pub customers: usize,
+    pub decided: usize,
+    pub removals: usize,
+    /// Removals that executing would carry out (approved, where four-eyes applies).
+    pub ready: usize,
+    pub executed_by: Option<String>,
+    pub executed_at: Option<String>,
+    pub job_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Review {
+    pub summary: ReviewSummary,
+    /// The signed-in admin, so the page offers approval only on others' removals.
+    pub viewer_upn: String,
+    pub customers: Vec<ReviewCustomer>,
+}

@@ -1,0 +1,496 @@
+//! DAP-removal reviews. A review fixes the DAP customers of a filter; reviewers append remove or
+//! keep decisions with a note, and (four-eyes) another admin approves each removal. Executing
+//! the review starts a remove-DAP job over the removals that are ready. Decisions are never
+//! changed or deleted: the latest counts and the rest is history.
+
+use super::audit::{self, Entry};
+use super::auth::SessionUser;
+use super::customers::{format_time, view};
+use super::jobs::{self, NewJob};
+use super::state::AppState;
+use super::storage::{now_ms, rfc3339_of_ms};
+use crate::error::AppError;
+use crate::ids::Guid;
+use crate::model::customers::CustomerQuery;
+use crate::model::jobs::JobKind;
+use crate::model::reviews::{
+    Decision, DecisionRecord, Review, ReviewCustomer, ReviewSummary, MAX_NOTE_CHARS,
+};
+use sqlx::Row;
+use std::collections::HashMap;
+use time::OffsetDateTime;
+
+const ROWS_PER_INSERT: usize = 100;
+const LIST_LIMIT: i64 = 50;
+
+fn db(error: sqlx::Error) -> AppError {
+    AppError::Internal(format!("review storage failed: {error}"))
+}
+
+fn not_found() -> AppError {
+    AppError::NotFound {
+        what: "DAP-removal review".into(),
+    }
+}
+
+/// Starts a review over the customers of `filter` that have DAP (removing it from the others
+/// would change nothing).
+pub async fn start(
+    state: &AppState,
+    user: &SessionUser,
+    filter: &CustomerQuery,
+    title: &str,
+) -> Result<Guid, AppError> {
+    let snapshot = state.customers.current_or_sync(state, user).await?;
+    let selected: Vec<_> = view::select(&snapshot.customers, filter, OffsetDateTime::now_utc())
+        .into_iter()
+        .filter(|s| s.customer.dap_enabled)
+        .collect();
+    if selected.is_empty() {
+        return Err(AppError::InvalidInput(
+            "No customer with DAP matches this filter: there is nothing to review.".into(),
+        ));
+    }
+    let id = Guid::new_v4();
+    let mut scope = filter.clone();
+    scope.page = 1;
+    let scope = crate::urls::query_string(scope.to_pairs());
+    let title = match title.trim() {
+        "" => format!("DAP review of {}", OffsetDateTime::now_utc().date()),
+        t => t.chars().take(200).collect(),
+    };
+    let mut tx = state.storage.pool.begin().await.map_err(db)?;
+    sqlx::query(
+        "INSERT INTO reviews (id, title, started_by, started_at_ms, scope, four_eyes)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id.to_string())
+    .bind(&title)
+    .bind(&user.upn)
+    .bind(now_ms())
+    .bind(&scope)
+    .bind(i64::from(state.config.review_four_eyes))
+    .execute(&mut *tx)
+    .await
+    .map_err(db)?;
+    for chunk in selected.chunks(ROWS_PER_INSERT) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let p = |k: usize| format!("${}", 2 + i * 4 + k);
+                format!("($1, {}, {}, {}, {})", p(0), p(1), p(2), p(3))
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO review_customers (review_id, customer_tenant_id,
+             organization_display_name, dap_since, last_sign_in) VALUES {}",
+            values.join(", ")
+        );
+        let mut insert = sqlx::query(&sql).bind(id.to_string());
+        for s in chunk {
+            insert = insert
+                .bind(s.customer.tenant_id.clone())
+                .bind(s.customer.name.clone())
+                .bind(s.customer.dap_since.map(format_time))
+                .bind(s.customer.last_sign_in.map(format_time));
+        }
+        insert.execute(&mut *tx).await.map_err(db)?;
+    }
+    let entry = Entry::new(&user.upn, "start-review").target(format!(
+        "review {id}: {} customers ({scope})",
+        selected.len()
+    ));
+    audit::append(&mut *tx, &entry).await.map_err(db)?;
+    tx.commit().await.map_err(db)?;
+    Ok(id)
+}
+
+/// Appends a decision (or an approval) for one customer of an open review.
+pub async fn decide(
+    state: &AppState,
+    user: &SessionUser,
+    review: Guid,
+    customer: Guid,
+    decision: Decision,
+    note: &str,
+) -> Result<(), AppError> {
+    let note = note.trim();
+    if note.chars().count() > MAX_NOTE_CHARS {
+        return Err(AppError::InvalidInput(format!(
+            "The note is longer than {MAX_NOTE_CHARS} characters."
+        )));
+    }
+    let loaded = load(state, review, user).await?;
+    if loaded.summary.executed_at.is_some() {
+        return Err(AppError::InvalidInput(
+            "This review has been executed; its decisions are final.".into(),
+        ));
+    }
+    let row = loaded
+        .customers
+        .iter()
+        .find(|c| c.customer_tenant_id == customer.to_string())
+        .ok_or_else(|| AppError::NotFound {
+            what: "this customer in the review".into(),
+        })?;
+    if decision == Decision::Approve {
+        if !loaded.summary.four_eyes {
+            return Err(AppError::InvalidInput(
+                "This review does not need approvals (the four-eyes rule is off).".into(),
+            ));
+        }
+        match &row.decision {
+            Some(d) if d.decision == Decision::Remove && d.decided_by != user.upn => {}
+            Some(d) if d.decision == Decision::Remove => {
+                return Err(AppError::Forbidden {
+                    message: "A removal needs approval by a second, different admin: you decided it yourself.".into(),
+                    correlation_id: None,
+                })
+            }
+            _ => {
+                return Err(AppError::InvalidInput(
+                    "Only a removal decision can be approved.".into(),
+                ))
+            }
+        }
+    }
+    let mut tx = state.storage.pool.begin().await.map_err(db)?;
+    sqlx::query(
+        "INSERT INTO review_decisions (id, review_id, customer_tenant_id, decision, note,
+         decided_by, decided_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(Guid::new_v4().to_string())
+    .bind(review.to_string())
+    .bind(customer.to_string())
+    .bind(decision.as_str())
+    .bind(note)
+    .bind(&user.upn)
+    .bind(now_ms())
+    .execute(&mut *tx)
+    .await
+    .map_err(db)?;
+    let entry = Entry::new(&user.upn, "review-decision")
+        .customer(customer)
+        .target(format!("review {review}: {}", decision.as_str()));
+    audit::append(&mut *tx, &entry).await.map_err(db)?;
+    tx.commit().await.map_err(db)
+}
+
+/// Starts the remove-DAP job over the removals that are ready; the review is then closed.
+pub async fn execute(state: &AppState, user: &SessionUser, id: Guid) -> Result<Guid, AppError> {
+    let review = load(state, id, user).await?;
+    if let Some(job) = &review.summary.job_id {
+        return Err(AppError::InvalidInput(format!(
+            "This review has already been executed (job {job})."
+        )));
+    }
+    let customers = review
+        .customers
+        .iter()
+        .filter(|c| c.will_be_removed)
+        .map(|c| {
+            Ok((
+                Guid::parse(&c.customer_tenant_id)?,
+                c.organization_display_name.clone(),
+            ))
+        })
+        .collect::<Result<Vec<_>, AppError>>()?;
+    if customers.is_empty() {
+        return Err(AppError::InvalidInput(if review.summary.four_eyes {
+            "No removal is approved yet: a second admin must approve each removal.".into()
+        } else {
+            "No customer is marked for removal.".into()
+        }));
+    }
+    let mut tx = state.storage.pool.begin().await.map_err(db)?;
+    let job = jobs::create_in(
+        &mut tx,
+        user,
+        NewJob {
+            kind: JobKind::RemoveDap,
+            application: None,
+            display_name: String::new(),
+            grants: Vec::new(),
+            scope: String::new(),
+            review_id: Some(id),
+            customers,
+        },
+    )
+    .await?;
+    // Only the first execution wins, even when two admins click at once.
+    let claimed = sqlx::query(
+        "UPDATE reviews SET executed_by = $1, executed_at_ms = $2, job_id = $3
+         WHERE id = $4 AND job_id IS NULL",
+    )
+    .bind(&user.upn)
+    .bind(now_ms())
+    .bind(job.to_string())
+    .bind(id.to_string())
+    .execute(&mut *tx)
+    .await
+    .map_err(db)?
+    .rows_affected();
+    if claimed != 1 {
+        return Err(AppError::InvalidInput(
+            "This review has just been executed by someone else.".into(),
+        ));
+    }
+    let entry = Entry::new(&user.upn, "execute-review").target(format!("review {id}: job {job}"));
+    audit::append(&mut *tx, &entry).await.map_err(db)?;
+    tx.commit().await.map_err(db)?;
+    state.jobs.wake();
+    Ok(job)
+}
+
+const SUMMARY_COLUMNS: &str = "id, title, started_by, started_at_ms, scope, four_eyes,
+    executed_by, executed_at_ms, job_id";
+
+fn summary_of(row: &sqlx::any::AnyRow) -> Result<ReviewSummary, sqlx::Error> {
+    let four_eyes: i64 = row.try_get("four_eyes")?;
+    let executed_at: Option<i64> = row.try_get("executed_at_ms")?;
+    Ok(ReviewSummary {
+        id: row.try_get("id")?,
+        title: row.try_get("title")?,
+        started_by: row.try_get("started_by")?,
+        started_at: rfc3339_of_ms(row.try_get("started_at_ms")?),
+        scope: row.try_get("scope")?,
+        four_eyes: four_eyes != 0,
+        customers: 0,
+        decided: 0,
+        removals: 0,
+        ready: 0,
+        executed_by: row.try_get("executed_by")?,
+        executed_at: executed_at.map(rfc3339_of_ms),
+        job_id: row.try_get("job_id")?,
+    })
+}
+
+/// The current decision, approval and readiness of one customer from its history.
+fn settle(
+    history: &[DecisionRecord],
+    four_eyes: bool,
+) -> (Option<DecisionRecord>, Option<DecisionRecord>, bool) {
+    let latest = history
+        .iter()
+        .rposition(|d| d.decision != Decision::Approve);
+    let Some(index) = latest else {
+        return (None, None, false);
+    };
+    let decision = history[index].clone();
+    let approval = history[index + 1..]
+        .iter()
+        .find(|d| d.decision == Decision::Approve && d.decided_by != decision.decided_by)
+        .cloned();
+    let ready = decision.decision == Decision::Remove && (!four_eyes || approval.is_some());
+    (Some(decision), approval, ready)
+}
+
+pub async fn load(state: &AppState, id: Guid, viewer: &SessionUser) -> Result<Review, AppError> {
+    let row = sqlx::query(&format!(
+        "SELECT {SUMMARY_COLUMNS} FROM reviews WHERE id = $1"
+    ))
+    .bind(id.to_string())
+    .fetch_optional(&state.storage.pool)
+    .await
+    .map_err(db)?
+    .ok_or_else(not_found)?;
+    let mut summary = summary_of(&row).map_err(db)?;
+    let customers: Vec<(String, String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT customer_tenant_id, organization_display_name, dap_since, last_sign_in
+         FROM review_customers WHERE review_id = $1 ORDER BY organization_display_name",
+    )
+    .bind(id.to_string())
+    .fetch_all(&state.storage.pool)
+    .await
+    .map_err(db)?;
+    let decisions: Vec<(String, String, String, String, i64)> = sqlx::query_as(
+        "SELECT customer_tenant_id, decision, note, decided_by, decided_at_ms
+         FROM review_decisions WHERE review_id = $1 ORDER BY decided_at_ms, id",
+    )
+    .bind(id.to_string())
+    .fetch_all(&state.storage.pool)
+    .await
+    .map_err(db)?;
+    let mut history: HashMap<String, Vec<DecisionRecord>> = HashMap::new();
+    for (customer, decision, note, decided_by, at) in decisions {
+        if let Some(decision) = Decision::parse(&decision) {
+            history.entry(customer).or_default().push(DecisionRecord {
+                decision,
+                note,
+                decided_by,
+                decided_at: rfc3339_of_ms(at),
+            });
+        }
+    }
+    let customers: Vec<ReviewCustomer> = customers
+        .into_iter()
+        .map(|(tenant, name, dap_since, last_sign_in)| {
+            let history = history.remove(&tenant).unwrap_or_default();
+            let (decision, approval, will_be_removed) = settle(&history, summary.four_eyes);
+            ReviewCustomer {
+                customer_tenant_id: tenant,
+                organization_display_name: name,
+                dap_since,
+                last_sign_in,
+                decision,
+                approval,
+                will_be_removed,
+                history,
+            }
+        })
+        .collect();
+    summary.customers = customers.len();
+    summary.decided = customers.iter().filter(|c| c.decision.is_some()).count();
+    summary.removals = customers
+        .iter()
+        .filter(|c| {
+            c.decision
+                .as_ref()
+                .is_some_and(|d| d.decision == Decision::Remove)
+        })
+        .count();
+    summary.ready = customers.iter().filter(|c| c.will_be_removed).count();
+    Ok(Review {
+        summary,
+        viewer_upn: viewer.upn.clone(),
+        customers,
+    })
+}
+
+pub async fn list(state: &AppState) -> Result<Vec<ReviewSummary>, AppError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {SUMMARY_COLUMNS} FROM reviews ORDER BY started_at_ms DESC LIMIT $1"
+    ))
+    .bind(LIST_LIMIT)
+    .fetch_all(&state.storage.pool)
+    .await
+    .map_err(db)?;
+    let counts: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT review_id, COUNT(*) FROM review_customers WHERE review_id IN
+         (SELECT id FROM reviews ORDER BY started_at_ms DESC LIMIT $1) GROUP BY review_id",
+    )
+    .bind(LIST_LIMIT)
+    .fetch_all(&state.storage.pool)
+    .await
+    .map_err(db)?;
+    let counts: HashMap<String, i64> = counts.into_iter().collect();
+    rows.iter()
+        .map(|row| {
+            let mut summary = summary_of(row)?;
+            summary.customers =
+                usize::try_from(counts.get(&summary.id).copied().unwrap_or(0)).unwrap_or_default();
+            Ok(summary)
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()
+        .map_err(db)
+}
+
+pub fn routes() -> axum::Router<AppState> {
+    axum::Router::new().route("/reviews/{id}/export.csv", axum::routing::get(export_csv))
+}
+
+pub const CSV_HEADER: [&str; 11] = [
+    "Organisation",
+    "Customer tenant id",
+    "DAP since",
+    "Last partner sign-in",
+    "Decision",
+    "Note",
+    "Decided by",
+    "Decided at",
+    "Approved by",
+    "Approved at",
+    "Removed by the review",
+];
+
+async fn export_csv(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    session: tower_sessions::Session,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> axum::response::Response {
+    use super::csv::{csv_response, encode, error_response, neutralize_formula};
+    let result = async {
+        let user = super::auth::session_user(&session)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
+        let id = Guid::parse(&id).map_err(|_| not_found())?;
+        let review = load(&state, id, &user).await?;
+        let executed = review.summary.job_id.is_some();
+        let rows = review.customers.iter().map(|c| {
+            let decision = c.decision.as_ref();
+            let approval = c.approval.as_ref();
+            [
+                neutralize_formula(&c.organization_display_name),
+                c.customer_tenant_id.clone(),
+                c.dap_since.clone().unwrap_or_default(),
+                c.last_sign_in.clone().unwrap_or_default(),
+                decision
+                    .map(|d| d.decision.as_str().to_string())
+                    .unwrap_or_default(),
+                neutralize_formula(decision.map(|d| d.note.as_str()).unwrap_or_default()),
+                decision.map(|d| d.decided_by.clone()).unwrap_or_default(),
+                decision.map(|d| d.decided_at.clone()).unwrap_or_default(),
+                approval.map(|d| d.decided_by.clone()).unwrap_or_default(),
+                approval.map(|d| d.decided_at.clone()).unwrap_or_default(),
+                if executed && c.will_be_removed {
+                    "yes"
+                } else {
+                    "no"
+                }
+                .to_string(),
+            ]
+        });
+        let header = std::iter::once(CSV_HEADER.map(String::from));
+        let bytes = encode(header.chain(rows))
+            .map_err(|e| AppError::Internal(format!("CSV encoding failed: {e}")))?;
+        Ok::<_, AppError>(csv_response(
+            &format!("dap-review-{id}.csv"),
+            axum::body::Body::from(bytes),
+        ))
+    }
+    .await;
+    result.unwrap_or_else(|error| error_response(&error))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(decision: Decision, by: &str) -> DecisionRecord {
+        DecisionRecord {
+            decision,
+            note: String::new(),
+            decided_by: by.into(),
+            decided_at: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_removal_is_ready_only_with_another_admins_later_approval() {
+        use Decision::{Approve, Keep, Remove};
+        let ready = |history: &[DecisionRecord], four_eyes| settle(history, four_eyes).2;
+        assert!(!ready(&[], true));
+        assert!(ready(&[record(Remove, "a")], false));
+        assert!(!ready(&[record(Remove, "a")], true));
+        assert!(!ready(&[record(Remove, "a"), record(Approve, "a")], true));
+        assert!(ready(&[record(Remove, "a"), record(Approve, "b")], true));
+        // A later change of mind voids the earlier approval.
+        assert!(!ready(
+            &[record(Remove, "a"), record(Approve, "b"), record(Keep, "c")],
+            true
+        ));
+        assert!(!ready(
+            &[
+                record(Remove, "a"),
+                record(Approve, "b"),
+                record(Remove, "c")
+            ],
+            true
+        ));
+        let (decision, approval, _) = settle(
+            &[record(Keep, "a"), record(Remove, "b"), record(Approve, "c")],
+            true,
+        );
+        assert_eq!(decision.map(|d| d.decided_by), Some("b".into()));
+        assert_eq!(approval.map(|d| d.decided_by), Some("c".into()));
+    }
+}

@@ -1,0 +1,346 @@
+//! `/reviews` (recent DAP-removal reviews, start one) and `/reviews/{id}` (a decision per
+//! customer with a note, four-eyes approvals, execution as a bulk job, CSV).
+
+use super::format::thousands;
+use super::ErrorPanel;
+use crate::api::reviews::{fetch_review, fetch_reviews, Decide, ExecuteReview, StartReview};
+use crate::model::reviews::{Decision, DecisionRecord, Review, ReviewCustomer, ReviewSummary};
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+/// The default review: DAP customers without a partner sign-in for 90 days.
+pub const STALE_DAP_FILTER: &str = "dap=on&stale=90";
+
+fn day(rfc3339: Option<&str>) -> String {
+    rfc3339.map_or_else(|| "never".to_string(), |t| t.chars().take(10).collect())
+}
+
+/// A button that starts a review of the DAP customers of `filter` (a query string).
+#[component]
+pub fn StartReviewForm(#[prop(into)] filter: String, #[prop(into)] label: String) -> impl IntoView {
+    let start = ServerAction::<StartReview>::new();
+    let error = move || {
+        start
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .map(|error| view! { <ErrorPanel error return_to="/reviews" /> })
+    };
+    view! {
+        <ActionForm action=start attr:class="inline start-review">
+            <input type="hidden" name="filter" value=filter />
+            <input type="hidden" name="title" value="" />
+            <button type="submit" class="button">
+                {label}
+            </button>
+        </ActionForm>
+        {error}
+    }
+}
+
+#[component]
+pub fn ReviewsPage() -> impl IntoView {
+    let reviews = Resource::new(|| (), |_| fetch_reviews());
+    view! {
+        <h1>"DAP-removal reviews"</h1>
+        <p class="muted">
+            "A review lists the DAP customers of a filter. For each one a reviewer decides to remove DAP or keep it, with a note; "
+            "where the four-eyes rule is on, a second admin approves each removal. Executing the review removes DAP from the approved customers as a bulk job. "
+            "Start one here for the DAP customers without a partner sign-in for 90 days, or from the customers view for any filter."
+        </p>
+        <StartReviewForm filter=STALE_DAP_FILTER label="Review stale DAP (no sign-in for 90 days)" />
+        <Suspense fallback=|| view! { <p class="loading">"Loading reviews…"</p> }>
+            {move || Suspend::new(async move {
+                match reviews.await {
+                    Ok(list) if list.is_empty() => {
+                        view! { <p class="muted">"No review yet."</p> }.into_any()
+                    }
+                    Ok(list) => view! { <ReviewList list /> }.into_any(),
+                    Err(error) => view! { <ErrorPanel error return_to="/reviews" /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn ReviewList(list: Vec<ReviewSummary>) -> impl IntoView {
+    view! {
+        <table class="reviews">
+            <thead>
+                <tr>
+                    <th scope="col">"Review"</th>
+                    <th scope="col">"Started by"</th>
+                    <th scope="col">"Customers"</th>
+                    <th scope="col">"State"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {list
+                    .into_iter()
+                    .map(|r| {
+                        let state = match (&r.executed_at, &r.job_id) {
+                            (Some(at), Some(job)) => {
+                                view! {
+                                    "executed " {day(Some(at))} " · "
+                                    <a href=format!("/jobs/{job}")>"job"</a>
+                                }
+                                    .into_any()
+                            }
+                            _ => view! { "open" }.into_any(),
+                        };
+                        view! {
+                            <tr>
+                                <td>
+                                    <a href=format!("/reviews/{}", r.id)>{r.title}</a>
+                                </td>
+                                <td>{r.started_by}</td>
+                                <td class="num">{thousands(r.customers)}</td>
+                                <td>{state}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+#[component]
+pub fn ReviewPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let decide = ServerAction::<Decide>::new();
+    let execute = ServerAction::<ExecuteReview>::new();
+    let review = Resource::new(
+        move || (id(), decide.version().get(), execute.version().get()),
+        |(id, _, _)| fetch_review(id),
+    );
+    let action_error = move || {
+        let decide_error = decide.value().get().and_then(|r| r.err());
+        let execute_error = execute.value().get().and_then(|r| r.err());
+        decide_error
+            .or(execute_error)
+            .map(|error| view! { <ErrorPanel error return_to=format!("/reviews/{}", id()) /> })
+    };
+    view! {
+        <p class="breadcrumb">
+            <a href="/reviews">"← Reviews"</a>
+        </p>
+        {action_error}
+        <Transition fallback=|| view! { <p class="loading">"Loading the review…"</p> }>
+            {move || Suspend::new(async move {
+                match review.await {
+                    Ok(review) => view! { <ReviewView review decide execute /> }.into_any(),
+                    Err(error) => {
+                        view! { <ErrorPanel error return_to=format!("/reviews/{}", id()) /> }
+                            .into_any()
+                    }
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn ReviewView(
+    review: Review,
+    decide: ServerAction<Decide>,
+    execute: ServerAction<ExecuteReview>,
+) -> impl IntoView {
+    let s = review.summary;
+    let open = s.job_id.is_none();
+    let rule = if s.four_eyes {
+        "Four-eyes rule on: each removal needs approval by a second, different admin."
+    } else {
+        "Four-eyes rule off: a removal decision is enough."
+    };
+    let outcome = match (&s.job_id, &s.executed_by) {
+        (Some(job), Some(by)) => view! {
+            <p class="notice" id="review-executed">
+                "Executed by " {by.clone()} " on " {day(s.executed_at.as_deref())} ": "
+                <a href=format!("/jobs/{job}")>"the DAP-removal job"</a> "."
+            </p>
+        }
+        .into_any(),
+        _ => {
+            let ready = s.ready;
+            let review_id = s.id.clone();
+            view! {
+                <ActionForm action=execute attr:class="inline" attr:id="execute-review">
+                    <input type="hidden" name="id" value=review_id />
+                    <button type="submit" class="button danger" disabled=ready == 0>
+                        {format!("Remove DAP from {} customers", thousands(ready))}
+                    </button>
+                </ActionForm>
+            }
+            .into_any()
+        }
+    };
+    let viewer = review.viewer_upn;
+    let review_id = s.id.clone();
+    view! {
+        <h1>{s.title.clone()}</h1>
+        <p
+            class="report-meta"
+            id="review-summary"
+            data-customers=s.customers
+            data-decided=s.decided
+            data-removals=s.removals
+            data-ready=s.ready
+            data-four-eyes=s.four_eyes.to_string()
+        >
+            "Started by " {s.started_by.clone()} " on " {day(Some(&s.started_at))} " for "
+            <a href=format!("/customers?{}", s.scope)>"the DAP customers of a filter"</a> ". "
+            {format!(
+                "{} customers, {} decided, {} to remove, {} ready. ",
+                thousands(s.customers),
+                thousands(s.decided),
+                thousands(s.removals),
+                thousands(s.ready),
+            )} {rule}
+        </p>
+        <div class="table-actions">
+            {outcome} " "
+            <a class="button" href=format!("/reviews/{}/export.csv", s.id) rel="external" download="">
+                "Export CSV"
+            </a>
+        </div>
+        <table class="review">
+            <thead>
+                <tr>
+                    <th scope="col">"Customer"</th>
+                    <th scope="col">"DAP since"</th>
+                    <th scope="col">"Last partner sign-in"</th>
+                    <th scope="col">"Decision"</th>
+                    {open.then(|| view! { <th scope="col">"Decide"</th> })}
+                </tr>
+            </thead>
+            <tbody>
+                {review
+                    .customers
+                    .into_iter()
+                    .map(|customer| {
+                        view! {
+                            <ReviewRow
+                                customer
+                                review_id=review_id.clone()
+                                viewer=viewer.clone()
+                                four_eyes=s.four_eyes
+                                open
+                                decide
+                            />
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+fn describe(record: &DecisionRecord) -> String {
+    format!(
+        "{} by {} on {}",
+        record.decision.as_str(),
+        record.decided_by,
+        day(Some(&record.decided_at))
+    )
+}
+
+#[component]
+fn ReviewRow(
+    customer: ReviewCustomer,
+    review_id: String,
+    viewer: String,
+    four_eyes: bool,
+    open: bool,
+    decide: ServerAction<Decide>,
+) -> impl IntoView {
+    let decision = customer.decision.clone();
+    let decision_name = decision
+        .as_ref()
+        .map_or("", |d| d.decision.as_str())
+        .to_string();
+    let approved = customer.approval.is_some();
+    let can_approve = open
+        && four_eyes
+        && !approved
+        && decision
+            .as_ref()
+            .is_some_and(|d| d.decision == Decision::Remove && d.decided_by != viewer);
+    let current = match &decision {
+        None => view! { <span class="muted">"undecided"</span> }.into_any(),
+        Some(d) => {
+            let note = (!d.note.is_empty()).then(|| view! { <q class="note">{d.note.clone()}</q> });
+            let approval = customer
+                .approval
+                .as_ref()
+                .map(|a| view! { <br /> <span class="approval">{format!("approved by {} on {}", a.decided_by, day(Some(&a.decided_at)))}</span> });
+            let waiting = (four_eyes && d.decision == Decision::Remove && !approved).then(
+                || view! { <br /> <span class="muted">"awaiting a second admin's approval"</span> },
+            );
+            view! {
+                <span class=format!("badge decision-{}", d.decision.as_str())>{describe(d)}</span>
+                " "
+                {note}
+                {approval}
+                {waiting}
+            }
+            .into_any()
+        }
+    };
+    let tenant = customer.customer_tenant_id.clone();
+    let forms = open.then(|| {
+        let (approve_review, approve_tenant) = (review_id.clone(), tenant.clone());
+        let approve = can_approve.then(move || {
+            view! {
+                <ActionForm action=decide attr:class="inline approve">
+                    <input type="hidden" name="review" value=approve_review />
+                    <input type="hidden" name="customer_tenant_id" value=approve_tenant />
+                    <input type="hidden" name="decision" value="approve" />
+                    <input type="hidden" name="note" value="" />
+                    <button type="submit" class="button primary">
+                        "Approve removal"
+                    </button>
+                </ActionForm>
+            }
+        });
+        view! {
+            <td>
+                <ActionForm action=decide attr:class="decide">
+                    <input type="hidden" name="review" value=review_id.clone() />
+                    <input type="hidden" name="customer_tenant_id" value=tenant.clone() />
+                    <select name="decision" aria-label="Decision">
+                        <option value="remove">"Remove DAP"</option>
+                        <option value="keep">"Keep DAP"</option>
+                    </select>
+                    " "
+                    <input type="text" name="note" placeholder="Note" maxlength="1000" aria-label="Note" />
+                    " "
+                    <button type="submit" class="button">
+                        "Save"
+                    </button>
+                </ActionForm>
+                {approve}
+            </td>
+        }
+    });
+    view! {
+        <tr
+            data-tenant-id=customer.customer_tenant_id.clone()
+            data-decision=decision_name
+            data-approved=approved.to_string()
+            data-ready=customer.will_be_removed.to_string()
+        >
+            <td>
+                <a href=format!("/customers/{}", customer.customer_tenant_id)>
+                    {customer.organization_display_name}
+                </a>
+            </td>
+            <td>{day(customer.dap_since.as_deref())}</td>
+            <td>{day(customer.last_sign_in.as_deref())}</td>
+            <td>{current}</td>
+            {forms}
+        </tr>
+    }
+}

@@ -1,0 +1,264 @@
+//! DAP-removal reviews: decisions with notes, the four-eyes rule, execution as a bulk job, and
+//! the customers then showing DAP off; history and CSV.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{Options, TestServer, ADMIN_UPN, APPROVER_UPN};
+use serde_json::Value;
+
+async fn call_ok(
+    server: &TestServer,
+    client: &reqwest::Client,
+    f: &str,
+    args: &[(&str, &str)],
+) -> Value {
+    let response = server.call_with(client, f, args).await;
+    let status = response.status();
+    let body = response.text().await.unwrap();
+    assert_eq!(status, 200, "{f}: {body}");
+    serde_json::from_str(&body).unwrap_or(Value::Null)
+}
+
+async fn review(server: &TestServer, client: &reqwest::Client, id: &str) -> Value {
+    call_ok(server, client, "review", &[("id", id)]).await
+}
+
+#[tokio::test]
+async fn a_removal_approved_by_a_second_admin_is_executed_and_dap_shows_off() {
+    let server = TestServer::start_with(Options {
+        customers: 200,
+        four_eyes: true,
+        ..Options::default()
+    })
+    .await;
+    let (avery, _) = server.sign_in(ADMIN_UPN).await;
+    let (casey, _) = server.sign_in(APPROVER_UPN).await;
+
+    let id: String = serde_json::from_value(
+        call_ok(
+            &server,
+            &avery,
+            "start_review",
+            &[("filter", "dap=on&stale=90"), ("title", "")],
+        )
+        .await,
+    )
+    .unwrap();
+    let loaded = review(&server, &avery, &id).await;
+    assert_eq!(loaded["summary"]["four_eyes"], true);
+    let customers = loaded["customers"].as_array().unwrap().clone();
+    assert!(customers.len() >= 3, "stale DAP customers in the simulator");
+    let tenant = |i: usize| {
+        customers[i]["customer_tenant_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (removed, unapproved, kept) = (tenant(0), tenant(1), tenant(2));
+    let decide = |client: &reqwest::Client, customer: &str, decision: &str, note: &str| {
+        let (client, customer, decision, note, id) = (
+            client.clone(),
+            customer.to_string(),
+            decision.to_string(),
+            note.to_string(),
+            id.clone(),
+        );
+        let server = &server;
+        async move {
+            server
+                .call_with(
+                    &client,
+                    "decide",
+                    &[
+                        ("review", id.as_str()),
+                        ("customer_tenant_id", customer.as_str()),
+                        ("decision", decision.as_str()),
+                        ("note", note.as_str()),
+                    ],
+                )
+                .await
+                .status()
+        }
+    };
+    let hostile_note = "<script>alert('x')</script> no sign-in since 2024";
+    assert_eq!(decide(&avery, &removed, "remove", hostile_note).await, 200);
+    assert_eq!(decide(&avery, &unapproved, "remove", "").await, 200);
+    assert_eq!(decide(&avery, &kept, "remove", "").await, 200);
+    assert_eq!(
+        decide(&avery, &kept, "keep", "changed my mind: still a customer").await,
+        200
+    );
+    // Nobody approves their own removal, and only a removal can be approved.
+    assert_eq!(decide(&avery, &removed, "approve", "").await, 403);
+    assert_eq!(decide(&casey, &kept, "approve", "").await, 400);
+    assert_eq!(decide(&avery, &removed, "shred", "").await, 400);
+    let too_long = "x".repeat(1001);
+    assert_eq!(decide(&avery, &removed, "remove", &too_long).await, 400);
+    // Nothing approved yet: nothing to execute.
+    let refused = server
+        .call_with(&avery, "execute_review", &[("id", id.as_str())])
+        .await;
+    assert_eq!(refused.status(), 400);
+
+    assert_eq!(decide(&casey, &removed, "approve", "agreed").await, 200);
+    let loaded = review(&server, &casey, &id).await;
+    assert_eq!(loaded["summary"]["removals"], 2);
+    assert_eq!(loaded["summary"]["ready"], 1);
+    let kept_row = loaded["customers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["customer_tenant_id"] == kept.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(kept_row["decision"]["decision"], "keep");
+    assert_eq!(
+        kept_row["history"].as_array().unwrap().len(),
+        2,
+        "history stays"
+    );
+
+    let job: String = serde_json::from_value(
+        call_ok(&server, &casey, "execute_review", &[("id", id.as_str())]).await,
+    )
+    .unwrap();
+    let finished = server.wait_for_job(&casey, &job).await;
+    assert_eq!(finished["summary"]["counts"]["total"], 1);
+    assert_eq!(finished["summary"]["counts"]["done"], 1);
+    assert_eq!(finished["summary"]["review_id"], id.as_str());
+
+    // Partner Center has DAP off for the removed customer only, and the customers view says so
+    // without a re-sync.
+    let sim = server.sim_state().await;
+    let dap_of = |tenant: &str| {
+        sim["customers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["customerTenantId"] == tenant)
+            .unwrap()["dapEnabled"]
+            .as_bool()
+            .unwrap()
+    };
+    assert!(!dap_of(&removed));
+    assert!(dap_of(&unapproved) && dap_of(&kept));
+    let (_, html) = server
+        .page(&avery, &format!("/customers?q={removed}"))
+        .await;
+    assert!(
+        html.contains("dap dap-off"),
+        "the customers view shows DAP off"
+    );
+    let (_, html) = server
+        .page(&avery, &format!("/customers?q={unapproved}"))
+        .await;
+    assert!(html.contains("dap dap-on"));
+
+    // Executed: decisions are final; a second execution is refused.
+    assert_eq!(decide(&avery, &unapproved, "keep", "").await, 400);
+    let again = server
+        .call_with(&casey, "execute_review", &[("id", id.as_str())])
+        .await;
+    assert_eq!(again.status(), 400);
+
+    // The page escapes the note; the CSV keeps the whole history's current state.
+    let (status, html) = server.page(&avery, &format!("/reviews/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(!html.contains("<script>alert"));
+    assert!(html.contains("&lt;script&gt;alert"));
+    let csv = avery
+        .get(server.url(&format!("/reviews/{id}/export.csv")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(csv.lines().count(), customers.len() + 1);
+    let removed_line = csv.lines().find(|l| l.contains(&removed)).unwrap();
+    assert!(removed_line.contains(APPROVER_UPN) && removed_line.ends_with(",yes"));
+
+    // Audited: every decision and the execution, by their actors.
+    let decisions: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'review-decision'")
+            .fetch_one(&server.state.storage.pool)
+            .await
+            .unwrap();
+    assert_eq!(decisions, 5);
+}
+
+#[tokio::test]
+async fn without_four_eyes_a_removal_decision_is_enough() {
+    let server = TestServer::start_with(Options {
+        customers: 100,
+        ..Options::default()
+    })
+    .await;
+    let (avery, _) = server.sign_in(ADMIN_UPN).await;
+    let id: String = serde_json::from_value(
+        call_ok(
+            &server,
+            &avery,
+            "start_review",
+            &[("filter", "dap=on"), ("title", "All DAP")],
+        )
+        .await,
+    )
+    .unwrap();
+    let loaded = review(&server, &avery, &id).await;
+    assert_eq!(loaded["summary"]["title"], "All DAP");
+    let customer = loaded["customers"][0]["customer_tenant_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    call_ok(
+        &server,
+        &avery,
+        "decide",
+        &[
+            ("review", id.as_str()),
+            ("customer_tenant_id", customer.as_str()),
+            ("decision", "remove"),
+            ("note", ""),
+        ],
+    )
+    .await;
+    // Approval is not part of this review.
+    let response = server
+        .call_with(
+            &avery,
+            "decide",
+            &[
+                ("review", id.as_str()),
+                ("customer_tenant_id", customer.as_str()),
+                ("decision", "approve"),
+                ("note", ""),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(review(&server, &avery, &id).await["summary"]["ready"], 1);
+    // A customer outside the review, and a filter without DAP customers, are refused.
+    let response = server
+        .call_with(
+            &avery,
+            "decide",
+            &[
+                ("review", id.as_str()),
+                ("customer_tenant_id", "6a6e8d43-7c1b-4f0e-9f5e-2b8a1c3d4e5f"),
+                ("decision", "remove"),
+                ("note", ""),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 404);
+    let response = server
+        .call_with(
+            &avery,
+            "start_review",
+            &[("filter", "dap=off"), ("title", "")],
+        )
+        .await;
+    assert_eq!(response.status(), 400);
+}
