@@ -2,6 +2,8 @@
 //! through the simulated Entra ID like a browser would.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod processes;
+
 use app::ssr::config::Config;
 use app::ssr::state::AppState;
 use simulator::{SimConfig, Simulator};
