@@ -82,7 +82,7 @@ impl AppState {
             endpoints.partner_center_url.clone(),
             endpoints.admin_api_url.clone(),
         );
-        let jobs = Arc::new(JobsRuntime::new(&config));
+        let jobs = Arc::new(JobsRuntime::new(&config, &storage));
         Ok(AppState {
             leptos_options,
             jobs,

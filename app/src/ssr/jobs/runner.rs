@@ -69,9 +69,9 @@ impl JobControl {
 }
 
 impl JobsRuntime {
-    pub fn new(config: &Config) -> Self {
+    pub fn new(config: &Config, storage: &crate::ssr::storage::Storage) -> Self {
         JobsRuntime {
-            limiter: ConsentLimiter::new(config.consent_rate_limit_per_second),
+            limiter: ConsentLimiter::new(config.consent_rate_limit_per_second, storage),
             instance_id: config.instance_id.clone(),
             wake: Notify::new(),
             running: Mutex::new(HashMap::new()),

@@ -1,0 +1,163 @@
+//! Several dashboard instances on one PostgreSQL: sessions made on one are valid on the other, a
+//! job runs on one instance at a time and is taken over when that instance dies, and the consent
+//! rate limit holds across instances.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use app::ssr::jobs::limiter::ConsentLimiter;
+use app::ssr::storage::Storage;
+use common::processes::{DashboardProcess, SimProcess};
+use common::{PgDatabase, TempDir, ADMIN_UPN};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[tokio::test]
+async fn the_consent_rate_limit_holds_across_instances() {
+    let pg = PgDatabase::create().await;
+    // Two instances: each its own pool and limiter, one database.
+    let instances: Vec<Arc<ConsentLimiter>> = vec![
+        Arc::new(ConsentLimiter::new(
+            50,
+            &Storage::open(&pg.url).await.unwrap(),
+        )),
+        Arc::new(ConsentLimiter::new(
+            50,
+            &Storage::open(&pg.url).await.unwrap(),
+        )),
+    ];
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for limiter in &instances {
+        for _ in 0..8 {
+            let limiter = limiter.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut sent = Vec::new();
+                for _ in 0..10 {
+                    limiter
+                        .until_ready("7d1e2f3a-0000-4000-8000-000000000001")
+                        .await;
+                    sent.push(start.elapsed());
+                }
+                sent
+            }));
+        }
+    }
+    let mut sent = Vec::new();
+    for task in tasks {
+        sent.extend(task.await.unwrap());
+    }
+    sent.sort();
+    assert_eq!(sent.len(), 160);
+    // Any 51 consecutive calls, from either instance, span more than a second.
+    for window in sent.windows(51) {
+        let span = window[50] - window[0];
+        assert!(span > Duration::from_secs(1), "51 calls within {span:?}");
+    }
+    // Another application is not held up by this one: with a second's worth of calls queued
+    // for the first application, the other's call goes at once.
+    let queued: Vec<_> = (0..50)
+        .map(|_| {
+            let limiter = instances[1].clone();
+            tokio::spawn(async move {
+                limiter
+                    .until_ready("7d1e2f3a-0000-4000-8000-000000000001")
+                    .await
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let before = Instant::now();
+    instances[0]
+        .until_ready("7d1e2f3a-0000-4000-8000-000000000002")
+        .await;
+    assert!(
+        before.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        before.elapsed()
+    );
+    for task in queued {
+        task.await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn two_instances_share_sessions_and_take_over_a_killed_instances_job() {
+    let dir = TempDir::new();
+    let pg = PgDatabase::create().await;
+    let sim = SimProcess::start(&dir, 150).await;
+    sim.set_faults(json!({"latency_ms": 200, "path_contains": "applicationconsents"}))
+        .await;
+    let mut a = DashboardProcess::start(&sim, &dir, &pg.url, "instance-a").await;
+    let b = DashboardProcess::start(&sim, &dir, &pg.url, "instance-b").await;
+
+    // Signed in on A; the same cookie is a valid session on B.
+    let client = a.sign_in(ADMIN_UPN).await;
+    let on_b = b.call(&client, "current_session", &[]).await;
+    assert_eq!(on_b.status(), 200);
+    let session: Value = on_b.json().await.unwrap();
+    assert_eq!(session["user"]["upn"], ADMIN_UPN);
+
+    let response = a
+        .call(
+            &client,
+            "start_consent_job",
+            &[
+                ("filter", ""),
+                ("action", "grant"),
+                ("application_id", "3c9d5e71-8a2b-4f60-b1d4-5e6f7a8b9c0d"),
+                ("display_name", "Scale-out test"),
+                ("preset_graph", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let id: String = response.json().await.unwrap();
+    let storage = Storage::open(&pg.url).await.unwrap();
+    let claimed_by = || async {
+        sqlx::query_scalar::<_, Option<String>>("SELECT claimed_by FROM jobs WHERE id = $1")
+            .bind(&id)
+            .fetch_one(&storage.pool)
+            .await
+            .unwrap()
+    };
+    let mut done_at_kill = 0;
+    for _ in 0..400 {
+        done_at_kill = b.job(&client, &id).await["summary"]["counts"]["done"]
+            .as_u64()
+            .unwrap();
+        if done_at_kill >= 15 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!((15..150).contains(&done_at_kill), "done: {done_at_kill}");
+    // One instance runs it: the one it was started on (B was woken by nothing and A holds it).
+    assert_eq!(claimed_by().await.as_deref(), Some("instance-a"));
+    assert!(!b.process.log_text().contains("running job"));
+
+    a.process.kill();
+    let mut job = Value::Null;
+    for _ in 0..400 {
+        job = b.job(&client, &id).await;
+        if job["summary"]["finished_at"].is_string() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        job["summary"]["finished_at"].is_string(),
+        "B did not finish the job: {}\n{}",
+        job["summary"],
+        b.process.log_text()
+    );
+    assert_eq!(job["summary"]["counts"]["done"], 150);
+    assert_eq!(claimed_by().await.as_deref(), Some("instance-b"));
+    let state = sim.state().await;
+    for item in job["items"].as_array().unwrap() {
+        let request_id = item["request_id"].as_str().unwrap();
+        assert_eq!(state["writes"][request_id]["applied"], 1, "{item}");
+    }
+    assert_eq!(state["counters"]["throttled"], 0);
+}
