@@ -3,7 +3,7 @@
 
 use app::ssr::auth;
 use app::ssr::config::{Config, ConfigError, Endpoints, Upstream};
-use app::ssr::security::{reject_cross_origin, AllowedOrigin};
+use app::ssr::security::{reject_cross_origin, security_headers, AllowedOrigin, PagePolicy};
 use app::ssr::state::{AppState, StateError};
 use app::{shell, App};
 use axum::extract::State;
@@ -74,6 +74,7 @@ pub async fn build(
             (endpoints, Some(Simulator::new(sim_config)))
         }
     };
+    let endpoints_authority = endpoints.authority.clone();
     let leptos_options = leptos_options(config.bind_addr);
     let allowed_origin = AllowedOrigin::from_public_url(&config.public_url);
     let secure_cookies = config.secure_cookies();
@@ -96,7 +97,13 @@ pub async fn build(
 
     let routes = generate_route_list(App);
     let context_state = state.clone();
-    let provide_state = move || provide_context(context_state.clone());
+    let page_policy = PagePolicy::new(&endpoints_authority);
+    let provide_state = move || {
+        provide_context(context_state.clone());
+        provide_context(page_policy.clone());
+        leptos::nonce::provide_nonce();
+    };
+    let provide_for_errors = provide_state.clone();
     let shell_options = leptos_options.clone();
     let dashboard = Router::new()
         .route("/healthz", get(healthz))
@@ -113,12 +120,16 @@ pub async fn build(
         .leptos_routes_with_context(&state, routes, provide_state, move || {
             shell(shell_options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(provide_for_errors, shell))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             app::ssr::jobs::http::json_middleware,
         ))
         .layer(sessions)
+        .layer(axum::middleware::from_fn(security_headers))
         .layer(axum::middleware::from_fn_with_state(
             allowed_origin,
             reject_cross_origin,

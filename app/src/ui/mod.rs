@@ -22,6 +22,8 @@ use leptos_router::{path, SsrMode};
 pub use errors::ErrorPanel;
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    crate::ssr::security::set_page_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
