@@ -4,12 +4,14 @@
 //! - One instance (SQLite): a governor GCRA limiter in memory.
 //! - Several instances on one PostgreSQL: the same GCRA, kept in the database. Each call moves
 //!   the application's cursor (`consent_rate_cursors.next_at_us`) on by one spacing in one atomic
-//!   upsert and sleeps until the time it got, measured on the database's clock, so the limit
-//!   holds across instances and clock skew between them does not matter. Should the database
+//!   upsert and sleeps until the slot it got. Slots are times on the database's clock, mapped to
+//!   each instance's clock through the reservation with the shortest round trip, so the limit
+//!   holds across instances and skew between their clocks does not matter. Should the database
 //!   not answer, the instance falls back to its in-memory limiter for that call.
 
 use crate::ssr::storage::{Backend, Storage};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use parking_lot::Mutex;
 use sqlx::AnyPool;
 use std::time::{Duration, Instant};
 
@@ -17,13 +19,33 @@ use std::time::{Duration, Instant};
 /// with 2 % headroom (a second and 20 ms per `limit` calls), so up to 20 ms of network jitter
 /// between two calls cannot put one call too many into one of its windows.
 const NANOS_PER_LIMITED_SECOND: u64 = 1_020_000_000;
+/// Slots are taken at least this far ahead, so the answer arrives before the slot and the call
+/// can leave on time, not late by the round trip.
+const RESERVATION_LEAD: Duration = Duration::from_millis(50);
 /// Slots a call may reserve before it goes anyway.
-const MAX_RESERVATIONS: usize = 5;
+const MAX_RESERVATIONS: usize = 20;
 
 pub struct ConsentLimiter {
     local: DefaultKeyedRateLimiter<String>,
     shared: Option<AnyPool>,
     spacing: Duration,
+    origin: Instant,
+    clock: Mutex<Option<Calibration>>,
+}
+
+/// This machine's clock against the database's: `database µs = local µs since origin + offset`.
+#[derive(Clone, Copy)]
+struct Calibration {
+    offset_us: i64,
+    round_trip: Duration,
+    taken: Instant,
+}
+
+/// Clocks drift: the best sample is replaced by a fresh one after this long.
+const RECALIBRATE_AFTER: Duration = Duration::from_secs(30);
+
+fn micros_since(origin: Instant, at: Instant) -> i64 {
+    i64::try_from(at.saturating_duration_since(origin).as_micros()).unwrap_or(i64::MAX)
 }
 
 impl ConsentLimiter {
@@ -43,6 +65,8 @@ impl ConsentLimiter {
             local: RateLimiter::keyed(quota),
             shared,
             spacing,
+            origin: Instant::now(),
+            clock: Mutex::new(None),
         }
     }
 
@@ -61,43 +85,70 @@ impl ConsentLimiter {
         self.local.until_key_ready(&key).await;
     }
 
-    /// A shared slot is reserved ahead and slept for. A task that wakes well after its slot
-    /// (a busy machine, a slow database answer) would crowd the calls after it, so it lets the
-    /// slot go and reserves another.
+    /// A shared slot is reserved ahead and slept for, on this machine's clock: the offset to
+    /// the database's clock comes from the reservation with the shortest round trip seen lately,
+    /// so a slow answer does not shift the wake-up. A task that still wakes well after its slot
+    /// (a busy machine) would crowd the calls after it, so it lets the slot go and reserves
+    /// another.
     async fn until_shared_slot(&self, pool: &AnyPool, key: &str) -> Result<(), sqlx::Error> {
         for _ in 0..MAX_RESERVATIONS {
-            // Measured from before the query: the slot's local time is estimated early, so
-            // lateness is over- rather than under-estimated.
             let asked = Instant::now();
-            let deadline = asked + self.reserve(pool, key).await?;
+            let (slot_us, db_now_us) = self.reserve(pool, key).await?;
+            let answered = Instant::now();
+            let deadline = self.local_time_of(slot_us, db_now_us, asked, answered);
             tokio::time::sleep_until(deadline.into()).await;
             if Instant::now() <= deadline + self.spacing / 2 {
                 return Ok(());
             }
         }
-        // Still late after several slots: the machine is overloaded; slots were spent, so the
-        // rate stays under the limit anyway.
+        // Late again and again: the machine is overloaded. Each try spent a slot, and waiting
+        // longer would not make this call any less late.
         Ok(())
     }
 
-    /// Takes the application's next slot; returns how long to wait for it.
-    async fn reserve(&self, pool: &AnyPool, key: &str) -> Result<Duration, sqlx::Error> {
+    /// When the database time `slot_us` happens on this machine's monotonic clock.
+    fn local_time_of(
+        &self,
+        slot_us: i64,
+        db_now_us: i64,
+        asked: Instant,
+        answered: Instant,
+    ) -> Instant {
+        let round_trip = answered - asked;
+        let midpoint = asked + round_trip / 2;
+        let sample_offset = db_now_us - micros_since(self.origin, midpoint);
+        let offset = {
+            let mut best = self.clock.lock();
+            let stale = best.is_none_or(|c| c.taken.elapsed() > RECALIBRATE_AFTER);
+            if stale || best.is_some_and(|c| round_trip < c.round_trip) {
+                *best = Some(Calibration {
+                    offset_us: sample_offset,
+                    round_trip,
+                    taken: answered,
+                });
+            }
+            best.map_or(sample_offset, |c| c.offset_us)
+        };
+        let local_us = u64::try_from(slot_us - offset).unwrap_or(0);
+        self.origin + Duration::from_micros(local_us)
+    }
+
+    /// Takes the application's next slot: its time and the database's time now (µs).
+    async fn reserve(&self, pool: &AnyPool, key: &str) -> Result<(i64, i64), sqlx::Error> {
         let spacing_us = i64::try_from(self.spacing.as_micros()).unwrap_or(i64::MAX);
-        let (slot_us, now_us): (i64, i64) = sqlx::query_as(
+        sqlx::query_as(
             "INSERT INTO consent_rate_cursors (application_id, next_at_us)
-             VALUES ($1, (extract(epoch from clock_timestamp()) * 1000000)::bigint)
+             VALUES ($1, (extract(epoch from clock_timestamp()) * 1000000)::bigint + $3)
              ON CONFLICT (application_id) DO UPDATE SET next_at_us = GREATEST(
                  consent_rate_cursors.next_at_us + $2,
-                 (extract(epoch from clock_timestamp()) * 1000000)::bigint)
+                 (extract(epoch from clock_timestamp()) * 1000000)::bigint + $3)
              RETURNING next_at_us, (extract(epoch from clock_timestamp()) * 1000000)::bigint",
         )
         .bind(key)
         .bind(spacing_us)
+        .bind(i64::try_from(RESERVATION_LEAD.as_micros()).unwrap_or(0))
         .fetch_one(pool)
-        .await?;
-        Ok(Duration::from_micros(
-            u64::try_from(slot_us - now_us).unwrap_or(0),
-        ))
+        .await
     }
 
     /// The time between two calls for one application.
