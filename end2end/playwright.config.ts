@@ -47,6 +47,7 @@ export default defineConfig({
       DASHBOARD_DATABASE_URL: `sqlite://${dataDir}/dashboard.db?mode=rwc`,
       DASHBOARD_TOKEN_ENCRYPTION_KEY: "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
       LEPTOS_SITE_ROOT: "target/site",
+      DASHBOARD_REVIEW_FOUR_EYES: "true",
       RUST_LOG: "info",
     },
   },

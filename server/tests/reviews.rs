@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Options, TestServer, ADMIN_UPN, APPROVER_UPN};
+use common::{Options, TestServer, ADMIN_UPN, APPROVER_UPN, READER_UPN};
 use serde_json::Value;
 
 async fn call_ok(
@@ -34,6 +34,7 @@ async fn a_removal_approved_by_a_second_admin_is_executed_and_dap_shows_off() {
     .await;
     let (avery, _) = server.sign_in(ADMIN_UPN).await;
     let (casey, _) = server.sign_in(APPROVER_UPN).await;
+    let (riley, _) = server.sign_in(READER_UPN).await;
 
     let id: String = serde_json::from_value(
         call_ok(
@@ -100,6 +101,21 @@ async fn a_removal_approved_by_a_second_admin_is_executed_and_dap_shows_off() {
         .call_with(&avery, "execute_review", &[("id", id.as_str())])
         .await;
     assert_eq!(refused.status(), 400);
+
+    // The read-only admin does not hold the approver role: refused, and the attempt audited.
+    assert_eq!(decide(&riley, &removed, "approve", "").await, 403);
+    let loaded = review(&server, &riley, &id).await;
+    assert_eq!(loaded["viewer_can_approve"], false);
+    assert_eq!(loaded["summary"]["ready"], 0);
+    let refused: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'review-decision' AND outcome = 'refused'
+         AND actor_upn = $1",
+    )
+    .bind(READER_UPN)
+    .fetch_one(&server.state.storage.pool)
+    .await
+    .unwrap();
+    assert_eq!(refused, 1);
 
     assert_eq!(decide(&casey, &removed, "approve", "agreed").await, 200);
     let loaded = review(&server, &casey, &id).await;
@@ -180,11 +196,12 @@ async fn a_removal_approved_by_a_second_admin_is_executed_and_dap_shows_off() {
     assert!(removed_line.contains(APPROVER_UPN) && removed_line.ends_with(",yes"));
 
     // Audited: every decision and the execution, by their actors.
-    let decisions: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'review-decision'")
-            .fetch_one(&server.state.storage.pool)
-            .await
-            .unwrap();
+    let decisions: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'review-decision' AND outcome = 'succeeded'",
+    )
+    .fetch_one(&server.state.storage.pool)
+    .await
+    .unwrap();
     assert_eq!(decisions, 5);
 }
 

@@ -31,6 +31,10 @@ impl Decision {
     }
 }
 
+/// The app role (of the dashboard's app registration, in the id token's `roles`) an admin needs
+/// to approve a DAP removal when the four-eyes rule is on.
+pub const APPROVER_ROLE: &str = "DapReview.Approve";
+
 /// Longest note a reviewer can leave.
 pub const MAX_NOTE_CHARS: usize = 1000;
 
@@ -83,5 +87,7 @@ pub struct Review {
     pub summary: ReviewSummary,
     /// The signed-in admin, so the page offers approval only on others' removals.
     pub viewer_upn: String,
+    /// The signed-in admin holds the approver role.
+    pub viewer_can_approve: bool,
     pub customers: Vec<ReviewCustomer>,
 }

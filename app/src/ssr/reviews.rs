@@ -14,7 +14,7 @@ use crate::ids::Guid;
 use crate::model::customers::CustomerQuery;
 use crate::model::jobs::JobKind;
 use crate::model::reviews::{
-    Decision, DecisionRecord, Review, ReviewCustomer, ReviewSummary, MAX_NOTE_CHARS,
+    Decision, DecisionRecord, Review, ReviewCustomer, ReviewSummary, APPROVER_ROLE, MAX_NOTE_CHARS,
 };
 use sqlx::Row;
 use std::collections::HashMap;
@@ -133,6 +133,20 @@ pub async fn decide(
             what: "this customer in the review".into(),
         })?;
     if decision == Decision::Approve {
+        if !user.app_roles.iter().any(|r| r == APPROVER_ROLE) {
+            let reason = format!(
+                "Approving a DAP removal needs the dashboard role {APPROVER_ROLE} (an app role of the dashboard's app registration, assigned in Entra ID)."
+            );
+            let entry = Entry::new(&user.upn, "review-decision")
+                .customer(customer)
+                .target(format!("review {review}: approve"))
+                .refused(reason.clone());
+            audit::record(&state.storage, &entry).await?;
+            return Err(AppError::Forbidden {
+                message: reason,
+                correlation_id: None,
+            });
+        }
         if !loaded.summary.four_eyes {
             return Err(AppError::InvalidInput(
                 "This review does not need approvals (the four-eyes rule is off).".into(),
@@ -352,6 +366,7 @@ pub async fn load(state: &AppState, id: Guid, viewer: &SessionUser) -> Result<Re
     Ok(Review {
         summary,
         viewer_upn: viewer.upn.clone(),
+        viewer_can_approve: viewer.app_roles.iter().any(|r| r == APPROVER_ROLE),
         customers,
     })
 }

@@ -177,7 +177,7 @@ fn ReviewView(
             .into_any()
         }
     };
-    let viewer = review.viewer_upn;
+    let viewer = review.viewer_can_approve.then_some(review.viewer_upn);
     let review_id = s.id.clone();
     view! {
         <h1>{s.title.clone()}</h1>
@@ -251,7 +251,8 @@ fn describe(record: &DecisionRecord) -> String {
 fn ReviewRow(
     customer: ReviewCustomer,
     review_id: String,
-    viewer: String,
+    /// The signed-in admin, when they may approve removals.
+    viewer: Option<String>,
     four_eyes: bool,
     open: bool,
     decide: ServerAction<Decide>,
@@ -265,9 +266,9 @@ fn ReviewRow(
     let can_approve = open
         && four_eyes
         && !approved
-        && decision
-            .as_ref()
-            .is_some_and(|d| d.decision == Decision::Remove && d.decided_by != viewer);
+        && decision.as_ref().is_some_and(|d| {
+            d.decision == Decision::Remove && viewer.as_ref().is_some_and(|v| *v != d.decided_by)
+        });
     let current = match &decision {
         None => view! { <span class="muted">"undecided"</span> }.into_any(),
         Some(d) => {

@@ -51,7 +51,7 @@ pub use config::{
     PARTNER_CENTER_AUDIENCE, PARTNER_TENANT_ID,
 };
 pub use faults::FaultConfig;
-pub use partner::DemoUser;
+pub use partner::{DemoUser, REVIEW_APPROVER_ROLE};
 
 use crate::oidc::OidcState;
 use crate::partner::PARTNER_USERS;

@@ -899,6 +899,7 @@ impl Simulator {
                 preferred_username: user.upn.to_owned(),
                 ver: "2.0".to_owned(),
                 amr,
+                roles: user.app_roles.iter().map(|r| (*r).to_owned()).collect(),
             };
             Some(keys.sign(&claims).map_err(signing_failed)?)
         } else {

@@ -32,6 +32,8 @@ pub(crate) struct PartnerUser {
     pub object_id: Uuid,
     /// Member of the Partner Center "Admin agent" group: may change relationships (remove DAP).
     pub admin_agent: bool,
+    /// App roles of the dashboard's app registration assigned to this user (id token `roles`).
+    pub app_roles: &'static [&'static str],
     /// GDAP roles held in every customer tenant.
     pub gdap_roles: &'static [Uuid],
     pub rights: &'static str,
@@ -45,12 +47,17 @@ const FULL_GDAP: &[Uuid] = &[
     APPLICATION_ADMINISTRATOR,
 ];
 
+/// The dashboard's app role for approving DAP removals (four-eyes), as an admin would define it
+/// on the app registration and assign it to the admins who may approve.
+pub const REVIEW_APPROVER_ROLE: &str = "DapReview.Approve";
+
 pub(crate) const PARTNER_USERS: &[PartnerUser] = &[
     PartnerUser {
         upn: "avery.admin@northwind-partner.onmicrosoft.com",
         display_name: "Avery Admin",
         object_id: uuid!("5a0c7e2b-91d4-4f63-8b1e-2c7f4a9d3e01"),
         admin_agent: true,
+        app_roles: &[REVIEW_APPROVER_ROLE],
         gdap_roles: FULL_GDAP,
         rights: "Admin agent; GDAP: Privileged Role Administrator, User Administrator, \
                  Global Reader, Cloud Application Administrator, Application Administrator",
@@ -60,6 +67,7 @@ pub(crate) const PARTNER_USERS: &[PartnerUser] = &[
         display_name: "Riley Reader",
         object_id: uuid!("b3e8f1a6-0d27-4c95-a4f2-6e1b8c5d7a02"),
         admin_agent: false,
+        app_roles: &[],
         gdap_roles: &[GLOBAL_READER],
         rights: "Read only; GDAP: Global Reader (not an admin agent)",
     },
@@ -68,6 +76,7 @@ pub(crate) const PARTNER_USERS: &[PartnerUser] = &[
         display_name: "Casey Approver",
         object_id: uuid!("e7d2a4c9-3f81-4b06-9c5a-1d8e6f2b4a03"),
         admin_agent: true,
+        app_roles: &[REVIEW_APPROVER_ROLE],
         gdap_roles: FULL_GDAP,
         rights: "Admin agent (second approver); GDAP: Privileged Role Administrator, \
                  User Administrator, Global Reader, Cloud Application Administrator, \

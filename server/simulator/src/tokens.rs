@@ -44,6 +44,9 @@ pub(crate) struct IdClaims {
     pub preferred_username: String,
     pub ver: String,
     pub amr: Vec<String>,
+    /// App roles of the dashboard's app registration assigned to the user.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
 }
 
 /// The signing key and its public JWK.

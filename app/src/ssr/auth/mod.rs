@@ -31,6 +31,9 @@ pub struct SessionUser {
     pub user_key: String,
     pub upn: String,
     pub display_name: String,
+    /// App roles from the verified id token (e.g. `DapReview.Approve`).
+    #[serde(default)]
+    pub app_roles: Vec<String>,
 }
 
 impl SessionUser {
@@ -249,6 +252,7 @@ async fn complete_sign_in(
         user_key: claims.user_key(),
         upn: claims.upn(),
         display_name: claims.display_name(),
+        app_roles: claims.roles.clone(),
     };
     let lifetime = response.expires_in().unwrap_or(Duration::from_secs(300));
     state

@@ -76,6 +76,9 @@ pub struct IdClaims {
     pub nonce: Option<String>,
     #[serde(default)]
     pub amr: Vec<String>,
+    /// App roles of the dashboard's app registration assigned to the admin.
+    #[serde(default)]
+    pub roles: Vec<String>,
 }
 
 impl IdClaims {

@@ -1,0 +1,184 @@
+import { expect, test, type APIRequestContext, type Browser, type Page } from "@playwright/test";
+
+const AVERY = "avery.admin@northwind-partner.onmicrosoft.com";
+const CASEY = "casey.approver@northwind-partner.onmicrosoft.com";
+const START = "Review stale DAP (no sign-in for 90 days)";
+const NOTE = "No sign-in since the migration <b>html</b> & co";
+
+type SimState = { customers: { customerTenantId: string; organizationDisplayName: string; dapEnabled: boolean }[] };
+
+function collectConsoleErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on("console", (message) => {
+    if (message.type() === "error") errors.push(message.text());
+  });
+  page.on("pageerror", (error) => errors.push(error.message));
+  // The console names no URL; the response does.
+  page.on("response", (response) => {
+    if (response.status() >= 400) errors.push(`${response.status()} ${response.url()}`);
+  });
+  return errors;
+}
+
+async function simState(request: APIRequestContext): Promise<SimState> {
+  return (await request.get("/_sim/state")).json();
+}
+
+async function dapEnabled(request: APIRequestContext, tenantId: string): Promise<boolean | undefined> {
+  return (await simState(request)).customers.find((c) => c.customerTenantId === tenantId)?.dapEnabled;
+}
+
+async function signIn(page: Page, upn: string, returnTo: string) {
+  await page.goto(`/login?login_hint=${upn}&return_to=${encodeURIComponent(returnTo)}`);
+  await expect(page).toHaveURL(new RegExp(`${returnTo.replace(/[?]/g, "\\?")}$`));
+}
+
+/** A second admin in a browser context of their own (same JavaScript setting as the test). */
+async function secondAdmin(browser: Browser, baseURL: string | undefined, javaScriptEnabled: boolean) {
+  const context = await browser.newContext({ baseURL, javaScriptEnabled });
+  return { context, page: await context.newPage() };
+}
+
+/** Starts the stale-DAP review from /reviews; returns its id. */
+async function startReview(page: Page): Promise<string> {
+  await page.getByRole("button", { name: START }).click();
+  await expect(page).toHaveURL(/\/reviews\/[0-9a-f-]{36}$/);
+  const id = page.url().split("/").pop() as string;
+  const summary = page.locator("#review-summary");
+  await expect(summary).toHaveAttribute("data-four-eyes", "true");
+  await expect(summary).toHaveAttribute("data-decided", "0");
+  return id;
+}
+
+/** Marks the customer of `row` for removal with NOTE; checks the note is shown as text. */
+async function decideRemove(page: Page, tenantId: string) {
+  const row = page.locator(`tr[data-tenant-id="${tenantId}"]`);
+  await row.locator('select[name="decision"]').selectOption("remove");
+  await row.locator('input[name="note"]').fill(NOTE);
+  await row.getByRole("button", { name: "Save" }).click();
+  await expect(row).toHaveAttribute("data-decision", "remove");
+  await expect(row).toHaveAttribute("data-approved", "false");
+  await expect(row).toHaveAttribute("data-ready", "false");
+  await expect(row.locator("q.note")).toHaveText(NOTE);
+  await expect(row.locator("q.note b")).toHaveCount(0);
+  await expect(row).toContainText("awaiting a second admin's approval");
+  const summary = page.locator("#review-summary");
+  await expect(summary).toHaveAttribute("data-decided", "1");
+  await expect(summary).toHaveAttribute("data-removals", "1");
+  await expect(summary).toHaveAttribute("data-ready", "0");
+  // The four-eyes rule: the admin who decided cannot approve, and nothing is ready to execute.
+  await expect(row.locator("form.approve")).toHaveCount(0);
+  await expect(page.getByRole("button", { name: "Approve removal" })).toHaveCount(0);
+  await expect(page.locator("#execute-review button")).toBeDisabled();
+}
+
+/** The second admin approves the removal of `tenantId` and executes the review; returns the job id. */
+async function approveAndExecute(page: Page, tenantId: string): Promise<string> {
+  const row = page.locator(`tr[data-tenant-id="${tenantId}"]`);
+  await expect(row).toHaveAttribute("data-decision", "remove");
+  await expect(row.locator("q.note")).toHaveText(NOTE);
+  await row.locator("form.approve").getByRole("button", { name: "Approve removal" }).click();
+  await expect(row).toHaveAttribute("data-approved", "true");
+  await expect(row).toHaveAttribute("data-ready", "true");
+  await expect(row.locator(".approval")).toContainText(`approved by ${CASEY}`);
+  await expect(page.locator("#review-summary")).toHaveAttribute("data-ready", "1");
+  await page.locator("#execute-review").getByRole("button", { name: "Remove DAP from 1 customers" }).click();
+  await expect(page).toHaveURL(/\/jobs\/[0-9a-f-]{36}$/);
+  return page.url().split("/").pop() as string;
+}
+
+test("a DAP removal decided by one admin, approved by another, executed as a job", async ({
+  page,
+  browser,
+  baseURL,
+  request,
+}) => {
+  const errors = collectConsoleErrors(page);
+  await signIn(page, AVERY, "/reviews");
+  await expect(page.locator("#app")).toHaveAttribute("data-hydrated", "true");
+  const reviewId = await startReview(page);
+
+  const first = page.locator("tr[data-tenant-id]").first();
+  const tenantId = (await first.getAttribute("data-tenant-id")) as string;
+  expect(await dapEnabled(request, tenantId), "the reviewed customer has DAP").toBe(true);
+  await decideRemove(page, tenantId);
+
+  // Casey, in a browser of her own, sees the same review and approves the removal.
+  const casey = await secondAdmin(browser, baseURL, true);
+  const caseyErrors = collectConsoleErrors(casey.page);
+  await signIn(casey.page, CASEY, `/reviews/${reviewId}`);
+  await expect(casey.page.locator("#app")).toHaveAttribute("data-hydrated", "true");
+  const jobId = await approveAndExecute(casey.page, tenantId);
+
+  const progress = casey.page.locator("#job-progress");
+  await expect(progress).toHaveAttribute("data-finished", "true", { timeout: 30_000 });
+  await expect(progress).toHaveAttribute("data-total", "1");
+  await expect(progress).toHaveAttribute("data-done", "1");
+  await expect(progress).toHaveAttribute("data-failed", "0");
+  await expect(casey.page.locator(`tr[data-tenant-id="${tenantId}"]`)).toHaveAttribute("data-status", "done");
+  expect(await dapEnabled(request, tenantId), "the simulator removed DAP").toBe(false);
+
+  // Avery's view: the review is closed and names the job; the customers view says DAP is off.
+  await page.reload();
+  await expect(page.locator("#review-executed")).toContainText(CASEY);
+  await expect(page.locator(`#review-executed a[href="/jobs/${jobId}"]`)).toHaveCount(1);
+  await expect(page.locator("form.decide")).toHaveCount(0);
+  await page.goto(`/customers?q=${tenantId}`);
+  await expect(page.locator("#app")).toHaveAttribute("data-hydrated", "true");
+  await expect(page.locator(`tr[data-tenant-id="${tenantId}"] td.dap`)).toHaveText("off");
+
+  expect(errors, errors.join("\n")).toEqual([]);
+  expect(caseyErrors, caseyErrors.join("\n")).toEqual([]);
+  await casey.context.close();
+});
+
+test.describe("without JavaScript", () => {
+  test.use({ javaScriptEnabled: false });
+
+  test("the same review through plain form posts", async ({ page, browser, baseURL, request }) => {
+    await signIn(page, AVERY, "/reviews");
+    await expect(page.locator("#app")).toHaveAttribute("data-hydrated", "false");
+    const reviewId = await startReview(page);
+
+    // A customer other than the first (the hydrated test takes the first).
+    const second = page.locator("tr[data-tenant-id]").nth(1);
+    const tenantId = (await second.getAttribute("data-tenant-id")) as string;
+    expect(await dapEnabled(request, tenantId), "the reviewed customer has DAP").toBe(true);
+    await decideRemove(page, tenantId);
+    // Redirected back to the review (the server function's redirect leaves an empty query).
+    await expect(page).toHaveURL(new RegExp(`/reviews/${reviewId}\\??$`));
+
+    // The server refuses Avery's approval of her own removal even when posted directly.
+    const own = await page.request.post("/api/decide", {
+      form: { review: reviewId, customer_tenant_id: tenantId, decision: "approve", note: "" },
+      maxRedirects: 0,
+    });
+    expect(own.status()).toBe(403);
+    expect(await own.text()).toContain("second, different admin");
+    await page.reload();
+    await expect(page.locator(`tr[data-tenant-id="${tenantId}"]`)).toHaveAttribute("data-approved", "false");
+    await expect(page.locator("#review-summary")).toHaveAttribute("data-ready", "0");
+
+    const casey = await secondAdmin(browser, baseURL, false);
+    await signIn(casey.page, CASEY, `/reviews/${reviewId}`);
+    await expect(casey.page.locator("#app")).toHaveAttribute("data-hydrated", "false");
+    await approveAndExecute(casey.page, tenantId);
+
+    // The job runs in the background; without JavaScript the page refreshes itself until done.
+    const progress = casey.page.locator("#job-progress");
+    await expect(async () => {
+      await casey.page.reload();
+      await expect(progress).toHaveAttribute("data-finished", "true", { timeout: 1_000 });
+    }).toPass({ timeout: 30_000 });
+    await expect(progress).toHaveAttribute("data-total", "1");
+    await expect(progress).toHaveAttribute("data-done", "1");
+    await expect(casey.page.locator(`tr[data-tenant-id="${tenantId}"]`)).toHaveAttribute("data-status", "done");
+    // A finished job no longer refreshes itself.
+    await expect(casey.page.locator('meta[http-equiv="refresh"]')).toHaveCount(0);
+    expect(await dapEnabled(request, tenantId), "the simulator removed DAP").toBe(false);
+
+    await page.goto(`/customers?q=${tenantId}`);
+    await expect(page.locator(`tr[data-tenant-id="${tenantId}"] td.dap`)).toHaveText("off");
+    await casey.context.close();
+  });
+});
