@@ -1,6 +1,6 @@
 import { expect, test } from "@playwright/test";
 
-const APP = "6a6e8d43-7c1b-4f0e-9f5e-2b8a1c3d4e5f";
+import { APP } from "./support";
 
 test("grant a CPV consent, revoke it with one click, undo it", async ({ page, request }) => {
   await page.goto("/login?login_hint=avery.admin@northwind-partner.onmicrosoft.com&return_to=/customers");

@@ -1,22 +1,12 @@
 import { expect, test, type Page, type APIRequestContext } from "@playwright/test";
 
-type SimCustomer = {
-  customerTenantId: string;
-  organizationDisplayName: string;
-  dapEnabled: boolean;
-  lastSignInDateTime: string | null;
-};
-type SimState = { customers: SimCustomer[]; roleMembers: Record<string, Record<string, string[]>> };
+import { AVERY, simState, type SimCustomer, type SimState } from "./support";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 function daysSince(customer: SimCustomer): number | null {
   if (!customer.lastSignInDateTime) return null;
   return Math.floor((Date.now() - Date.parse(customer.lastSignInDateTime)) / DAY_MS);
-}
-
-async function simState(request: APIRequestContext, query = ""): Promise<SimState> {
-  return (await request.get(`/_sim/state${query}`)).json();
 }
 
 /** DAP customers with no partner sign-in for at least `days` days ("never" included). */
@@ -27,7 +17,7 @@ function staleDap(state: SimState, days: number): SimCustomer[] {
   });
 }
 
-async function signIn(page: Page, upn = "avery.admin@northwind-partner.onmicrosoft.com") {
+async function signIn(page: Page, upn = AVERY) {
   await page.goto(`/login?login_hint=${upn}&return_to=/customers`);
   await expect(page).toHaveURL(/\/customers$/);
 }

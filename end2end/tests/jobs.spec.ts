@@ -1,29 +1,6 @@
 import { expect, test, type APIRequestContext, type Page } from "@playwright/test";
 
-const AVERY = "avery.admin@northwind-partner.onmicrosoft.com";
-const RILEY = "riley.reader@northwind-partner.onmicrosoft.com";
-const APP = "6a6e8d43-7c1b-4f0e-9f5e-2b8a1c3d4e5f";
-
-type SimCustomer = { customerTenantId: string; organizationDisplayName: string; dapEnabled: boolean };
-type SimConsent = { applicationId: string };
-type SimState = { customers: SimCustomer[]; consents: Record<string, SimConsent[]> };
-
-function collectConsoleErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on("console", (message) => {
-    if (message.type() === "error") errors.push(message.text());
-  });
-  page.on("pageerror", (error) => errors.push(error.message));
-  // The console names no URL; the response does.
-  page.on("response", (response) => {
-    if (response.status() >= 400) errors.push(`${response.status()} ${response.url()}`);
-  });
-  return errors;
-}
-
-async function simState(request: APIRequestContext): Promise<SimState> {
-  return (await request.get("/_sim/state")).json();
-}
+import { APP, AVERY, RILEY, collectConsoleErrors, simState, type SimState } from "./support";
 
 function consented(state: SimState, tenantId: string): boolean {
   return (state.consents[tenantId] ?? []).some((c) => c.applicationId === APP);

@@ -1,28 +1,9 @@
 import { expect, test, type APIRequestContext, type Browser, type Page } from "@playwright/test";
 
-const AVERY = "avery.admin@northwind-partner.onmicrosoft.com";
-const CASEY = "casey.approver@northwind-partner.onmicrosoft.com";
+import { AVERY, CASEY, collectConsoleErrors, simState } from "./support";
+
 const START = "Review stale DAP (no sign-in for 90 days)";
 const NOTE = "No sign-in since the migration <b>html</b> & co";
-
-type SimState = { customers: { customerTenantId: string; organizationDisplayName: string; dapEnabled: boolean }[] };
-
-function collectConsoleErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on("console", (message) => {
-    if (message.type() === "error") errors.push(message.text());
-  });
-  page.on("pageerror", (error) => errors.push(error.message));
-  // The console names no URL; the response does.
-  page.on("response", (response) => {
-    if (response.status() >= 400) errors.push(`${response.status()} ${response.url()}`);
-  });
-  return errors;
-}
-
-async function simState(request: APIRequestContext): Promise<SimState> {
-  return (await request.get("/_sim/state")).json();
-}
 
 async function dapEnabled(request: APIRequestContext, tenantId: string): Promise<boolean | undefined> {
   return (await simState(request)).customers.find((c) => c.customerTenantId === tenantId)?.dapEnabled;

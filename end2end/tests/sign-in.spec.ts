@@ -1,19 +1,6 @@
 import { expect, test, type Page } from "@playwright/test";
 
-type SimState = { customers: { customerTenantId: string; organizationDisplayName: string; dapEnabled: boolean }[] };
-
-function collectConsoleErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on("console", (message) => {
-    if (message.type() === "error") errors.push(message.text());
-  });
-  page.on("pageerror", (error) => errors.push(error.message));
-  // The console names no URL; the response does.
-  page.on("response", (response) => {
-    if (response.status() >= 400) errors.push(`${response.status()} ${response.url()}`);
-  });
-  return errors;
-}
+import { collectConsoleErrors, type SimState } from "./support";
 
 test("sign in by clicking a demo user, see the customers, hydrated, no console errors", async ({ page, request }) => {
   const errors = collectConsoleErrors(page);

@@ -1,0 +1,40 @@
+// Shared by the browser suites: the demo users, the simulator's truth, and console-error capture.
+import type { APIRequestContext, Page } from "@playwright/test";
+
+export const AVERY = "avery.admin@northwind-partner.onmicrosoft.com";
+export const RILEY = "riley.reader@northwind-partner.onmicrosoft.com";
+export const CASEY = "casey.approver@northwind-partner.onmicrosoft.com";
+/** A CPV application id for consent tests. */
+export const APP = "6a6e8d43-7c1b-4f0e-9f5e-2b8a1c3d4e5f";
+
+export type SimCustomer = {
+  customerTenantId: string;
+  organizationDisplayName: string;
+  dapEnabled: boolean;
+  lastSignInDateTime: string | null;
+};
+export type SimConsent = { applicationId: string };
+export type SimState = {
+  customers: SimCustomer[];
+  consents: Record<string, SimConsent[]>;
+  roleMembers: Record<string, Record<string, string[]>>;
+};
+
+/** `GET /_sim/state` (with `query`, e.g. `?customer=<id>` for its directory). */
+export async function simState(request: APIRequestContext, query = ""): Promise<SimState> {
+  return (await request.get(`/_sim/state${query}`)).json();
+}
+
+/** Console errors, page errors and failed responses of `page`, collected as they happen. */
+export function collectConsoleErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on("console", (message) => {
+    if (message.type() === "error") errors.push(message.text());
+  });
+  page.on("pageerror", (error) => errors.push(error.message));
+  // The console names no URL; the response does.
+  page.on("response", (response) => {
+    if (response.status() >= 400) errors.push(`${response.status()} ${response.url()}`);
+  });
+  return errors;
+}
