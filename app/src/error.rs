@@ -21,6 +21,8 @@ pub enum AppError {
     NotFound { what: String },
     #[error("Invalid input: {0}")]
     InvalidInput(String),
+    #[error("The request is larger than the dashboard accepts.")]
+    TooLarge,
     #[error("Partner Center is throttling requests; try again in {retry_after_secs} s.")]
     Throttled {
         retry_after_secs: u64,
@@ -49,6 +51,7 @@ impl AppError {
             AppError::Forbidden { .. } => 403,
             AppError::NotFound { .. } => 404,
             AppError::InvalidInput(_) => 400,
+            AppError::TooLarge => 413,
             AppError::Throttled { .. } => 429,
             AppError::Upstream { status, .. } if *status >= 500 => 502,
             AppError::Upstream { .. } => 502,
@@ -95,6 +98,18 @@ impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        // On the server these are the caller's arguments that do not parse: bad input, not a
+        // fault of ours. (In the browser the same kinds describe an unreadable answer.)
+        #[cfg(feature = "ssr")]
+        if let ServerFnErrorErr::Args(message)
+        | ServerFnErrorErr::Deserialization(message)
+        | ServerFnErrorErr::MissingArg(message) = &value
+        {
+            if message.contains("length limit exceeded") {
+                return AppError::TooLarge;
+            }
+            return AppError::InvalidInput(format!("the request could not be read: {message}"));
+        }
         AppError::Transport(value.to_string())
     }
 }

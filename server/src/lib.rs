@@ -128,6 +128,7 @@ pub async fn build(
             state.clone(),
             app::ssr::jobs::http::json_middleware,
         ))
+        .layer(axum::middleware::from_fn(server_fn_status))
         .layer(sessions)
         .layer(axum::middleware::from_fn(security_headers))
         .layer(axum::middleware::from_fn_with_state(
@@ -174,9 +175,42 @@ fn demo_endpoints(config: &Config, sim: &SimConfig) -> Result<Endpoints, Startup
 async fn server_fn_handler(
     State(state): State<AppState>,
     request: axum::extract::Request,
-) -> impl IntoResponse {
+) -> axum::response::Response {
     leptos_axum::handle_server_fns_with_context(move || provide_context(state.clone()), request)
         .await
+        .into_response()
+}
+
+/// Server functions (Leptos registers each under `/api/`): see `with_error_status`.
+async fn server_fn_status(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let is_server_fn = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    if is_server_fn {
+        with_error_status(response).await
+    } else {
+        response
+    }
+}
+
+/// Errors raised before a server function runs (arguments that do not parse, a body over the
+/// limit) leave the framework's 500; the typed error in the body knows its real status.
+async fn with_error_status(response: axum::response::Response) -> axum::response::Response {
+    if response.status() != StatusCode::INTERNAL_SERVER_ERROR {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "unreadable error").into_response();
+    };
+    if let Ok(error) = serde_json::from_slice::<app::error::AppError>(&bytes) {
+        if let Ok(status) = StatusCode::from_u16(error.status_code()) {
+            parts.status = status;
+        }
+    }
+    axum::response::Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 async fn healthz(State(state): State<AppState>) -> impl IntoResponse {

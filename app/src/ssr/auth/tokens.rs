@@ -39,6 +39,8 @@ pub struct TokenBroker {
     cache: Mutex<HashMap<(String, String), CachedToken>>,
     /// One redemption at a time per admin: concurrent requests wait and reuse its result.
     redeem_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Why a forgotten refresh token was refused, so later requests still say why.
+    refusals: Mutex<HashMap<String, String>>,
 }
 
 /// Refresh this long before expiry: two minutes, or a fifth of short (test) lifetimes.
@@ -54,6 +56,7 @@ impl TokenBroker {
             sealer,
             cache: Mutex::new(HashMap::new()),
             redeem_locks: Mutex::new(HashMap::new()),
+            refusals: Mutex::new(HashMap::new()),
         }
     }
 
@@ -67,6 +70,9 @@ impl TokenBroker {
         refresh_token: &str,
         first_access_token: Option<(&str, &str, Duration)>,
     ) -> Result<(), AppError> {
+        if let Ok(mut refusals) = self.refusals.lock() {
+            refusals.remove(user_key);
+        }
         self.save_refresh_token(user_key, upn, display_name, refresh_token)
             .await?;
         if let Some((audience, token, lifetime)) = first_access_token {
@@ -163,8 +169,13 @@ impl TokenBroker {
         .await
         .map_err(|e| AppError::Internal(format!("reading the credential failed: {e}")))?;
         let Some((upn, display_name, sealed)) = row else {
+            let refused = self
+                .refusals
+                .lock()
+                .ok()
+                .and_then(|r| r.get(user_key).cloned());
             return Err(AppError::SignInRequired {
-                reason: "no stored sign-in for this account".into(),
+                reason: refused.unwrap_or_else(|| "no stored sign-in for this account".into()),
             });
         };
         let refresh_token =
@@ -189,7 +200,21 @@ impl TokenBroker {
             .add_scope(Scope::new("offline_access".into()))
             .request_async(self.authority.http())
             .await
-            .map_err(map_token_error)?;
+            .map_err(map_token_error);
+        let response = match response {
+            Ok(response) => response,
+            Err(error) => {
+                // Expired or revoked: the stored token can never work again, and keeping it
+                // would only repeat the refusal. The admin signs in again.
+                if let AppError::SignInRequired { reason } = &error {
+                    self.forget(user_key).await?;
+                    if let Ok(mut refusals) = self.refusals.lock() {
+                        refusals.insert(user_key.to_string(), reason.clone());
+                    }
+                }
+                return Err(error);
+            }
+        };
 
         if let Some(rotated) = response.refresh_token() {
             self.save_refresh_token(user_key, &upn, &display_name, rotated.secret())
