@@ -99,11 +99,13 @@ impl TestServer {
         format!("{}{}", self.base, path)
     }
 
-    /// A browser-like client: keeps cookies, follows redirects.
+    /// A browser-like client: keeps cookies, follows redirects, and gives up after a minute
+    /// so that a hung server fails the test instead of stalling the suite.
     pub fn browser(&self) -> reqwest::Client {
         reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::limited(10))
+            .timeout(Duration::from_secs(60))
             .build()
             .unwrap()
     }
