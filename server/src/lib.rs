@@ -242,12 +242,7 @@ pub async fn serve_on(
     // Once listening (the in-process simulator answers on this socket too), background work a
     // previous process left unfinished continues.
     let state = dashboard.state.clone();
-    tokio::spawn(async move {
-        if let Err(error) = app::ssr::reports::resume_unfinished(&state).await {
-            tracing::error!(%error, "could not resume unfinished reports");
-        }
-        app::ssr::jobs::runner::spawn_supervisor(state);
-    });
+    app::ssr::background::spawn_supervisor(state);
     // Pages go out in several chunks; with Nagle's algorithm a chunk can wait ~40 ms for a
     // delayed ACK (seen as p99 spikes in the customers benchmark).
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {

@@ -1,6 +1,6 @@
 //! Several dashboard instances on one PostgreSQL: sessions made on one are valid on the other, a
-//! job runs on one instance at a time and is taken over when that instance dies, and the consent
-//! rate limit holds across instances.
+//! job or report runs on one instance at a time and is taken over when that instance dies, and
+//! the consent rate limit holds across instances.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -13,8 +13,14 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// These tests take turns: on a two-core machine two of them at once delay requests by tens of
+/// milliseconds, and the rate-limit assertions (zero 429s at 49 calls per second, so about 20 ms
+/// of slack) would measure the machine instead of the dashboard.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test]
 async fn the_consent_rate_limit_holds_across_instances() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let pg = PgDatabase::create().await;
     // Two instances: each its own pool and limiter, one database.
     let instances: Vec<Arc<ConsentLimiter>> = vec![
@@ -84,6 +90,7 @@ async fn the_consent_rate_limit_holds_across_instances() {
 
 #[tokio::test]
 async fn two_instances_share_sessions_and_take_over_a_killed_instances_job() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let dir = TempDir::new();
     let pg = PgDatabase::create().await;
     let sim = SimProcess::start(&dir, 150).await;
@@ -160,4 +167,80 @@ async fn two_instances_share_sessions_and_take_over_a_killed_instances_job() {
         assert_eq!(state["writes"][request_id]["applied"], 1, "{item}");
     }
     assert_eq!(state["counters"]["throttled"], 0);
+}
+
+#[tokio::test]
+async fn a_killed_instances_report_is_taken_over_without_rereading_finished_customers() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    const CUSTOMERS: u64 = 48;
+    /// Partner Center reads per customer: the members of each of the four privileged roles.
+    const READS_PER_CUSTOMER: u64 = 4;
+    let dir = TempDir::new();
+    let pg = PgDatabase::create().await;
+    let sim = SimProcess::start(&dir, usize::try_from(CUSTOMERS).unwrap()).await;
+    let mut a = DashboardProcess::start(&sim, &dir, &pg.url, "instance-a").await;
+    let b = DashboardProcess::start(&sim, &dir, &pg.url, "instance-b").await;
+    let client = a.sign_in(ADMIN_UPN).await;
+    sim.set_faults(json!({"latency_ms": 300, "path_contains": "directoryroles"}))
+        .await;
+    let calls_before = sim.state().await["counters"]["apiCalls"].as_u64().unwrap();
+
+    let response = a
+        .call(&client, "start_role_report", &[("filter", "")])
+        .await;
+    assert_eq!(response.status(), 200);
+    let id: String = response.json().await.unwrap();
+    let mut done_at_kill = 0;
+    for _ in 0..400 {
+        done_at_kill = report(&b, &client, &id).await["summary"]["done"]
+            .as_u64()
+            .unwrap();
+        if done_at_kill >= 12 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(
+        (12..CUSTOMERS).contains(&done_at_kill),
+        "done: {done_at_kill}"
+    );
+    assert!(!b
+        .process
+        .log_text()
+        .contains("running privileged-role report"));
+
+    a.process.kill();
+    let mut finished = Value::Null;
+    for _ in 0..600 {
+        finished = report(&b, &client, &id).await;
+        if finished["summary"]["finished_at"].is_string() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        finished["summary"]["finished_at"].is_string(),
+        "B did not finish the report: {}\n{}",
+        finished["summary"],
+        b.process.log_text()
+    );
+    assert_eq!(finished["summary"]["done"], CUSTOMERS);
+    assert!(b
+        .process
+        .log_text()
+        .contains("running privileged-role report"));
+    // Every customer read once, plus at most the six A had on the wire when it was killed:
+    // redoing A's finished customers would add at least 12 more.
+    let calls = sim.state().await["counters"]["apiCalls"].as_u64().unwrap() - calls_before;
+    let most = READS_PER_CUSTOMER * (CUSTOMERS + app::ssr::reports::REPORT_CONCURRENCY as u64);
+    assert!(
+        (READS_PER_CUSTOMER * CUSTOMERS..=most).contains(&calls),
+        "{calls} Partner Center calls for {CUSTOMERS} customers (at most {most} expected)"
+    );
+}
+
+async fn report(on: &DashboardProcess, client: &reqwest::Client, id: &str) -> Value {
+    let response = on.call(client, "role_report", &[("id", id)]).await;
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
 }

@@ -166,3 +166,74 @@ async fn sqlite_customer_snapshots() {
 async fn postgres_customer_snapshots() {
     customer_snapshots_round_trip_and_replace_each_other(Db::Postgres).await;
 }
+
+/// Instances claiming background work at the same moment, each with its own pool, never take the
+/// same row, and together take every row.
+async fn concurrent_claims_take_each_row_once(db: Db) {
+    use app::ssr::background::{claim_available, Claimable, Work};
+    const REPORTS: usize = 1_000;
+    const INSTANCES: usize = 6;
+    let (storage, pg, dir) = open(&db).await;
+    for chunk in (0..REPORTS).collect::<Vec<_>>().chunks(100) {
+        let rows: Vec<String> = chunk
+            .iter()
+            .map(|i| format!("('report-{i:04}', 'a', 'k', {i}, '')"))
+            .collect();
+        sqlx::query(&format!(
+            "INSERT INTO role_reports (id, started_by, started_by_key, started_at_ms, scope)
+             VALUES {}",
+            rows.join(", ")
+        ))
+        .execute(&storage.pool)
+        .await
+        .unwrap();
+    }
+    let url = match &pg {
+        Some(pg) => pg.url.clone(),
+        None => format!(
+            "sqlite://{}/nested/dir/dashboard.db?mode=rwc",
+            dir.path.display()
+        ),
+    };
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(INSTANCES));
+    let mut instances = Vec::new();
+    for n in 0..INSTANCES {
+        let instance = Storage::open(&url).await.unwrap();
+        let start = start.clone();
+        instances.push(tokio::spawn(async move {
+            start.wait().await;
+            claim_available(
+                &instance,
+                Work::RoleReport,
+                &format!("instance-{n}"),
+                Claimable::Unheld,
+            )
+            .await
+            .unwrap()
+        }));
+    }
+    let mut claimed = Vec::new();
+    for instance in instances {
+        claimed.extend(instance.await.unwrap());
+    }
+    claimed.sort();
+    let before = claimed.len();
+    claimed.dedup();
+    assert_eq!(before, claimed.len(), "a row was claimed twice");
+    assert_eq!(claimed.len(), REPORTS, "every row claimed");
+    // Held rows are not claimable again until their lease lapses.
+    let again = claim_available(&storage, Work::RoleReport, "late", Claimable::Unheld)
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "{again:?}");
+}
+
+#[tokio::test]
+async fn sqlite_concurrent_claims() {
+    concurrent_claims_take_each_row_once(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_concurrent_claims() {
+    concurrent_claims_take_each_row_once(Db::Postgres).await;
+}

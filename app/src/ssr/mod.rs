@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod background;
 pub mod config;
 pub mod consent;
 pub mod csv;

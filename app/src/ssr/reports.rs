@@ -1,9 +1,11 @@
 //! The privileged-role report: a background job over a selection of customers (a customers
 //! filter), reading the members of the privileged roles in each with bounded concurrency. One
 //! customer's failure is recorded and the rest go on; progress and results live in the database,
-//! so the page can follow it and a restart resumes the customers still pending.
+//! so the page can follow it. It runs as background work held by one instance at a time, so a
+//! restart, or another instance after this one stops, resumes the customers still pending.
 
 use super::auth::SessionUser;
+use super::background::{self, Claimable, Work};
 use super::customers::view;
 use super::partner_center::{retrying, ATTEMPTS};
 use super::state::AppState;
@@ -16,6 +18,8 @@ use crate::model::reports::{ItemStatus, ReportCustomer, ReportHolder, ReportSumm
 use futures::StreamExt;
 use sqlx::Row;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use time::OffsetDateTime;
 
 /// Customers read at once (each is four Partner Center calls).
@@ -75,31 +79,28 @@ pub async fn start(
         insert.execute(&mut *tx).await.map_err(db)?;
     }
     tx.commit().await.map_err(db)?;
-    tokio::spawn(run(state.clone(), id.clone()));
+    state.jobs.wake();
     Ok(id)
 }
 
-/// At start-up: reports a previous process left unfinished continue where they stopped.
-pub async fn resume_unfinished(state: &AppState) -> Result<usize, AppError> {
-    let ids: Vec<String> =
-        sqlx::query_scalar("SELECT id FROM role_reports WHERE finished_at_ms IS NULL")
-            .fetch_all(&state.storage.pool)
-            .await
-            .map_err(db)?;
-    for id in &ids {
-        tracing::info!(report = %id, "resuming an unfinished privileged-role report");
-        tokio::spawn(run(state.clone(), id.clone()));
+/// Claims the reports `claimable` allows (new ones, and those whose instance stopped) and runs
+/// each (see [`crate::ssr::background`]).
+pub(crate) async fn claim_and_run(state: &AppState, claimable: Claimable) -> Result<(), AppError> {
+    let me = &state.jobs.instance_id;
+    for id in background::claim_available(&state.storage, Work::RoleReport, me, claimable).await? {
+        tracing::info!(report = %id, instance = %me, "running privileged-role report");
+        tokio::spawn(run(state.clone(), id));
     }
-    Ok(ids.len())
+    Ok(())
 }
 
 async fn run(state: AppState, report_id: String) {
-    if let Err(error) = run_pending(&state, &report_id).await {
-        tracing::error!(report = %report_id, %error, "privileged-role report stopped");
+    if let Err(error) = run_claimed(&state, &report_id).await {
+        tracing::error!(report = %report_id, %error, "privileged-role report stopped; it resumes at the next poll");
     }
 }
 
-async fn run_pending(state: &AppState, report_id: &str) -> Result<(), AppError> {
+async fn run_claimed(state: &AppState, report_id: &str) -> Result<(), AppError> {
     let user_key: String =
         sqlx::query_scalar("SELECT started_by_key FROM role_reports WHERE id = $1")
             .bind(report_id)
@@ -114,30 +115,54 @@ async fn run_pending(state: &AppState, report_id: &str) -> Result<(), AppError> 
     .fetch_all(&state.storage.pool)
     .await
     .map_err(db)?;
+    let lost = Arc::new(AtomicBool::new(false));
+    let renewal =
+        background::keep_renewed(state, Work::RoleReport, report_id, lost.clone(), || async {
+        });
 
     // Reads run concurrently; writes go one at a time (SQLite has a single writer, and waiting
     // for its lock inside a transaction costs seconds).
     let writer = tokio::sync::Mutex::new(());
+    let storage_failed = AtomicBool::new(false);
     futures::stream::iter(pending)
         .for_each_concurrent(REPORT_CONCURRENCY, |customer| {
-            let user_key = &user_key;
-            let writer = &writer;
+            let (user_key, writer, lost, storage_failed) =
+                (&user_key, &writer, &lost, &storage_failed);
             async move {
+                if lost.load(Ordering::Relaxed) {
+                    return;
+                }
                 let outcome = holders_of(state, user_key, &customer).await;
                 let _turn = writer.lock().await;
                 if let Err(error) = record(state, report_id, &customer, outcome).await {
-                    // Left pending: a resumed run picks it up again.
+                    // Left pending: the next run picks it up again.
                     tracing::error!(report = %report_id, %customer, %error, "could not store a result");
+                    storage_failed.store(true, Ordering::Relaxed);
                 }
             }
         })
         .await;
-    sqlx::query("UPDATE role_reports SET finished_at_ms = $1 WHERE id = $2")
-        .bind(now_ms())
-        .bind(report_id)
-        .execute(&state.storage.pool)
-        .await
-        .map_err(db)?;
+    drop(renewal);
+    if lost.load(Ordering::Relaxed) {
+        tracing::warn!(report = %report_id, "the claim lapsed; another instance continues the report");
+        return Ok(());
+    }
+    if storage_failed.load(Ordering::Relaxed) {
+        background::release(state, Work::RoleReport, report_id).await?;
+        return Err(AppError::Internal(
+            "some results could not be stored; those customers stay pending".into(),
+        ));
+    }
+    sqlx::query(
+        "UPDATE role_reports SET finished_at_ms = $1, claimed_until_ms = NULL
+         WHERE id = $2 AND claimed_by = $3",
+    )
+    .bind(now_ms())
+    .bind(report_id)
+    .bind(&state.jobs.instance_id)
+    .execute(&state.storage.pool)
+    .await
+    .map_err(db)?;
     Ok(())
 }
 

@@ -1,8 +1,6 @@
-//! Runs bulk jobs. Every instance polls for jobs nobody holds and claims one with a conditional
-//! UPDATE (an atomic row lock on both databases): `claimed_by` names the instance and
-//! `claimed_until_ms` is a lease renewed every second while it runs. An instance that dies
-//! stops renewing; when the lease lapses another instance (or the same one restarted) claims the
-//! job and continues with the pending items.
+//! Runs bulk jobs. Which instance runs a job is settled by a lease on its row (see
+//! [`crate::ssr::background`]); the lease is renewed every second while the job runs, and the job
+//! stops without finishing when another instance holds it.
 //!
 //! Each attempt is written ahead (`attempt_started_at_ms`) and settled in one transaction with
 //! its audit entry, so the audit has exactly one entry per attempt even across a crash: an
@@ -16,6 +14,7 @@ use crate::model::consent::Grant;
 use crate::model::jobs::{JobItemStatus, JobKind};
 use crate::ssr::audit::{self, Entry, Outcome};
 use crate::ssr::auth::AccessToken;
+use crate::ssr::background::{self, Claimable, Work};
 use crate::ssr::config::Config;
 use crate::ssr::consent;
 use crate::ssr::customers::snapshot;
@@ -32,11 +31,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
-/// How long a claim holds without renewal.
-pub const LEASE: Duration = Duration::from_secs(10);
-const RENEW_EVERY: Duration = Duration::from_secs(1);
-/// How often an instance looks for jobs to take over when nothing wakes it.
-const POLL_EVERY: Duration = Duration::from_secs(2);
 /// Customers in flight at once per job; enough to keep 50 calls per second going at ~300 ms
 /// per call.
 pub const JOB_CONCURRENCY: usize = 16;
@@ -59,7 +53,7 @@ pub struct JobsRuntime {
 struct JobControl {
     cancelled: AtomicBool,
     /// The lease was lost (another instance holds the job now): stop without finishing.
-    lost: AtomicBool,
+    lost: Arc<AtomicBool>,
 }
 
 impl JobControl {
@@ -79,9 +73,13 @@ impl JobsRuntime {
         }
     }
 
-    /// A job was created or cancelled: look now rather than at the next poll.
+    /// Background work was created or cancelled: look now rather than at the next poll.
     pub fn wake(&self) {
         self.wake.notify_one();
+    }
+
+    pub(crate) async fn woken(&self) {
+        self.wake.notified().await;
     }
 
     /// Stops a job this process runs at once (others notice at their next renewal).
@@ -96,70 +94,22 @@ impl JobsRuntime {
     }
 }
 
-/// Starts the loop that claims and runs jobs, for the life of the process.
-pub fn spawn_supervisor(state: AppState) {
-    tokio::spawn(async move {
-        loop {
-            if let Err(error) = claim_available(&state).await {
-                tracing::error!(%error, "could not look for jobs to run");
-            }
-            tokio::select! {
-                () = tokio::time::sleep(POLL_EVERY) => {}
-                () = state.jobs.wake.notified() => {}
-            }
-        }
-    });
-}
-
-/// Claims every unfinished job that nobody holds (or whose holder's lease lapsed, or that this
-/// instance held before a restart) and runs it.
-async fn claim_available(state: &AppState) -> Result<(), AppError> {
+/// Claims the jobs `claimable` allows and runs each (see [`crate::ssr::background`]).
+pub(crate) async fn claim_and_run(state: &AppState, claimable: Claimable) -> Result<(), AppError> {
     let me = &state.jobs.instance_id;
-    let now = now_ms();
-    let candidates: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM jobs WHERE finished_at_ms IS NULL
-         AND (claimed_by IS NULL OR claimed_by = $1 OR claimed_until_ms < $2)
-         ORDER BY created_at_ms",
-    )
-    .bind(me)
-    .bind(now)
-    .fetch_all(&state.storage.pool)
-    .await
-    .map_err(db)?;
-    for id in candidates {
-        if state.jobs.running.lock().contains_key(&id) {
-            continue;
+    for id in background::claim_available(&state.storage, Work::Job, me, claimable).await? {
+        let control = Arc::new(JobControl::default());
+        {
+            let mut running = state.jobs.running.lock();
+            if running.contains_key(&id) {
+                continue; // already running here; the claim only extended its lease
+            }
+            running.insert(id.clone(), control.clone());
         }
-        let claimed = sqlx::query(
-            "UPDATE jobs SET claimed_by = $1, claimed_until_ms = $2
-             WHERE id = $3 AND finished_at_ms IS NULL
-             AND (claimed_by IS NULL OR claimed_by = $1 OR claimed_until_ms < $4)",
-        )
-        .bind(me)
-        .bind(now_ms() + lease_ms())
-        .bind(&id)
-        .bind(now_ms())
-        .execute(&state.storage.pool)
-        .await
-        .map_err(db)?
-        .rows_affected()
-            == 1;
-        if claimed {
-            let control = Arc::new(JobControl::default());
-            state
-                .jobs
-                .running
-                .lock()
-                .insert(id.clone(), control.clone());
-            tracing::info!(job = %id, instance = %me, "running job");
-            tokio::spawn(run(state.clone(), id, control));
-        }
+        tracing::info!(job = %id, instance = %me, "running job");
+        tokio::spawn(run(state.clone(), id, control));
     }
     Ok(())
-}
-
-fn lease_ms() -> i64 {
-    i64::try_from(LEASE.as_millis()).unwrap_or(10_000)
 }
 
 async fn run(state: AppState, id: String, control: Arc<JobControl>) {
@@ -243,15 +193,20 @@ async fn run_claimed(
     let job = load_context(state, id).await?;
     audit_interrupted_attempts(state, &job).await?;
     // A cancel requested before this run started, or on another instance.
-    note_renewal(control, renew(state, id).await?);
+    if cancel_requested(state, id).await? {
+        control.cancelled.store(true, Ordering::Relaxed);
+    }
     let renewal = {
-        let (state, id, control) = (state.clone(), id.to_string(), control.clone());
-        tokio::spawn(async move {
-            while !control.lost.load(Ordering::Relaxed) {
-                tokio::time::sleep(RENEW_EVERY).await;
-                match renew(&state, &id).await {
-                    Ok(renewal) => note_renewal(&control, renewal),
-                    Err(error) => tracing::warn!(job = %id, %error, "could not renew the claim"),
+        let (watcher, id_owned, control) = (state.clone(), id.to_string(), control.clone());
+        background::keep_renewed(state, Work::Job, id, control.lost.clone(), move || {
+            let (state, id, control) = (watcher.clone(), id_owned.clone(), control.clone());
+            async move {
+                match cancel_requested(&state, &id).await {
+                    Ok(true) => control.cancelled.store(true, Ordering::Relaxed),
+                    Ok(false) => {}
+                    Err(error) => {
+                        tracing::warn!(job = %id, %error, "could not read a cancel request")
+                    }
                 }
             }
         })
@@ -286,14 +241,14 @@ async fn run_claimed(
             }
         })
         .await;
-    renewal.abort();
+    drop(renewal);
     if control.lost.load(Ordering::Relaxed) {
         tracing::warn!(job = %id, "the claim lapsed; another instance continues the job");
         return Ok(());
     }
     let cancelled = control.cancelled.load(Ordering::Relaxed);
     if storage_failed.load(Ordering::Relaxed) && !cancelled {
-        release(state, id).await?;
+        background::release(state, Work::Job, id).await?;
         return Err(AppError::Internal(
             "some items could not be stored; they stay pending".into(),
         ));
@@ -301,57 +256,14 @@ async fn run_claimed(
     finish(state, &job, cancelled).await
 }
 
-fn note_renewal(control: &JobControl, renewal: Renewal) {
-    match renewal {
-        Renewal::Held {
-            cancel_requested: true,
-        } => control.cancelled.store(true, Ordering::Relaxed),
-        Renewal::Held { .. } => {}
-        Renewal::Lost => control.lost.store(true, Ordering::Relaxed),
-    }
-}
-
-#[derive(Debug, PartialEq, Eq)]
-enum Renewal {
-    Held { cancel_requested: bool },
-    Lost,
-}
-
-async fn renew(state: &AppState, id: &str) -> Result<Renewal, AppError> {
-    let held = sqlx::query(
-        "UPDATE jobs SET claimed_until_ms = $1 WHERE id = $2 AND claimed_by = $3
-         AND finished_at_ms IS NULL",
-    )
-    .bind(now_ms() + lease_ms())
-    .bind(id)
-    .bind(&state.jobs.instance_id)
-    .execute(&state.storage.pool)
-    .await
-    .map_err(db)?
-    .rows_affected()
-        == 1;
-    if !held {
-        return Ok(Renewal::Lost);
-    }
-    let cancel: Option<i64> =
+async fn cancel_requested(state: &AppState, id: &str) -> Result<bool, AppError> {
+    let requested: Option<i64> =
         sqlx::query_scalar("SELECT cancel_requested_at_ms FROM jobs WHERE id = $1")
             .bind(id)
             .fetch_one(&state.storage.pool)
             .await
             .map_err(db)?;
-    Ok(Renewal::Held {
-        cancel_requested: cancel.is_some(),
-    })
-}
-
-async fn release(state: &AppState, id: &str) -> Result<(), AppError> {
-    sqlx::query("UPDATE jobs SET claimed_until_ms = 0 WHERE id = $1 AND claimed_by = $2")
-        .bind(id)
-        .bind(&state.jobs.instance_id)
-        .execute(&state.storage.pool)
-        .await
-        .map_err(db)
-        .map(drop)
+    Ok(requested.is_some())
 }
 
 async fn finish(state: &AppState, job: &JobContext, cancelled: bool) -> Result<(), AppError> {
