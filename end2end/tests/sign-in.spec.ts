@@ -4,8 +4,11 @@ import { collectConsoleErrors, type SimState } from "./support";
 
 test("sign in by clicking a demo user, see the customers, hydrated, no console errors", async ({ page, request }) => {
   const errors = collectConsoleErrors(page);
+  const wasm = page.waitForResponse((response) => response.url().endsWith(".wasm"));
 
   await page.goto("/customers");
+  // The browser accepts gzip, so the wasm comes compressed.
+  expect(await (await wasm).headerValue("content-encoding")).toBe("gzip");
   await expect(page.getByRole("heading", { name: "Sign in to continue" })).toBeVisible();
   await page.getByRole("link", { name: "Sign in with Microsoft" }).click();
 

@@ -7,7 +7,7 @@ use app::ssr::security::{reject_cross_origin, security_headers, AllowedOrigin, P
 use app::ssr::state::{AppState, StateError};
 use app::{shell, App};
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, Extensions, HeaderMap, StatusCode, Version};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
@@ -16,6 +16,8 @@ use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use simulator::{SimConfig, SimConfigError, Simulator};
 use std::net::SocketAddr;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate};
+use tower_http::compression::CompressionLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::session_store::ExpiredDeletion;
 use tower_sessions::{Expiry, SessionManagerLayer};
@@ -129,6 +131,7 @@ pub async fn build(
             app::ssr::jobs::http::json_middleware,
         ))
         .layer(axum::middleware::from_fn(server_fn_status))
+        .layer(compression())
         .layer(sessions)
         .layer(axum::middleware::from_fn(security_headers))
         .layer(axum::middleware::from_fn_with_state(
@@ -147,6 +150,30 @@ pub async fn build(
         state,
         simulator,
     })
+}
+
+/// The wasm, scripts, styles and CSV exports go out gzip-compressed to clients that accept it
+/// (the release wasm shrinks to about a third). Pages are left as they are, so their streamed
+/// chunks leave at once; server-function answers are small.
+fn compression() -> CompressionLayer<impl Predicate> {
+    fn is_asset_or_export(_: StatusCode, _: Version, headers: &HeaderMap, _: &Extensions) -> bool {
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default();
+        [
+            "application/wasm",
+            "text/javascript",
+            "application/javascript",
+            "text/css",
+            "text/csv",
+        ]
+        .iter()
+        .any(|compressible| content_type.starts_with(compressible))
+    }
+    CompressionLayer::new()
+        .gzip(true)
+        .compress_when(DefaultPredicate::new().and(is_asset_or_export))
 }
 
 fn demo_endpoints(config: &Config, sim: &SimConfig) -> Result<Endpoints, StartupError> {

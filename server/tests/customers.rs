@@ -163,6 +163,46 @@ async fn the_export_needs_a_session() {
     assert!(text.contains("not signed in"), "{text}");
 }
 
+#[tokio::test]
+async fn the_export_is_gzipped_for_clients_that_accept_it_and_pages_are_not() {
+    use std::io::Read;
+    let server = TestServer::start().await;
+    let (client, _) = server.sign_in(ADMIN_UPN).await;
+    let get = |path: &str, accept_gzip: bool| {
+        let request = client.get(server.url(path));
+        let request = if accept_gzip {
+            request.header("Accept-Encoding", "gzip")
+        } else {
+            request
+        };
+        async move { request.send().await.unwrap() }
+    };
+    let plain = get("/customers/export.csv", false).await;
+    assert!(plain.headers().get("content-encoding").is_none());
+    let plain = plain.text().await.unwrap();
+
+    let gzipped = get("/customers/export.csv", true).await;
+    assert_eq!(gzipped.headers()["content-encoding"], "gzip");
+    assert_eq!(gzipped.headers()["content-type"], "text/csv; charset=utf-8");
+    let compressed = gzipped.bytes().await.unwrap();
+    let mut csv = String::new();
+    flate2::read::GzDecoder::new(&compressed[..])
+        .read_to_string(&mut csv)
+        .unwrap();
+    assert_eq!(csv, plain);
+    assert!(
+        compressed.len() * 2 < plain.len(),
+        "{} of {} bytes",
+        compressed.len(),
+        plain.len()
+    );
+
+    // A page streams as it renders: never held back by a compressor.
+    let page = get("/customers", true).await;
+    assert_eq!(page.status(), 200);
+    assert!(page.headers().get("content-encoding").is_none());
+}
+
 async fn wait_for_sync(server: &TestServer, client: &reqwest::Client) -> Value {
     for _ in 0..200 {
         let status: Value = server
