@@ -60,7 +60,7 @@ const QUERIES: [&str; 6] = [
 ];
 const BROWSE_ROUNDS: usize = 2;
 /// Re-syncs after the first one, each followed by a few pages and a memory reading.
-const RESYNCS: usize = 3;
+const RESYNCS: usize = 10;
 
 const SMALL: usize = 10_000;
 const LARGE: usize = 100_000;
@@ -121,7 +121,13 @@ async fn full() {
     // node's children (Chromium's processes) are not all reaped through node: count the
     // tree's ticks node reported instead of this process's children's.
     let hydration_others = others_with(cpu, CpuTimes::now(Some(small.pid)), hydration.cpu_ticks);
-    let small_after = small.memory();
+    let small_size = Size {
+        customers: SMALL,
+        end: small.memory(),
+        what: "after wrk and the Chromium runs",
+        slow_statements: small.slow_statements(),
+        phase: small_mem,
+    };
     drop(small);
 
     // 100,000 customers: memory after syncs, and /customers under wrk for comparison.
@@ -140,7 +146,13 @@ async fn full() {
         large_page_bytes,
     );
     large.check_cookie(&large_session.cookie).await;
-    let large_after = large.memory();
+    let large_size = Size {
+        customers: LARGE,
+        end: large.memory(),
+        what: "after wrk",
+        slow_statements: large.slow_statements(),
+        phase: large_mem,
+    };
     drop(large);
 
     let report = Report {
@@ -157,15 +169,7 @@ async fn full() {
         encoding,
         hydration,
         hydration_others,
-        memory: vec![
-            (
-                SMALL,
-                small_mem,
-                small_after,
-                "after wrk and the Chromium runs",
-            ),
-            (LARGE, large_mem, large_after, "after wrk"),
-        ],
+        memory: vec![small_size, large_size],
     }
     .to_markdown();
     println!("{report}");
@@ -217,6 +221,17 @@ fn build_release(root: &Path) {
             );
         }
     }
+}
+
+/// One server process's memory figures.
+struct Size {
+    customers: usize,
+    phase: MemoryPhase,
+    /// At the end, after `what`.
+    end: Memory,
+    what: &'static str,
+    /// sqlx's "slow statement" warnings in the server's log (statements over 1 s).
+    slow_statements: usize,
 }
 
 /// The memory of a freshly started server: after the first visit's full sync and a few pages,
@@ -596,6 +611,10 @@ impl Server {
 
     fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn slow_statements(&self) -> usize {
+        self.log_text().matches("slow statement").count()
     }
 
     async fn wait_until_healthy(&mut self) {
@@ -1090,7 +1109,7 @@ struct Report {
     hydration: Hydration,
     hydration_others: Option<f64>,
     /// Customers, the memory phase, the memory at the end, and what happened before the end.
-    memory: Vec<(usize, MemoryPhase, Memory, &'static str)>,
+    memory: Vec<Size>,
 }
 
 impl Report {
@@ -1103,7 +1122,7 @@ impl Report {
             self.hydration_others,
         ]
         .into_iter()
-        .chain(self.memory.iter().map(|(_, p, _, _)| p.resync_others))
+        .chain(self.memory.iter().map(|m| m.phase.resync_others))
         .flatten()
         .collect();
         let lowest = shares.iter().copied().fold(f64::INFINITY, f64::min);
@@ -1289,24 +1308,49 @@ impl Report {
                     m.hwm_kib as f64 / 1024.0,
                 );
             };
-        for (customers, p, end, what) in &self.memory {
+        for size in &self.memory {
+            let (customers, p) = (size.customers, &size.phase);
             row(
                 &mut s,
-                *customers,
+                customers,
                 &format!("first `/customers` (sign-in + full sync), then {pages} pages"),
                 Some(p.first_visit),
                 p.after_first,
             );
+            let last = p.resyncs.len();
             for (i, (took, memory)) in p.resyncs.iter().enumerate() {
-                row(
-                    &mut s,
-                    *customers,
-                    &format!("re-sync {}, then {pages} pages", i + 1),
-                    Some(*took),
-                    *memory,
-                );
+                if i == 0 || i + 1 == last {
+                    row(
+                        &mut s,
+                        customers,
+                        &format!("re-sync {}, then {pages} pages", i + 1),
+                        Some(*took),
+                        *memory,
+                    );
+                }
             }
-            row(&mut s, *customers, what, None, *end);
+            row(&mut s, customers, size.what, None, size.end);
+        }
+        let _ = writeln!(s);
+        for size in &self.memory {
+            let p = &size.phase;
+            let rss: Vec<String> = p
+                .resyncs
+                .iter()
+                .map(|(_, m)| format!("{:.0}", m.rss_kib as f64 / 1024.0))
+                .collect();
+            let times: Vec<f64> = p.resyncs.iter().map(|(d, _)| d.as_secs_f64()).collect();
+            let (median, min, max) = spread(&times);
+            let _ = writeln!(
+                s,
+                "- {}: RSS after each of the {} re-syncs (MiB): {}; re-sync wall time median \
+                 {median:.2} s (min {min:.2} s, max {max:.2} s); the server logged {} sqlx \
+                 slow-statement warnings (a statement over 1 s).",
+                thousands(size.customers),
+                rss.len(),
+                rss.join(", "),
+                size.slow_statements,
+            );
         }
         let per_customer = self.memory_per_customer();
         let _ = writeln!(
@@ -1320,7 +1364,11 @@ impl Report {
              re-syncs and their pages).\n",
             self.memory
                 .iter()
-                .map(|(c, p, _, _)| format!("{} at {}", percent(p.resync_others), thousands(*c)))
+                .map(|m| format!(
+                    "{} at {}",
+                    percent(m.phase.resync_others),
+                    thousands(m.customers)
+                ))
                 .collect::<Vec<_>>()
                 .join(", "),
         );
@@ -1346,15 +1394,15 @@ impl Report {
         let found = self
             .memory
             .iter()
-            .any(|(_, p, _, _)| p.pages.iter().any(|p| p.customer_payloads > 0));
+            .any(|m| m.phase.pages.iter().any(|p| p.customer_payloads > 0));
         if !found {
             return "The customers data was not found in the pages' serialized resources: \
                     `Page::of` in report.rs needs the new pattern.\n"
                 .to_string();
         }
         let mut parts = Vec::new();
-        for (customers, phase, _, _) in &self.memory {
-            let pages = &phase.pages;
+        for size in &self.memory {
+            let pages = &size.phase.pages;
             let most = pages.iter().map(|p| p.customer_payloads).max().unwrap_or(0);
             let counts: Vec<String> = (0..=most)
                 .filter_map(|n| {
@@ -1366,7 +1414,7 @@ impl Report {
             let payload: usize = pages.iter().map(|p| p.payload_bytes).sum();
             parts.push(format!(
                 "at {}: {} ({:.0} % of their bytes; pages {}–{})",
-                thousands(*customers),
+                thousands(size.customers),
                 counts.join(", "),
                 100.0 * payload as f64 / bytes.max(1) as f64,
                 kib(pages.iter().map(|p| p.bytes).min().unwrap_or(0) as u64),
@@ -1388,7 +1436,9 @@ impl Report {
     /// first sync and after the last re-sync.
     fn memory_per_customer(&self) -> String {
         match (self.memory.first(), self.memory.last()) {
-            (Some((c1, p1, _, _)), Some((c2, p2, _, _))) if c2 > c1 => {
+            (Some(small), Some(large)) if large.customers > small.customers => {
+                let (c1, c2) = (&small.customers, &large.customers);
+                let (p1, p2) = (&small.phase, &large.phase);
                 let per = |a: u64, b: u64| (b as f64 - a as f64) / (c2 - c1) as f64;
                 let (first1, first2, last1, last2) =
                     (p1.after_first, p2.after_first, p1.last(), p2.last());
