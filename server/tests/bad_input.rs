@@ -23,7 +23,7 @@ use app::ssr::state::AppState;
 use common::{Options, TestServer, ADMIN_UPN, READER_UPN};
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::sync::{Mutex, Once};
+use std::sync::Mutex;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -44,33 +44,10 @@ const LIMIT: usize = 256 * 1024;
 // ---------------------------------------------------------------------------------------------
 
 static SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
-static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-static CAPTURE: Once = Once::new();
-
-struct LogWriter;
-
-impl std::io::Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        LOGS.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Sends every log line of this test process (dashboard and simulator run in it) to `LOGS`, at a
-/// more verbose level than production so that anything a token could hide in is written out.
+/// Keeps every log line of this test process (dashboard and simulator run in it), at a more
+/// verbose level than production so that anything a token could hide in is written out.
 fn capture_logs() {
-    CAPTURE.call_once(|| {
-        let _ = tracing_subscriber::fmt()
-            .with_writer(|| LogWriter)
-            .with_ansi(false)
-            .with_env_filter(tracing_subscriber::EnvFilter::new(
-                "debug,app=trace,server=trace,simulator=trace,tower_sessions=trace",
-            ))
-            .try_init();
-    });
+    common::logs::keep_all();
 }
 
 fn record(text: String) {
@@ -389,7 +366,7 @@ fn jwt_in(text: &str) -> Option<String> {
 async fn assert_no_token_leaked(state: &AppState, extra: &BTreeSet<String>) {
     let mut tokens = tokens_held(state).await;
     tokens.extend(extra.iter().cloned());
-    let logs = String::from_utf8_lossy(&LOGS.lock().unwrap()).to_string();
+    let logs = common::logs::kept();
     let seen = SEEN.lock().unwrap().clone();
     let mut texts: Vec<(&str, &str)> = seen.iter().map(|s| ("response", s.as_str())).collect();
     texts.extend(logs.lines().map(|l| ("log line", l)));
@@ -1996,7 +1973,7 @@ async fn no_token_appears_in_any_page_json_csv_or_log_line() {
     .await;
 
     // The capture works (otherwise the check below would prove nothing)...
-    let logs = String::from_utf8_lossy(&LOGS.lock().unwrap()).to_string();
+    let logs = common::logs::kept();
     assert!(
         logs.contains("signed in"),
         "the dashboard's log is captured"

@@ -2,6 +2,7 @@
 //! through the simulated Entra ID like a browser would.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod logs;
 pub mod processes;
 
 use app::ssr::config::Config;
@@ -53,6 +54,7 @@ impl TestServer {
     }
 
     pub async fn start_with(options: Options) -> TestServer {
+        logs::init();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let dir = TempDir::new();
