@@ -27,6 +27,45 @@ pub fn CustomersPage() -> impl IntoView {
             .get()
             .map(|s| s.map(|info| info.user.is_some()).unwrap_or(false))
     };
+
+    // The resources live here, created once per page. Created inside the Suspense below they
+    // were created again when it re-rendered on the server, and a discarded one still holding
+    // its data back kept the response open for good (seen as a page that never finished).
+    let query_map = use_query_map();
+    let query = Memo::new(move |_| {
+        query_map.with(|map| {
+            CustomerQuery::from_pairs(map.latest_values().map(|(k, v)| (k.as_ref(), v)))
+        })
+    });
+    // Bumped when a sync finishes, so the table re-reads the new snapshot.
+    let synced = RwSignal::new(0usize);
+    let view_data = Resource::new(
+        move || (query.get(), synced.get()),
+        move |(query, _)| async move {
+            if !is_signed_in(session).await {
+                return Err(AppError::Unauthenticated);
+            }
+            fetch_customers_view(query).await
+        },
+    );
+    let start = ServerAction::<StartSync>::new();
+    let tick = RwSignal::new(0usize);
+    let status = Resource::new(
+        move || (start.version().get(), tick.get()),
+        move |_| async move {
+            if !is_signed_in(session).await {
+                return Err(AppError::Unauthenticated);
+            }
+            fetch_sync_status().await
+        },
+    );
+    let sync = SyncResources {
+        start,
+        tick,
+        status,
+        synced,
+    };
+
     view! {
         <h1>"Delegated-admin customers"</h1>
         <Suspense fallback=|| ()>
@@ -41,30 +80,36 @@ pub fn CustomersPage() -> impl IntoView {
                         })
                 }
             >
-                <CustomersContent />
+                <CustomersContent query view_data sync />
             </Show>
         </Suspense>
     }
 }
 
+async fn is_signed_in(session: SessionResource) -> bool {
+    session.await.is_ok_and(|info| info.user.is_some())
+}
+
+type ViewResource = Resource<Result<CustomersView, AppError>>;
+
+/// The sync panel's state: its action, its status, the poll tick, and the counter that tells the
+/// table a sync finished.
+#[derive(Clone, Copy)]
+struct SyncResources {
+    start: ServerAction<StartSync>,
+    tick: RwSignal<usize>,
+    status: Resource<Result<SyncStatus, AppError>>,
+    synced: RwSignal<usize>,
+}
+
 #[component]
-fn CustomersContent() -> impl IntoView {
-    let query_map = use_query_map();
-    let query = Memo::new(move |_| {
-        query_map.with(|map| {
-            CustomerQuery::from_pairs(map.latest_values().map(|(k, v)| (k.as_ref(), v)))
-        })
-    });
-
-    // Bumped when a sync finishes, so the table re-reads the new snapshot.
-    let synced = RwSignal::new(0usize);
-    let view_data = Resource::new(
-        move || (query.get(), synced.get()),
-        |(query, _)| fetch_customers_view(query),
-    );
-
+fn CustomersContent(
+    query: Memo<CustomerQuery>,
+    view_data: ViewResource,
+    sync: SyncResources,
+) -> impl IntoView {
     view! {
-        <SyncPanel synced />
+        <SyncPanel sync />
         <FilterForm query />
         <Suspense fallback=|| view! { <p class="loading">"Loading customers…"</p> }>
             {move || Suspend::new(async move {
@@ -468,13 +513,13 @@ fn Pager(query: CustomerQuery, page_count: u32) -> impl IntoView {
 /// Last sync, a Sync button, and a progress bar while a sync runs. Hydrated, it polls while a
 /// sync runs; without JavaScript the page refreshes itself until it is done.
 #[component]
-fn SyncPanel(synced: RwSignal<usize>) -> impl IntoView {
-    let start = ServerAction::<StartSync>::new();
-    let tick = RwSignal::new(0usize);
-    let status = Resource::new(
-        move || (start.version().get(), tick.get()),
-        |_| fetch_sync_status(),
-    );
+fn SyncPanel(sync: SyncResources) -> impl IntoView {
+    let SyncResources {
+        start,
+        tick,
+        status,
+        synced,
+    } = sync;
     let was_running = StoredValue::new(false);
 
     // Client only: poll while a sync runs, and refresh the table when it ends.
