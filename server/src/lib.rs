@@ -153,8 +153,9 @@ pub async fn build(
 }
 
 /// The wasm, scripts, styles and CSV exports go out gzip-compressed to clients that accept it
-/// (the release wasm shrinks to about a third). Pages are left as they are, so their streamed
-/// chunks leave at once; server-function answers are small.
+/// (the release wasm shrinks to about a third): they are large, and the same for every visitor
+/// or downloaded once. Pages and server-function answers are rendered per request; they are left
+/// as they are rather than spend CPU on each one.
 fn compression() -> CompressionLayer<impl Predicate> {
     fn is_asset_or_export(_: StatusCode, _: Version, headers: &HeaderMap, _: &Extensions) -> bool {
         let content_type = headers

@@ -197,7 +197,7 @@ async fn the_export_is_gzipped_for_clients_that_accept_it_and_pages_are_not() {
         plain.len()
     );
 
-    // A page streams as it renders: never held back by a compressor.
+    // Pages are rendered per request and left uncompressed.
     let page = get("/customers", true).await;
     assert_eq!(page.status(), 200);
     assert!(page.headers().get("content-encoding").is_none());
