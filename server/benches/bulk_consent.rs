@@ -17,7 +17,7 @@
 mod common;
 
 use app::ssr::jobs::runner::JOB_CONCURRENCY;
-use app::ssr::partner_center::ATTEMPTS;
+use app::ssr::partner_center::{ATTEMPTS, THROTTLED_ATTEMPTS};
 use common::{Options, TestServer, ADMIN_UPN};
 use serde_json::Value;
 use simulator::FaultConfig;
@@ -629,7 +629,8 @@ impl Report<'_> {
              (empty filter, Graph preset); the wall time runs from sending that call until \
              `GET /jobs/{{id}}.json` (polled every {} ms) shows `finished_at`. The dashboard \
              sends at most {JOB_CONCURRENCY} customers at once, {spacing_ms:.1} ms apart per \
-             application, up to {ATTEMPTS} attempts each with backoff honouring Retry-After. \
+             application, up to {ATTEMPTS} attempts each ({THROTTLED_ATTEMPTS} while answered 429) \
+             with backoff honouring Retry-After. \
              The 429 counts are differences of the simulator's counters over the run: \
              `throttled` (its own rate limit answered 429) and `injectedFaults` (the fault \
              configuration answered 429, with Retry-After: 1, to that share of the calls whose \
@@ -653,13 +654,13 @@ impl Report<'_> {
             .map(|r| r.scenario.injected_429)
             .find(|rate| *rate > 0.0)
         {
-            let per_item = rate.powi(i32::try_from(ATTEMPTS).unwrap_or(4));
+            let per_item = rate.powi(i32::try_from(THROTTLED_ATTEMPTS).unwrap_or(8));
             let _ = writeln!(
                 s,
-                "\nWith {:.0} % of the calls answered 429 at random and {ATTEMPTS} attempts per \
-                 item, an item fails when all of its attempts draw one: {per_item:.4} per item, \
-                 {:.2} items per run of {}, so about {:.0} % of such runs end with every item \
-                 done.",
+                "\nWith {:.0} % of the calls answered 429 at random and {THROTTLED_ATTEMPTS} \
+                 attempts per throttled item, an item fails when all of its attempts draw one: \
+                 {per_item:.1e} per item, {:.6} items per run of {}, so {:.4} % of such runs end \
+                 with every item done.",
                 rate * 100.0,
                 per_item * plan.customers as f64,
                 thousands(plan.customers),

@@ -49,27 +49,35 @@ async fn audit_entries(server: &TestServer, request_id: &str) -> i64 {
         .unwrap()
 }
 
-#[tokio::test]
-async fn bulk_grant_applies_each_write_once_and_audits_every_attempt() {
+/// A signed-in dashboard over `customers` customers where every consent call about the one at
+/// `index` is answered `status`; returns that customer's tenant id.
+async fn with_one_customer_answering(
+    customers: usize,
+    index: usize,
+    status: u16,
+) -> (TestServer, reqwest::Client, String) {
     let server = TestServer::start_with(Options {
-        customers: 40,
+        customers,
         ..Options::default()
     })
     .await;
     let (client, _) = server.sign_in(ADMIN_UPN).await;
-    let customers: Vec<String> = server.sim_state().await["customers"]
-        .as_array()
+    let tenant = server.sim_state().await["customers"][index]["customerTenantId"]
+        .as_str()
         .unwrap()
-        .iter()
-        .map(|c| c["customerTenantId"].as_str().unwrap().to_string())
-        .collect();
-    let broken = customers[7].clone();
-    // Every consent call about this customer fails with 503: retried, then given up.
+        .to_string();
     server.simulator.set_faults(simulator::FaultConfig {
-        error_rates: BTreeMap::from([(503, 1.0)]),
-        path_contains: Some(format!("customers/{broken}/applicationconsents")),
+        error_rates: BTreeMap::from([(status, 1.0)]),
+        path_contains: Some(format!("customers/{tenant}/applicationconsents")),
         ..Default::default()
     });
+    (server, client, tenant)
+}
+
+#[tokio::test]
+async fn bulk_grant_applies_each_write_once_and_audits_every_attempt() {
+    // Every consent call about one customer fails with 503: retried, then given up.
+    let (server, client, broken) = with_one_customer_answering(40, 7, 503).await;
 
     let id = start_job(&server, &client, "", "grant").await;
     let job = server.wait_for_job(&client, &id).await;
@@ -142,7 +150,12 @@ async fn bulk_grant_applies_each_write_once_and_audits_every_attempt() {
     let job = server.wait_for_job(&client, &id).await;
     assert_eq!(job["summary"]["counts"]["done"], 40);
     let sim = server.sim_state().await;
-    for customer in &customers {
+    for customer in sim["customers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["customerTenantId"].as_str().unwrap())
+    {
         assert!(sim["consents"][customer]
             .as_array()
             .is_none_or(|c| c.is_empty()));
@@ -281,4 +294,37 @@ async fn bad_job_requests_are_refused_clearly() {
         .await
         .unwrap();
     assert_eq!(response.status(), 401);
+}
+
+#[tokio::test]
+async fn a_throttled_customer_waits_as_asked_and_fails_only_after_eight_attempts() {
+    // Every consent call about one customer is answered 429 with Retry-After: 1.
+    let (server, client, throttled) = with_one_customer_answering(6, 2, 429).await;
+
+    let started = std::time::Instant::now();
+    let id = start_job(&server, &client, "", "grant").await;
+    let job = server.wait_for_job(&client, &id).await;
+    let took = started.elapsed();
+    assert_eq!(job["summary"]["counts"]["done"], 5, "{}", job["summary"]);
+    assert_eq!(job["summary"]["counts"]["failed"], 1);
+    let item = items(&job)
+        .into_iter()
+        .find(|i| i["customer_tenant_id"] == throttled.as_str())
+        .unwrap();
+    let attempts = app::ssr::partner_center::THROTTLED_ATTEMPTS;
+    assert_eq!(item["attempts"], attempts);
+    assert_eq!(item["upstream_status"], 429);
+    let detail = item["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&format!("gave up after {attempts} attempts")),
+        "{detail}"
+    );
+    // Seven waits of at least the second Retry-After asks for.
+    assert!(took >= Duration::from_secs(7), "took {took:?}");
+
+    let request_id = item["request_id"].as_str().unwrap();
+    let writes = &server.sim_state().await["writes"][request_id];
+    assert_eq!(writes["received"], attempts);
+    assert_eq!(writes["applied"], 0);
+    assert_eq!(audit_entries(&server, request_id).await, attempts as i64);
 }

@@ -18,7 +18,7 @@ use crate::ssr::background::{self, Claimable, Work};
 use crate::ssr::config::Config;
 use crate::ssr::consent;
 use crate::ssr::customers::snapshot;
-use crate::ssr::partner_center::{backoff, CallIds, UpstreamError, ATTEMPTS};
+use crate::ssr::partner_center::{backoff, CallIds, UpstreamError, ATTEMPTS, THROTTLED_ATTEMPTS};
 use crate::ssr::state::AppState;
 use crate::ssr::storage::now_ms;
 use backon::BackoffBuilder;
@@ -359,6 +359,7 @@ async fn settle_item(
     };
     // An attempt cut off by a crash did not fail: it may take one more than the usual budget.
     let budget = u32::try_from(ATTEMPTS).unwrap_or(4).max(item.attempts + 1);
+    let throttled_budget = u32::try_from(THROTTLED_ATTEMPTS).unwrap_or(8).max(budget);
     let mut delays = backoff().build().skip(item.attempts as usize);
     let mut attempts = item.attempts;
     loop {
@@ -388,13 +389,24 @@ async fn settle_item(
         begin_attempt(state, job, item).await?;
         attempts += 1;
         let attempt = classify(job, send(state, job, &token, &ids, customer).await);
-        let retry_in = match &attempt {
-            Attempt::Transient(error) if attempts < budget => delays
-                .next()
-                .map(|wait| wait.max(error.retry_after().unwrap_or_default())),
-            _ => None,
+        let (allowed, retry_in) = match &attempt {
+            Attempt::Transient(error) => {
+                let throttled = error.status() == Some(429);
+                let allowed = if throttled { throttled_budget } else { budget };
+                // Past the backoff sequence only a throttled call is still retried: after
+                // what Retry-After asks, or a second.
+                let planned = delays
+                    .next()
+                    .or(throttled.then_some(Duration::from_secs(1)));
+                let wait = planned.map(|wait| wait.max(error.retry_after().unwrap_or_default()));
+                (allowed, wait.filter(|_| attempts < allowed))
+            }
+            _ => (budget, None),
         };
-        record_attempt(state, job, item, &ids, attempts, budget, &attempt, retry_in).await?;
+        record_attempt(
+            state, job, item, &ids, attempts, allowed, &attempt, retry_in,
+        )
+        .await?;
         match retry_in {
             Some(wait) => tokio::time::sleep(wait).await,
             None => return Ok(()),
