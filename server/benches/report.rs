@@ -1421,13 +1421,21 @@ impl Report {
                 kib(pages.iter().map(|p| p.bytes).max().unwrap_or(0) as u64),
             ));
         }
+        let repeated = self
+            .memory
+            .iter()
+            .any(|m| m.phase.pages.iter().any(|p| p.customer_payloads > 1));
+        let how = if repeated {
+            "more than once among its serialized resources, each time under another resource \
+             id, and the count varies from request to request, so the page's size does too"
+        } else {
+            "once among its serialized resources"
+        };
         format!(
             "Every `/customers` page carries the JSON of its customers view (the listed rows, \
-             the chart, the counts) more than once among its serialized resources, each time \
-             under another resource id, and the count varies from request to request, so the \
-             page's size does too (the body above is one request's, wrk's figure an average \
-             with headers). In the pages of the memory runs below (the six queries, one \
-             request at a time): {}.\n",
+             the chart, the counts) {how} (the body above is one request's, wrk's figure an \
+             average with headers). In the pages of the memory runs below (the six queries, \
+             one request at a time): {}.\n",
             parts.join("; ")
         )
     }
