@@ -14,6 +14,7 @@
 // simulator, and sign-in through it.
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod support;
 
 use app::model::customers::CustomerQuery;
 use app::ssr::customers::sync::SYNC_CONCURRENCY;
@@ -25,6 +26,7 @@ use simulator::FaultConfig;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
+use support::{machine, thousands, write_section, CpuTimes, Machine};
 use time::OffsetDateTime;
 
 const LATENCY_MS: u64 = 50;
@@ -112,7 +114,7 @@ async fn main() {
             .parent()
             .expect("the server crate sits in the workspace")
             .join("BENCHMARKS.md");
-        write_section(&path, &report);
+        write_section(&path, START, END, &report);
         println!("written to {}", path.display());
     } else {
         println!("smoke run (no --bench): nothing written");
@@ -313,77 +315,6 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-struct Machine {
-    cpus: String,
-    model: String,
-    date: String,
-}
-
-fn machine() -> Machine {
-    let cpus = std::process::Command::new("nproc")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or("?".into(), |n| n.to_string())
-        });
-    let model = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let today = OffsetDateTime::now_utc().date();
-    Machine {
-        cpus,
-        model,
-        date: today.to_string(),
-    }
-}
-
-/// Clock ticks from /proc: all CPUs busy, all CPUs in total, and this process.
-#[derive(Clone, Copy)]
-struct CpuTimes {
-    busy: u64,
-    total: u64,
-    own: u64,
-}
-
-impl CpuTimes {
-    fn now() -> Option<CpuTimes> {
-        let stat = std::fs::read_to_string("/proc/stat").ok()?;
-        let ticks: Vec<u64> = stat
-            .lines()
-            .next()?
-            .split_whitespace()
-            .skip(1)
-            .take(8) // user nice system idle iowait irq softirq steal
-            .map(|t| t.parse().ok())
-            .collect::<Option<_>>()?;
-        let own_stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-        // After the parenthesised name: field 3 (state) onwards; utime and stime are 14 and 15.
-        let fields: Vec<&str> = own_stat.rsplit_once(')')?.1.split_whitespace().collect();
-        let own = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-        Some(CpuTimes {
-            busy: ticks.iter().sum::<u64>() - ticks.get(3)? - ticks.get(4)?,
-            total: ticks.iter().sum(),
-            own,
-        })
-    }
-
-    fn others_share(&self, later: &CpuTimes) -> f64 {
-        let busy = later.busy.saturating_sub(self.busy);
-        let own = later.own.saturating_sub(self.own);
-        let total = later.total.saturating_sub(self.total).max(1);
-        busy.saturating_sub(own) as f64 / total as f64
-    }
-}
-
 struct Report<'a> {
     plan: &'a Plan,
     seed: u64,
@@ -517,34 +448,4 @@ impl Report<'_> {
         let _ = write!(s, "{END}");
         s
     }
-}
-
-fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// Replaces the section between the markers, or appends it; creates the file when missing.
-fn write_section(path: &Path, section: &str) {
-    let existing = std::fs::read_to_string(path).unwrap_or_else(|_| {
-        "# Benchmarks\n\nEvery figure is produced by the command next to it, on the machine \
-         described beside it (CPUs from `nproc`, CPU model from /proc/cpuinfo, date).\n"
-            .to_string()
-    });
-    let updated = match (existing.find(START), existing.find(END)) {
-        (Some(start), Some(end)) if start < end => format!(
-            "{}{section}{}",
-            &existing[..start],
-            &existing[end + END.len()..]
-        ),
-        _ => format!("{}\n\n{section}\n", existing.trim_end()),
-    };
-    std::fs::write(path, updated).expect("BENCHMARKS.md is writable");
 }

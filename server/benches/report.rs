@@ -20,6 +20,8 @@
 // (`expect("…")`, `panic!`) rather than threading errors through; the child server is killed
 // as the panic unwinds.
 
+mod support;
+
 use reqwest::cookie::{CookieStore, Jar};
 use serde_json::Value;
 use std::fmt::Write as _;
@@ -27,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use time::OffsetDateTime;
+use support::{machine, thousands, write_section, Machine};
 
 const ADMIN_UPN: &str = "avery.admin@northwind-partner.onmicrosoft.com";
 const SESSION_COOKIE: &str = "dashboard_session";
@@ -174,7 +176,7 @@ async fn full() {
     .to_markdown();
     println!("{report}");
     let path = root.join("BENCHMARKS.md");
-    write_section(&path, &report);
+    write_section(&path, START, END, &report);
     println!("written to {}", path.display());
 }
 
@@ -942,38 +944,6 @@ fn size_bytes(text: &str) -> Option<f64> {
 // ---------------------------------------------------------------------------------------------
 // The machine and its load
 
-struct Machine {
-    cpus: String,
-    model: String,
-    date: String,
-}
-
-fn machine() -> Machine {
-    let cpus = Command::new("nproc")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or("?".into(), |n| n.to_string())
-        });
-    let model = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    Machine {
-        cpus,
-        model,
-        date: OffsetDateTime::now_utc().date().to_string(),
-    }
-}
-
 /// The commit measured, and whether the work tree differed from it.
 fn sources(root: &Path) -> String {
     let git = |args: &[&str]| -> Option<String> {
@@ -1519,35 +1489,4 @@ fn spread(values: &[f64]) -> (f64, f64, f64) {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
-}
-
-fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// Replaces the section between the markers, or appends it; creates the file when missing.
-/// The file is read right before writing: other benches write their own sections.
-fn write_section(path: &Path, section: &str) {
-    let existing = std::fs::read_to_string(path).unwrap_or_else(|_| {
-        "# Benchmarks\n\nEvery figure is produced by the command next to it, on the machine \
-         described beside it (CPUs from `nproc`, CPU model from /proc/cpuinfo, date).\n"
-            .to_string()
-    });
-    let updated = match (existing.find(START), existing.find(END)) {
-        (Some(start), Some(end)) if start < end => format!(
-            "{}{section}{}",
-            &existing[..start],
-            &existing[end + END.len()..]
-        ),
-        _ => format!("{}\n\n{section}\n", existing.trim_end()),
-    };
-    std::fs::write(path, updated).expect("BENCHMARKS.md is writable");
 }
