@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{TestServer, ADMIN_UPN, READER_UPN};
+use common::{TestServer, ADMIN_UPN, HELPDESK_UPN};
 use serde_json::Value;
 
 const APP: &str = "6a6e8d43-7c1b-4f0e-9f5e-2b8a1c3d4e5f";
@@ -119,13 +119,13 @@ async fn grant_revoke_and_undo() {
 }
 
 #[tokio::test]
-async fn the_read_only_user_is_refused_and_audited() {
+async fn an_operator_without_a_consent_gdap_role_is_refused_and_audited() {
     let server = TestServer::start().await;
     let customer = first_customer(&server).await;
-    let (reader, _) = server.sign_in(READER_UPN).await;
+    let (helpdesk, _) = server.sign_in(HELPDESK_UPN).await;
     let response = server
         .call_with(
-            &reader,
+            &helpdesk,
             "grant_consent",
             &[
                 ("customer_tenant_id", customer.as_str()),
@@ -142,7 +142,7 @@ async fn the_read_only_user_is_refused_and_audited() {
     assert_eq!(
         audit_outcomes(&server).await,
         [(
-            READER_UPN.to_string(),
+            HELPDESK_UPN.to_string(),
             "grant-consent".to_string(),
             "refused".to_string()
         )]

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Options, TestServer, ADMIN_UPN, READER_UPN};
+use common::{Options, TestServer, ADMIN_UPN, HELPDESK_UPN};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -209,13 +209,13 @@ async fn a_cancelled_job_stops_and_leaves_nothing_pending() {
 }
 
 #[tokio::test]
-async fn the_read_only_admins_job_fails_each_customer_with_the_reason() {
+async fn a_job_of_an_operator_without_the_gdap_role_fails_each_customer_with_the_reason() {
     let server = TestServer::start_with(Options {
         customers: 5,
         ..Options::default()
     })
     .await;
-    let (client, _) = server.sign_in(READER_UPN).await;
+    let (client, _) = server.sign_in(HELPDESK_UPN).await;
     let id = start_job(&server, &client, "", "grant").await;
     let job = server.wait_for_job(&client, &id).await;
     assert_eq!(job["summary"]["counts"]["failed"], 5);
@@ -231,7 +231,7 @@ async fn the_read_only_admins_job_fails_each_customer_with_the_reason() {
         "SELECT COUNT(*) FROM audit_log WHERE action = 'grant-consent' AND outcome = 'refused'
          AND actor_upn = $1",
     )
-    .bind(READER_UPN)
+    .bind(HELPDESK_UPN)
     .fetch_one(&server.state.storage.pool)
     .await
     .unwrap();

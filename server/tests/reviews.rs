@@ -20,6 +20,18 @@ async fn call_ok(
     serde_json::from_str(&body).unwrap_or(Value::Null)
 }
 
+/// A review of the DAP customers without a partner sign-in for 90 days; its id.
+async fn start_stale_review(server: &TestServer, client: &reqwest::Client) -> String {
+    let started = call_ok(
+        server,
+        client,
+        "start_review",
+        &[("filter", "dap=on&stale=90"), ("title", "")],
+    )
+    .await;
+    serde_json::from_value(started).unwrap()
+}
+
 async fn review(server: &TestServer, client: &reqwest::Client, id: &str) -> Value {
     call_ok(server, client, "review", &[("id", id)]).await
 }
@@ -36,16 +48,7 @@ async fn a_removal_approved_by_a_second_admin_is_executed_and_dap_shows_off() {
     let (casey, _) = server.sign_in(APPROVER_UPN).await;
     let (riley, _) = server.sign_in(READER_UPN).await;
 
-    let id: String = serde_json::from_value(
-        call_ok(
-            &server,
-            &avery,
-            "start_review",
-            &[("filter", "dap=on&stale=90"), ("title", "")],
-        )
-        .await,
-    )
-    .unwrap();
+    let id = start_stale_review(&server, &avery).await;
     let loaded = review(&server, &avery, &id).await;
     assert_eq!(loaded["summary"]["four_eyes"], true);
     let customers = loaded["customers"].as_array().unwrap().clone();
@@ -278,4 +281,139 @@ async fn without_four_eyes_a_removal_decision_is_enough() {
         )
         .await;
     assert_eq!(response.status(), 400);
+}
+
+fn tenants(review: &Value) -> Vec<String> {
+    review["customers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["customer_tenant_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn decide_as(
+    server: &TestServer,
+    client: &reqwest::Client,
+    review: &str,
+    customer: &str,
+    decision: &str,
+) -> (u16, String) {
+    let response = server
+        .call_with(
+            client,
+            "decide",
+            &[
+                ("review", review),
+                ("customer_tenant_id", customer),
+                ("decision", decision),
+                ("note", "checked"),
+            ],
+        )
+        .await;
+    (
+        response.status().as_u16(),
+        response.text().await.unwrap_or_default(),
+    )
+}
+
+#[tokio::test]
+async fn the_same_admin_under_another_upn_is_not_a_second_admin() {
+    let server = TestServer::start_with(Options {
+        customers: 200,
+        four_eyes: true,
+        ..Options::default()
+    })
+    .await;
+    let (avery, _) = server.sign_in(ADMIN_UPN).await;
+    let id = start_stale_review(&server, &avery).await;
+    let customer = tenants(&review(&server, &avery, &id).await)[0].clone();
+    assert_eq!(
+        decide_as(&server, &avery, &id, &customer, "remove").await.0,
+        200
+    );
+    // The same Entra identity, renamed since: the name differs, the object id does not.
+    sqlx::query("UPDATE review_decisions SET decided_by = 'avery.renamed@example.com'")
+        .execute(&server.state.storage.pool)
+        .await
+        .unwrap();
+    let (status, body) = decide_as(&server, &avery, &id, &customer, "approve").await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("second, different admin"), "{body}");
+    assert_eq!(review(&server, &avery, &id).await["summary"]["ready"], 0);
+}
+
+#[tokio::test]
+async fn retrying_a_dap_removal_job_sends_only_the_removals_that_still_stand() {
+    let server = TestServer::start_with(Options {
+        customers: 200,
+        four_eyes: true,
+        ..Options::default()
+    })
+    .await;
+    let (avery, _) = server.sign_in(ADMIN_UPN).await;
+    let (casey, _) = server.sign_in(APPROVER_UPN).await;
+    let id = start_stale_review(&server, &avery).await;
+    let all = tenants(&review(&server, &avery, &id).await);
+    let (still, changed) = (all[0].clone(), all[1].clone());
+    for customer in [&still, &changed] {
+        assert_eq!(
+            decide_as(&server, &avery, &id, customer, "remove").await.0,
+            200
+        );
+        assert_eq!(
+            decide_as(&server, &casey, &id, customer, "approve").await.0,
+            200
+        );
+    }
+    // Partner Center refuses every DAP change while the job runs: both items fail at once.
+    server.simulator.set_faults(simulator::FaultConfig {
+        error_rates: std::collections::BTreeMap::from([(403, 1.0)]),
+        path_contains: Some("partnercenter/v1/customers/".into()),
+        ..Default::default()
+    });
+    let job: String =
+        serde_json::from_value(call_ok(&server, &avery, "execute_review", &[("id", &id)]).await)
+            .unwrap();
+    let finished = server.wait_for_job(&avery, &job).await;
+    assert_eq!(finished["summary"]["counts"]["failed"], 2, "{finished}");
+    server
+        .simulator
+        .set_faults(simulator::FaultConfig::default());
+
+    // One approval no longer stands: written before identities were recorded (an upgraded
+    // deployment), it cannot show a second admin. The retry must not remove DAP there.
+    sqlx::query(
+        "UPDATE review_decisions SET decided_by_key = NULL
+         WHERE customer_tenant_id = $1 AND decision = 'approve'",
+    )
+    .bind(&changed)
+    .execute(&server.state.storage.pool)
+    .await
+    .unwrap();
+    let retry: String =
+        serde_json::from_value(call_ok(&server, &casey, "retry_failed", &[("id", &job)]).await)
+            .unwrap();
+    let retried = server.wait_for_job(&casey, &retry).await;
+    let items: Vec<&str> = retried["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["customer_tenant_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(items, [still.as_str()]);
+    assert_eq!(retried["summary"]["started_by"], APPROVER_UPN);
+    let sim = server.sim_state().await;
+    let dap_of = |tenant: &str| {
+        sim["customers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["customerTenantId"] == tenant)
+            .unwrap()["dapEnabled"]
+            .as_bool()
+            .unwrap()
+    };
+    assert!(!dap_of(&still), "the standing removal is applied");
+    assert!(dap_of(&changed), "the unproven approval keeps DAP");
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{TestServer, ADMIN_UPN, READER_UPN};
+use common::{TestServer, ADMIN_UPN, HELPDESK_UPN, READER_UPN};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -194,13 +194,13 @@ async fn a_privileged_role_needs_confirmation() {
 }
 
 #[tokio::test]
-async fn the_read_only_user_gets_a_clear_403_and_the_attempt_is_audited() {
+async fn an_operator_without_the_gdap_role_gets_a_clear_403_and_the_attempt_is_audited() {
     let server = TestServer::start().await;
     let t = target(&server).await;
-    let (reader, _) = server.sign_in(READER_UPN).await;
+    let (helpdesk, _) = server.sign_in(HELPDESK_UPN).await;
     let response = change(
         &server,
-        &reader,
+        &helpdesk,
         "add_role_member",
         &t,
         GLOBAL_READER,
@@ -215,9 +215,35 @@ async fn the_read_only_user_gets_a_clear_403_and_the_attempt_is_audited() {
         .contains(&t.user));
     let entries = audit(&server).await;
     assert_eq!(entries.len(), 1);
-    assert_eq!(entries[0].0, READER_UPN);
+    assert_eq!(entries[0].0, HELPDESK_UPN);
     assert_eq!(entries[0].2, "refused");
     assert_eq!(entries[0].4, Some(403));
+}
+
+#[tokio::test]
+async fn the_read_only_admin_is_refused_by_the_dashboard_before_any_upstream_call() {
+    let server = TestServer::start().await;
+    let t = target(&server).await;
+    let (reader, _) = server.sign_in(READER_UPN).await;
+    let before = server.api_calls().await;
+    let response = change(
+        &server,
+        &reader,
+        "add_role_member",
+        &t,
+        GLOBAL_READER,
+        false,
+    )
+    .await;
+    assert_eq!(response.status(), 403);
+    let text = response.text().await.unwrap();
+    assert!(text.contains("Dashboard.Operate"), "{text}");
+    assert_eq!(server.api_calls().await, before, "nothing sent upstream");
+    let entries = audit(&server).await;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].0, READER_UPN);
+    assert_eq!(entries[0].2, "refused");
+    assert_eq!(entries[0].4, None);
 }
 
 #[tokio::test]

@@ -15,12 +15,13 @@ pub async fn grant_consent(
     grants: Option<String>,
 ) -> Result<ConsentRecord, AppError> {
     use crate::ids::Guid;
+    use crate::model::access::Permission;
     use crate::model::consent::grants_from_form;
-    use crate::ssr::{auth, consent, respond, state::AppState};
+    use crate::ssr::{access, consent, respond, state::AppState};
     respond(
         async {
             let state = AppState::from_context()?;
-            let user = auth::current_user().await?;
+            let user = access::require(Permission::Operate, "grant-consent").await?;
             let customer = Guid::parse(&customer_tenant_id)?;
             let application = Guid::parse(&application_id)?;
             let checked = checked_presets(&preset_graph, &preset_azure, &preset_exchange);
@@ -72,11 +73,20 @@ async fn change(
     restore: bool,
 ) -> Result<ConsentRecord, AppError> {
     use crate::ids::Guid;
-    use crate::ssr::{auth, consent, respond, state::AppState};
+    use crate::model::access::Permission;
+    use crate::ssr::{access, consent, respond, state::AppState};
     respond(
         async {
             let state = AppState::from_context()?;
-            let user = auth::current_user().await?;
+            let user = access::require(
+                Permission::Operate,
+                if restore {
+                    "restore-consent"
+                } else {
+                    "revoke-consent"
+                },
+            )
+            .await?;
             let customer = Guid::parse(&customer_tenant_id)?;
             let application = Guid::parse(&application_id)?;
             if restore {
@@ -95,11 +105,12 @@ pub async fn fetch_consents(
     customer_tenant_id: String,
 ) -> Result<(Vec<ConsentRecord>, Option<String>), AppError> {
     use crate::ids::Guid;
-    use crate::ssr::{auth, consent, respond, state::AppState};
+    use crate::model::access::Permission;
+    use crate::ssr::{access, consent, respond, state::AppState};
     respond(
         async {
             let state = AppState::from_context()?;
-            auth::current_user().await?;
+            access::require(Permission::Read, "consents").await?;
             let customer = Guid::parse(&customer_tenant_id).map_err(|_| AppError::NotFound {
                 what: "customer".into(),
             })?;

@@ -6,11 +6,12 @@ use leptos::prelude::*;
 /// snapshot (the first call ever syncs one with the admin's token).
 #[server(prefix = "/api", endpoint = "customers_view")]
 pub async fn fetch_customers_view(query: CustomerQuery) -> Result<CustomersView, AppError> {
-    use crate::ssr::{auth, respond, state::AppState};
+    use crate::model::access::Permission;
+    use crate::ssr::{access, respond, state::AppState};
     respond(
         async {
             let state = AppState::from_context()?;
-            let user = auth::current_user().await?;
+            let user = access::require(Permission::Read, "customers-view").await?;
             state.customers.view(&state, &user, &query).await
         }
         .await,
@@ -20,11 +21,12 @@ pub async fn fetch_customers_view(query: CustomerQuery) -> Result<CustomersView,
 /// Progress of a running sync, the last failure, and the snapshot in use.
 #[server(prefix = "/api", endpoint = "sync_status")]
 pub async fn fetch_sync_status() -> Result<SyncStatus, AppError> {
-    use crate::ssr::{auth, respond, state::AppState};
+    use crate::model::access::Permission;
+    use crate::ssr::{access, respond, state::AppState};
     respond(
         async {
             let state = AppState::from_context()?;
-            auth::current_user().await?;
+            access::require(Permission::Read, "sync-status").await?;
             state.customers.sync_status(&state.storage).await
         }
         .await,
@@ -34,11 +36,12 @@ pub async fn fetch_sync_status() -> Result<SyncStatus, AppError> {
 /// Re-reads every customer in the background; the page shows its progress.
 #[server(prefix = "/api", endpoint = "start_sync")]
 pub async fn start_sync() -> Result<SyncStatus, AppError> {
-    use crate::ssr::{auth, respond, state::AppState};
+    use crate::model::access::Permission;
+    use crate::ssr::{access, respond, state::AppState};
     respond(
         async {
             let state = AppState::from_context()?;
-            let user = auth::current_user().await?;
+            let user = access::require(Permission::Operate, "start-sync").await?;
             state.customers.start_sync(&state, &user);
             state.customers.sync_status(&state.storage).await
         }

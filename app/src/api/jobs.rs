@@ -22,11 +22,12 @@ fn job_id(id: &str) -> Result<crate::ids::Guid, AppError> {
 
 #[server(prefix = "/api", endpoint = "bulk_selection")]
 pub async fn fetch_bulk_selection(filter: String) -> Result<BulkSelection, AppError> {
-    use crate::ssr::{auth, jobs, respond, state::AppState};
+    use crate::model::access::Permission;
+    use crate::ssr::{access, jobs, respond, state::AppState};
     respond(
         async {
             let state = AppState::from_context()?;
-            let user = auth::current_user().await?;
+            let user = access::require(Permission::Read, "bulk-selection").await?;
             let customers =
                 jobs::select_customers(&state, &user, &super::customer_filter(&filter)).await?;
             Ok(BulkSelection {
@@ -54,13 +55,14 @@ pub async fn start_consent_job(
 ) -> Result<String, AppError> {
     use crate::api::consent::checked_presets;
     use crate::ids::Guid;
+    use crate::model::access::Permission;
     use crate::model::consent::grants_from_form;
     use crate::model::jobs::JobKind;
-    use crate::ssr::{auth, jobs, respond, state::AppState};
+    use crate::ssr::{access, jobs, respond, state::AppState};
     respond(
         async {
             let state = AppState::from_context()?;
-            let user = auth::current_user().await?;
+            let user = access::require(Permission::Operate, "start-consent-job").await?;
             let application = Guid::parse(&application_id)?;
             let (kind, grants) = match action.as_str() {
                 "grant" => {
@@ -97,11 +99,12 @@ pub async fn start_consent_job(
 
 #[server(prefix = "/api", endpoint = "jobs")]
 pub async fn fetch_jobs() -> Result<Vec<JobSummary>, AppError> {
-    use crate::ssr::{auth, jobs, respond, state::AppState};
+    use crate::model::access::Permission;
+    use crate::ssr::{access, jobs, respond, state::AppState};
     respond(
         async {
             let state = AppState::from_context()?;
-            auth::current_user().await?;
+            access::require(Permission::Read, "jobs").await?;
             jobs::list(&state).await
         }
         .await,
@@ -110,11 +113,12 @@ pub async fn fetch_jobs() -> Result<Vec<JobSummary>, AppError> {
 
 #[server(prefix = "/api", endpoint = "job")]
 pub async fn fetch_job(id: String) -> Result<Job, AppError> {
-    use crate::ssr::{auth, jobs, respond, state::AppState};
+    use crate::model::access::Permission;
+    use crate::ssr::{access, jobs, respond, state::AppState};
     respond(
         async {
             let state = AppState::from_context()?;
-            auth::current_user().await?;
+            access::require(Permission::Read, "job").await?;
             jobs::load(&state, job_id(&id)?).await
         }
         .await,
@@ -123,11 +127,12 @@ pub async fn fetch_job(id: String) -> Result<Job, AppError> {
 
 #[server(prefix = "/api", endpoint = "cancel_job")]
 pub async fn cancel_job(id: String) -> Result<(), AppError> {
-    use crate::ssr::{auth, jobs, respond, state::AppState};
+    use crate::model::access::Permission;
+    use crate::ssr::{access, jobs, respond, state::AppState};
     respond(
         async {
             let state = AppState::from_context()?;
-            let user = auth::current_user().await?;
+            let user = access::require(Permission::Operate, "cancel-job").await?;
             jobs::cancel(&state, &user, job_id(&id)?).await
         }
         .await,
@@ -137,11 +142,12 @@ pub async fn cancel_job(id: String) -> Result<(), AppError> {
 /// Starts a new job over the failed items of a finished one, and goes to it.
 #[server(prefix = "/api", endpoint = "retry_failed")]
 pub async fn retry_failed(id: String) -> Result<String, AppError> {
-    use crate::ssr::{auth, jobs, respond, state::AppState};
+    use crate::model::access::Permission;
+    use crate::ssr::{access, jobs, respond, state::AppState};
     respond(
         async {
             let state = AppState::from_context()?;
-            let user = auth::current_user().await?;
+            let user = access::require(Permission::Operate, "retry-failed").await?;
             let new_id = jobs::retry_failed(&state, &user, job_id(&id)?).await?;
             leptos_axum::redirect(&format!("/jobs/{new_id}"));
             Ok(new_id.to_string())

@@ -13,11 +13,12 @@ fn review_id(id: &str) -> Result<crate::ids::Guid, AppError> {
 /// to it.
 #[server(prefix = "/api", endpoint = "start_review")]
 pub async fn start_review(filter: String, title: String) -> Result<String, AppError> {
-    use crate::ssr::{auth, respond, reviews, state::AppState};
+    use crate::model::access::Permission;
+    use crate::ssr::{access, respond, reviews, state::AppState};
     respond(
         async {
             let state = AppState::from_context()?;
-            let user = auth::current_user().await?;
+            let user = access::require(Permission::Operate, "start-review").await?;
             let query = super::customer_filter(&filter);
             let id = reviews::start(&state, &user, &query, &title).await?;
             leptos_axum::redirect(&format!("/reviews/{id}"));
@@ -29,11 +30,12 @@ pub async fn start_review(filter: String, title: String) -> Result<String, AppEr
 
 #[server(prefix = "/api", endpoint = "reviews")]
 pub async fn fetch_reviews() -> Result<Vec<ReviewSummary>, AppError> {
-    use crate::ssr::{auth, respond, reviews, state::AppState};
+    use crate::model::access::Permission;
+    use crate::ssr::{access, respond, reviews, state::AppState};
     respond(
         async {
             let state = AppState::from_context()?;
-            auth::current_user().await?;
+            access::require(Permission::Read, "reviews").await?;
             reviews::list(&state).await
         }
         .await,
@@ -42,11 +44,12 @@ pub async fn fetch_reviews() -> Result<Vec<ReviewSummary>, AppError> {
 
 #[server(prefix = "/api", endpoint = "review")]
 pub async fn fetch_review(id: String) -> Result<Review, AppError> {
-    use crate::ssr::{auth, respond, reviews, state::AppState};
+    use crate::model::access::Permission;
+    use crate::ssr::{access, respond, reviews, state::AppState};
     respond(
         async {
             let state = AppState::from_context()?;
-            let user = auth::current_user().await?;
+            let user = access::require(Permission::Read, "review").await?;
             reviews::load(&state, review_id(&id)?, &user).await
         }
         .await,
@@ -62,16 +65,21 @@ pub async fn decide(
     note: Option<String>,
 ) -> Result<(), AppError> {
     use crate::ids::Guid;
+    use crate::model::access::Permission;
     use crate::model::reviews::Decision;
-    use crate::ssr::{auth, respond, reviews, state::AppState};
+    use crate::ssr::{access, respond, reviews, state::AppState};
     respond(
         async {
             let state = AppState::from_context()?;
-            let user = auth::current_user().await?;
-            let customer = Guid::parse(&customer_tenant_id)?;
             let decision = Decision::parse(&decision).ok_or_else(|| {
                 AppError::InvalidInput("decision must be remove, keep or approve".into())
             })?;
+            let needed = match decision {
+                Decision::Approve => Permission::Approve,
+                Decision::Remove | Decision::Keep => Permission::Operate,
+            };
+            let user = access::require(needed, "review-decision").await?;
+            let customer = Guid::parse(&customer_tenant_id)?;
             reviews::decide(
                 &state,
                 &user,
@@ -89,11 +97,12 @@ pub async fn decide(
 /// Removes DAP from the ready removals as a bulk job, and goes to the job.
 #[server(prefix = "/api", endpoint = "execute_review")]
 pub async fn execute_review(id: String) -> Result<String, AppError> {
-    use crate::ssr::{auth, respond, reviews, state::AppState};
+    use crate::model::access::Permission;
+    use crate::ssr::{access, respond, reviews, state::AppState};
     respond(
         async {
             let state = AppState::from_context()?;
-            let user = auth::current_user().await?;
+            let user = access::require(Permission::Operate, "execute-review").await?;
             let job = reviews::execute(&state, &user, review_id(&id)?).await?;
             leptos_axum::redirect(&format!("/jobs/{job}"));
             Ok(job.to_string())

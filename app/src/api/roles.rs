@@ -9,11 +9,12 @@ pub async fn fetch_customer_directory(
     customer_tenant_id: String,
 ) -> Result<CustomerDirectory, AppError> {
     use crate::ids::Guid;
-    use crate::ssr::{auth, respond, roles, state::AppState};
+    use crate::model::access::Permission;
+    use crate::ssr::{access, respond, roles, state::AppState};
     respond(
         async {
             let state = AppState::from_context()?;
-            let user = auth::current_user().await?;
+            let user = access::require(Permission::Read, "customer-directory").await?;
             // A malformed id is a page that does not exist, and never reaches an upstream URL.
             let customer = Guid::parse(&customer_tenant_id).map_err(|_| AppError::NotFound {
                 what: "customer".into(),
@@ -56,12 +57,18 @@ async fn change(
     add: bool,
 ) -> Result<MemberChange, AppError> {
     use crate::ids::Guid;
+    use crate::model::access::Permission;
     use crate::ssr::roles::{change_member, MemberChangeRequest};
-    use crate::ssr::{auth, respond, state::AppState};
+    use crate::ssr::{access, respond, state::AppState};
     respond(
         async {
             let state = AppState::from_context()?;
-            let user = auth::current_user().await?;
+            let action = if add {
+                "add-role-member"
+            } else {
+                "remove-role-member"
+            };
+            let user = access::require(Permission::Operate, action).await?;
             let request = MemberChangeRequest {
                 customer: Guid::parse(&customer_tenant_id)?,
                 role: Guid::parse(&role_id)?,

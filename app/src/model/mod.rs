@@ -1,5 +1,6 @@
 //! Data that crosses the wire between server functions and components. No tokens here, ever.
 
+pub mod access;
 pub mod audit;
 pub mod consent;
 pub mod customers;
@@ -15,6 +16,8 @@ use serde::{Deserialize, Serialize};
 pub struct SignedInUser {
     pub display_name: String,
     pub upn: String,
+    /// What the pages offer this admin; the server checks again on every call.
+    pub permissions: access::Permissions,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

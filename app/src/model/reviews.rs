@@ -31,10 +31,6 @@ impl Decision {
     }
 }
 
-/// The app role (of the dashboard's app registration, in the id token's `roles`) an admin needs
-/// to approve a DAP removal when the four-eyes rule is on.
-pub const APPROVER_ROLE: &str = "DapReview.Approve";
-
 /// Longest note a reviewer can leave.
 pub const MAX_NOTE_CHARS: usize = 1000;
 
@@ -45,6 +41,9 @@ pub struct DecisionRecord {
     pub decided_by: String,
     /// RFC 3339.
     pub decided_at: String,
+    /// Decided by the admin viewing the review (identities are compared on the server).
+    #[serde(default)]
+    pub by_viewer: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,9 +84,9 @@ pub struct ReviewSummary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Review {
     pub summary: ReviewSummary,
-    /// The signed-in admin, so the page offers approval only on others' removals.
-    pub viewer_upn: String,
-    /// The signed-in admin holds the approver role.
+    /// The signed-in admin may decide and execute (`Dashboard.Operate`).
+    pub viewer_can_operate: bool,
+    /// The signed-in admin may approve others' removals (`DapReview.Approve`).
     pub viewer_can_approve: bool,
     pub customers: Vec<ReviewCustomer>,
 }

@@ -1,6 +1,7 @@
 //! Server-only code: configuration, storage, sign-in, the upstream client and the domain
 //! services that server functions call.
 
+pub mod access;
 pub mod audit;
 pub mod auth;
 pub mod background;

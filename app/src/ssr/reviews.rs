@@ -14,7 +14,7 @@ use crate::ids::Guid;
 use crate::model::customers::CustomerQuery;
 use crate::model::jobs::JobKind;
 use crate::model::reviews::{
-    Decision, DecisionRecord, Review, ReviewCustomer, ReviewSummary, APPROVER_ROLE, MAX_NOTE_CHARS,
+    Decision, DecisionRecord, Review, ReviewCustomer, ReviewSummary, MAX_NOTE_CHARS,
 };
 use sqlx::Row;
 use std::collections::HashMap;
@@ -128,37 +128,40 @@ pub async fn decide(
     let row = loaded
         .customers
         .iter()
-        .find(|c| c.customer_tenant_id == customer.to_string())
-        .ok_or_else(|| AppError::NotFound {
+        .find(|c| c.customer_tenant_id == customer.to_string());
+    if row.is_none() {
+        return Err(AppError::NotFound {
             what: "this customer in the review".into(),
-        })?;
-    if decision == Decision::Approve {
-        if !user.app_roles.iter().any(|r| r == APPROVER_ROLE) {
-            let reason = format!(
-                "Approving a DAP removal needs the dashboard role {APPROVER_ROLE} (an app role of the dashboard's app registration, assigned in Entra ID)."
-            );
-            let entry = Entry::new(&user.upn, "review-decision")
-                .customer(customer)
-                .target(format!("review {review}: approve"))
-                .refused(reason.clone());
-            audit::record(&state.storage, &entry).await?;
-            return Err(AppError::Forbidden {
-                message: reason,
-                correlation_id: None,
-            });
-        }
-        if !loaded.summary.four_eyes {
-            return Err(AppError::InvalidInput(
-                "This review does not need approvals (the four-eyes rule is off).".into(),
-            ));
-        }
-        match &row.decision {
-            Some(d) if d.decision == Decision::Remove && d.decided_by != user.upn => {}
-            Some(d) if d.decision == Decision::Remove => {
-                return Err(AppError::Forbidden {
-                    message: "A removal needs approval by a second, different admin: you decided it yourself.".into(),
-                    correlation_id: None,
-                })
+        });
+    }
+    if decision == Decision::Approve && !loaded.summary.four_eyes {
+        return Err(AppError::InvalidInput(
+            "This review does not need approvals (the four-eyes rule is off).".into(),
+        ));
+    }
+    let mut tx = state.storage.pool.begin().await.map_err(db)?;
+    // The approval is checked against the decision read in this transaction and names it: a
+    // decision appended meanwhile is newer, and `settle` counts only approvals of the latest.
+    let approves = if decision == Decision::Approve {
+        let latest: Option<(String, String, Option<String>)> = sqlx::query_as(
+            "SELECT id, decision, decided_by_key FROM review_decisions
+             WHERE review_id = $1 AND customer_tenant_id = $2 AND decision <> 'approve'
+             ORDER BY decided_at_ms DESC, id DESC LIMIT 1",
+        )
+        .bind(review.to_string())
+        .bind(customer.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        match latest {
+            Some((id, kind, by_key)) if kind == Decision::Remove.as_str() => {
+                if by_key.as_deref() == Some(user.user_key.as_str()) {
+                    return Err(AppError::Forbidden {
+                        message: "A removal needs approval by a second, different admin: you decided it yourself.".into(),
+                        correlation_id: None,
+                    });
+                }
+                Some(id)
             }
             _ => {
                 return Err(AppError::InvalidInput(
@@ -166,11 +169,13 @@ pub async fn decide(
                 ))
             }
         }
-    }
-    let mut tx = state.storage.pool.begin().await.map_err(db)?;
+    } else {
+        None
+    };
     sqlx::query(
         "INSERT INTO review_decisions (id, review_id, customer_tenant_id, decision, note,
-         decided_by, decided_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+         decided_by, decided_at_ms, decided_by_key, approves_decision_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(Guid::new_v4().to_string())
     .bind(review.to_string())
@@ -179,6 +184,8 @@ pub async fn decide(
     .bind(note)
     .bind(&user.upn)
     .bind(now_ms())
+    .bind(&user.user_key)
+    .bind(approves)
     .execute(&mut *tx)
     .await
     .map_err(db)?;
@@ -255,6 +262,28 @@ pub async fn execute(state: &AppState, user: &SessionUser, id: Guid) -> Result<G
     Ok(job)
 }
 
+/// Of `customers` (failed items of a review's DAP-removal job), those whose removal still
+/// stands: the latest decision is a removal and, under four-eyes, another admin approved that
+/// very decision. A retry must not remove DAP on a decision that has since changed.
+pub async fn still_ready(
+    state: &AppState,
+    viewer: &SessionUser,
+    review: Guid,
+    customers: Vec<(Guid, String)>,
+) -> Result<Vec<(Guid, String)>, AppError> {
+    let loaded = load(state, review, viewer).await?;
+    let ready: std::collections::HashSet<&str> = loaded
+        .customers
+        .iter()
+        .filter(|c| c.will_be_removed)
+        .map(|c| c.customer_tenant_id.as_str())
+        .collect();
+    Ok(customers
+        .into_iter()
+        .filter(|(tenant, _)| ready.contains(tenant.to_string().as_str()))
+        .collect())
+}
+
 const SUMMARY_COLUMNS: &str = "id, title, started_by, started_at_ms, scope, four_eyes,
     executed_by, executed_at_ms, job_id";
 
@@ -278,24 +307,42 @@ fn summary_of(row: &sqlx::any::AnyRow) -> Result<ReviewSummary, sqlx::Error> {
     })
 }
 
-/// The current decision, approval and readiness of one customer from its history.
+/// One stored decision with the identities the four-eyes rule compares (never sent out).
+#[derive(Debug, Clone)]
+struct StoredDecision {
+    id: String,
+    record: DecisionRecord,
+    /// `tenant:object-id` of the admin; None on rows older than identities.
+    by_key: Option<String>,
+    /// The decision an approval approves.
+    approves: Option<String>,
+}
+
+/// The current decision, approval and readiness of one customer from its history. An approval
+/// counts only when it names the latest decision and comes from another identity.
 fn settle(
-    history: &[DecisionRecord],
+    history: &[StoredDecision],
     four_eyes: bool,
 ) -> (Option<DecisionRecord>, Option<DecisionRecord>, bool) {
     let latest = history
         .iter()
-        .rposition(|d| d.decision != Decision::Approve);
+        .rposition(|d| d.record.decision != Decision::Approve);
     let Some(index) = latest else {
         return (None, None, false);
     };
-    let decision = history[index].clone();
+    let decision = &history[index];
     let approval = history[index + 1..]
         .iter()
-        .find(|d| d.decision == Decision::Approve && d.decided_by != decision.decided_by)
-        .cloned();
-    let ready = decision.decision == Decision::Remove && (!four_eyes || approval.is_some());
-    (Some(decision), approval, ready)
+        .find(|d| {
+            d.record.decision == Decision::Approve
+                && d.approves.as_deref() == Some(decision.id.as_str())
+                && d.by_key.is_some()
+                && decision.by_key.is_some()
+                && d.by_key != decision.by_key
+        })
+        .map(|d| d.record.clone());
+    let ready = decision.record.decision == Decision::Remove && (!four_eyes || approval.is_some());
+    (Some(decision.record.clone()), approval, ready)
 }
 
 pub async fn load(state: &AppState, id: Guid, viewer: &SessionUser) -> Result<Review, AppError> {
@@ -316,22 +363,40 @@ pub async fn load(state: &AppState, id: Guid, viewer: &SessionUser) -> Result<Re
     .fetch_all(&state.storage.pool)
     .await
     .map_err(db)?;
-    let decisions: Vec<(String, String, String, String, i64)> = sqlx::query_as(
-        "SELECT customer_tenant_id, decision, note, decided_by, decided_at_ms
+    type DecisionRow = (
+        String,
+        String,
+        String,
+        String,
+        String,
+        i64,
+        Option<String>,
+        Option<String>,
+    );
+    let decisions: Vec<DecisionRow> = sqlx::query_as(
+        "SELECT id, customer_tenant_id, decision, note, decided_by, decided_at_ms,
+         decided_by_key, approves_decision_id
          FROM review_decisions WHERE review_id = $1 ORDER BY decided_at_ms, id",
     )
     .bind(id.to_string())
     .fetch_all(&state.storage.pool)
     .await
     .map_err(db)?;
-    let mut history: HashMap<String, Vec<DecisionRecord>> = HashMap::new();
-    for (customer, decision, note, decided_by, at) in decisions {
+    let mut history: HashMap<String, Vec<StoredDecision>> = HashMap::new();
+    for (decision_id, customer, decision, note, decided_by, at, by_key, approves) in decisions {
         if let Some(decision) = Decision::parse(&decision) {
-            history.entry(customer).or_default().push(DecisionRecord {
-                decision,
-                note,
-                decided_by,
-                decided_at: rfc3339_of_ms(at),
+            let by_viewer = by_key.as_deref() == Some(viewer.user_key.as_str());
+            history.entry(customer).or_default().push(StoredDecision {
+                id: decision_id,
+                record: DecisionRecord {
+                    decision,
+                    note,
+                    decided_by,
+                    decided_at: rfc3339_of_ms(at),
+                    by_viewer,
+                },
+                by_key,
+                approves,
             });
         }
     }
@@ -340,6 +405,7 @@ pub async fn load(state: &AppState, id: Guid, viewer: &SessionUser) -> Result<Re
         .map(|(tenant, name, dap_since, last_sign_in)| {
             let history = history.remove(&tenant).unwrap_or_default();
             let (decision, approval, will_be_removed) = settle(&history, summary.four_eyes);
+            let history = history.into_iter().map(|d| d.record).collect();
             ReviewCustomer {
                 customer_tenant_id: tenant,
                 organization_display_name: name,
@@ -365,8 +431,8 @@ pub async fn load(state: &AppState, id: Guid, viewer: &SessionUser) -> Result<Re
     summary.ready = customers.iter().filter(|c| c.will_be_removed).count();
     Ok(Review {
         summary,
-        viewer_upn: viewer.upn.clone(),
-        viewer_can_approve: viewer.app_roles.iter().any(|r| r == APPROVER_ROLE),
+        viewer_can_operate: viewer.permissions().operate,
+        viewer_can_approve: viewer.permissions().approve,
         customers,
     })
 }
@@ -419,14 +485,11 @@ pub const CSV_HEADER: [&str; 11] = [
 
 async fn export_csv(
     axum::extract::State(state): axum::extract::State<AppState>,
-    session: tower_sessions::Session,
+    super::access::Reader(user): super::access::Reader,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> axum::response::Response {
     use super::csv::{csv_response, encode, error_response, neutralize_formula};
     let result = async {
-        let user = super::auth::session_user(&session)
-            .await?
-            .ok_or(AppError::Unauthenticated)?;
         let id = Guid::parse(&id).map_err(|_| not_found())?;
         let review = load(&state, id, &user).await?;
         let executed = review.summary.job_id.is_some();
@@ -469,43 +532,88 @@ async fn export_csv(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use Decision::{Approve, Keep, Remove};
 
-    fn record(decision: Decision, by: &str) -> DecisionRecord {
-        DecisionRecord {
-            decision,
-            note: String::new(),
-            decided_by: by.into(),
-            decided_at: String::new(),
+    /// A history where each approval names the latest decision before it, decided by `key`
+    /// (the admin's identity) under the name `upn`.
+    fn history(steps: &[(Decision, &str, &str)]) -> Vec<StoredDecision> {
+        let mut out: Vec<StoredDecision> = Vec::new();
+        for (i, (decision, key, upn)) in steps.iter().enumerate() {
+            let approves = (*decision == Approve)
+                .then(|| out.iter().rev().find(|d| d.record.decision != Approve))
+                .flatten()
+                .map(|d| d.id.clone());
+            out.push(StoredDecision {
+                id: format!("d{i}"),
+                record: DecisionRecord {
+                    decision: *decision,
+                    note: String::new(),
+                    decided_by: (*upn).into(),
+                    decided_at: String::new(),
+                    by_viewer: false,
+                },
+                by_key: Some((*key).into()),
+                approves,
+            });
         }
+        out
+    }
+
+    fn ready(steps: &[(Decision, &str, &str)], four_eyes: bool) -> bool {
+        settle(&history(steps), four_eyes).2
     }
 
     #[test]
     fn a_removal_is_ready_only_with_another_admins_later_approval() {
-        use Decision::{Approve, Keep, Remove};
-        let ready = |history: &[DecisionRecord], four_eyes| settle(history, four_eyes).2;
         assert!(!ready(&[], true));
-        assert!(ready(&[record(Remove, "a")], false));
-        assert!(!ready(&[record(Remove, "a")], true));
-        assert!(!ready(&[record(Remove, "a"), record(Approve, "a")], true));
-        assert!(ready(&[record(Remove, "a"), record(Approve, "b")], true));
+        assert!(ready(&[(Remove, "a", "a")], false));
+        assert!(!ready(&[(Remove, "a", "a")], true));
+        assert!(!ready(&[(Remove, "a", "a"), (Approve, "a", "a")], true));
+        assert!(ready(&[(Remove, "a", "a"), (Approve, "b", "b")], true));
         // A later change of mind voids the earlier approval.
         assert!(!ready(
-            &[record(Remove, "a"), record(Approve, "b"), record(Keep, "c")],
+            &[(Remove, "a", "a"), (Approve, "b", "b"), (Keep, "c", "c")],
             true
         ));
         assert!(!ready(
-            &[
-                record(Remove, "a"),
-                record(Approve, "b"),
-                record(Remove, "c")
-            ],
+            &[(Remove, "a", "a"), (Approve, "b", "b"), (Remove, "c", "c")],
             true
         ));
         let (decision, approval, _) = settle(
-            &[record(Keep, "a"), record(Remove, "b"), record(Approve, "c")],
+            &history(&[(Keep, "a", "a"), (Remove, "b", "b"), (Approve, "c", "c")]),
             true,
         );
         assert_eq!(decision.map(|d| d.decided_by), Some("b".into()));
         assert_eq!(approval.map(|d| d.decided_by), Some("c".into()));
+    }
+
+    #[test]
+    fn the_same_identity_under_another_name_is_not_a_second_admin() {
+        assert!(!ready(
+            &[
+                (Remove, "tenant:avery", "avery@old"),
+                (Approve, "tenant:avery", "avery@new")
+            ],
+            true
+        ));
+    }
+
+    #[test]
+    fn an_approval_counts_only_for_the_decision_it_names() {
+        let mut steps = history(&[(Remove, "a", "a"), (Approve, "b", "b")]);
+        steps[1].approves = Some("an-older-decision".into());
+        assert!(!settle(&steps, true).2);
+        steps[1].approves = None;
+        assert!(!settle(&steps, true).2);
+    }
+
+    #[test]
+    fn rows_without_identities_never_make_a_removal_ready() {
+        let mut steps = history(&[(Remove, "a", "a"), (Approve, "b", "b")]);
+        steps[1].by_key = None;
+        assert!(!settle(&steps, true).2);
+        let mut steps = history(&[(Remove, "a", "a"), (Approve, "b", "b")]);
+        steps[0].by_key = None;
+        assert!(!settle(&steps, true).2);
     }
 }

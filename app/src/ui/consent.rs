@@ -1,8 +1,9 @@
 //! The CPV consent panel of a customer: what the dashboard granted, a grant form with presets,
 //! one-click revoke with an Undo offered for a few seconds.
 
-use super::ErrorPanel;
+use super::{ErrorPanel, NotAllowed};
 use crate::api::consent::{fetch_consents, GrantConsent, RestoreConsent, RevokeConsent};
+use crate::model::access::Permission;
 use crate::model::consent::{ConsentRecord, PRESETS};
 use leptos::prelude::*;
 use std::time::Duration;
@@ -11,7 +12,7 @@ use std::time::Duration;
 const UNDO_SECONDS: u64 = 10;
 
 #[component]
-pub fn ConsentPanel(customer_tenant_id: String) -> impl IntoView {
+pub fn ConsentPanel(customer_tenant_id: String, can_operate: bool) -> impl IntoView {
     let grant = ServerAction::<GrantConsent>::new();
     let revoke = ServerAction::<RevokeConsent>::new();
     let restore = ServerAction::<RestoreConsent>::new();
@@ -91,13 +92,21 @@ pub fn ConsentPanel(customer_tenant_id: String) -> impl IntoView {
                     Suspend::new(async move {
                     match consents.await {
                         Ok((records, default_app)) => {
+                            let form = if can_operate {
+                                view! {
+                                    <GrantForm
+                                        customer_tenant_id=customer_tenant_id.clone()
+                                        default_app=default_app.unwrap_or_default()
+                                        grant
+                                    />
+                                }
+                                    .into_any()
+                            } else {
+                                view! { <NotAllowed permission=Permission::Operate /> }.into_any()
+                            };
                             view! {
-                                <ConsentTable records revoke restore />
-                                <GrantForm
-                                    customer_tenant_id=customer_tenant_id.clone()
-                                    default_app=default_app.unwrap_or_default()
-                                    grant
-                                />
+                                <ConsentTable records revoke restore can_operate />
+                                {form}
                             }
                                 .into_any()
                         }
@@ -115,6 +124,7 @@ fn ConsentTable(
     records: Vec<ConsentRecord>,
     revoke: ServerAction<RevokeConsent>,
     restore: ServerAction<RestoreConsent>,
+    can_operate: bool,
 ) -> impl IntoView {
     if records.is_empty() {
         return view! { <p class="muted">"The dashboard has granted no consent in this customer."</p> }
@@ -148,7 +158,9 @@ fn ConsentTable(
                         let customer = r.customer_tenant_id.clone();
                         let application = r.application_id.clone();
                         let row_application = r.application_id.clone();
-                        let action = if active {
+                        let action = if !can_operate {
+                            ().into_any()
+                        } else if active {
                             view! {
                                 <ActionForm action=revoke attr:class="inline">
                                     <input type="hidden" name="customer_tenant_id" value=customer />

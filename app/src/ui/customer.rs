@@ -2,8 +2,9 @@
 //! users with the roles they hold. Global Administrators stand out.
 
 use super::consent::ConsentPanel;
-use super::ErrorPanel;
+use super::{viewer_permissions, ErrorPanel, NotAllowed, SessionResource};
 use crate::api::roles::{fetch_customer_directory, AddRoleMember, RemoveRoleMember};
+use crate::model::access::Permission;
 use crate::model::audit::MemberChange;
 use crate::model::directory::{
     CustomerDirectory, RoleWithMembers, UserWithRoles, GLOBAL_ADMINISTRATOR,
@@ -21,6 +22,7 @@ pub fn CustomerPage() -> impl IntoView {
         remove: ServerAction::new(),
     };
     provide_context(actions);
+    let session = expect_context::<SessionResource>();
     let directory = Resource::new(
         move || {
             (
@@ -40,8 +42,12 @@ pub fn CustomerPage() -> impl IntoView {
             view! { <p class="loading">"Loading the customer's roles and users…"</p> }
         }>
             {move || Suspend::new(async move {
+                let permissions = viewer_permissions(session).await;
                 match directory.await {
-                    Ok(directory) => view! { <DirectoryView directory /> }.into_any(),
+                    Ok(directory) => {
+                        view! { <DirectoryView directory can_operate=permissions.operate /> }
+                            .into_any()
+                    }
                     Err(error) => {
                         let here = format!("/customers/{}", tenant_id());
                         view! {
@@ -175,7 +181,7 @@ fn AddMemberForm(
 }
 
 #[component]
-fn DirectoryView(directory: CustomerDirectory) -> impl IntoView {
+fn DirectoryView(directory: CustomerDirectory, can_operate: bool) -> impl IntoView {
     let title = directory
         .organization_display_name
         .clone()
@@ -200,17 +206,24 @@ fn DirectoryView(directory: CustomerDirectory) -> impl IntoView {
         </p>
         <section class="panel">
             <h2>"Directory roles"</h2>
-            <AddMemberForm
-                customer_tenant_id=directory.customer_tenant_id.clone()
-                roles=directory.roles.iter().map(|r| (r.role_id.clone(), r.name.clone())).collect()
-                users=directory
-                    .users
-                    .iter()
-                    .map(|u| {
-                        (u.user_id.clone(), format!("{} ({})", u.display_name, u.user_principal_name))
-                    })
-                    .collect()
-            />
+            {if can_operate {
+                view! {
+                    <AddMemberForm
+                        customer_tenant_id=directory.customer_tenant_id.clone()
+                        roles=directory.roles.iter().map(|r| (r.role_id.clone(), r.name.clone())).collect()
+                        users=directory
+                            .users
+                            .iter()
+                            .map(|u| {
+                                (u.user_id.clone(), format!("{} ({})", u.display_name, u.user_principal_name))
+                            })
+                            .collect()
+                    />
+                }
+                    .into_any()
+            } else {
+                view! { <NotAllowed permission=Permission::Operate /> }.into_any()
+            }}
             <table class="roles">
                 <thead>
                     <tr>
@@ -223,13 +236,19 @@ fn DirectoryView(directory: CustomerDirectory) -> impl IntoView {
                         .roles
                         .into_iter()
                         .map(|role| {
-                            view! { <RoleRow role customer_tenant_id=directory.customer_tenant_id.clone() /> }
+                            view! {
+                                <RoleRow
+                                    role
+                                    customer_tenant_id=directory.customer_tenant_id.clone()
+                                    can_operate
+                                />
+                            }
                         })
                         .collect_view()}
                 </tbody>
             </table>
         </section>
-        <ConsentPanel customer_tenant_id=directory.customer_tenant_id.clone() />
+        <ConsentPanel customer_tenant_id=directory.customer_tenant_id.clone() can_operate />
         <section class="panel">
             <h2>"Users"</h2>
             <table class="users">
@@ -253,7 +272,7 @@ fn DirectoryView(directory: CustomerDirectory) -> impl IntoView {
 }
 
 #[component]
-fn RoleRow(role: RoleWithMembers, customer_tenant_id: String) -> impl IntoView {
+fn RoleRow(role: RoleWithMembers, customer_tenant_id: String, can_operate: bool) -> impl IntoView {
     let actions = expect_context::<MemberActions>();
     let global = role.is_global_admin();
     let privileged = is_privileged(&role.role_id);
@@ -276,6 +295,7 @@ fn RoleRow(role: RoleWithMembers, customer_tenant_id: String) -> impl IntoView {
                                 <span class="member-name">{m.display_name}</span>
                                 " "
                                 <span class="upn">{m.user_principal_name}</span>
+                                {can_operate.then(|| view! {
                                 <ActionForm action=actions.remove attr:class="inline remove-member">
                                     <input type="hidden" name="customer_tenant_id" value=form_customer />
                                     <input type="hidden" name="role_id" value=form_role />
@@ -293,6 +313,7 @@ fn RoleRow(role: RoleWithMembers, customer_tenant_id: String) -> impl IntoView {
                                         "Remove"
                                     </button>
                                 </ActionForm>
+                                })}
                             </li>
                         }
                     })

@@ -4,9 +4,10 @@
 use super::format::{date_part, relative_days, thousands};
 use super::reports::StartReportForm;
 use super::reviews::StartReviewForm;
-use super::{ErrorPanel, RefreshWithoutJavaScript, SessionResource};
+use super::{ErrorPanel, IfAllowed, RefreshWithoutJavaScript, SessionResource};
 use crate::api::customers::{fetch_customers_view, fetch_sync_status, StartSync};
 use crate::error::AppError;
+use crate::model::access::Permission;
 use crate::model::customers::{
     ChartBar, CustomerQuery, CustomerRow, CustomersView, DapFilter, SortDir, SortKey, Staleness,
     SyncStatus, PAGE_SIZES, STALE_PRESETS,
@@ -326,9 +327,11 @@ fn CustomersBody(data: CustomersView) -> impl IntoView {
             " "
             <StartReportForm filter=report_filter.clone() label=report_label />
             " "
-            <a class="button" href=format!("/jobs/new?{report_filter}")>
-                "Bulk consent…"
-            </a>
+            <IfAllowed permission=Permission::Operate clone:report_filter>
+                <a class="button" href=format!("/jobs/new?{report_filter}")>
+                    "Bulk consent…"
+                </a>
+            </IfAllowed>
             " "
             <StartReviewForm filter=report_filter label="DAP-removal review of these customers" />
         </div>
@@ -550,11 +553,13 @@ fn SyncPanel(sync: SyncResources) -> impl IntoView {
                     }
                 })}
             </Suspense>
-            <ActionForm action=start>
-                <button type="submit" class="button" id="sync-now">
-                    "Sync now"
-                </button>
-            </ActionForm>
+            <IfAllowed permission=Permission::Operate>
+                <ActionForm action=start>
+                    <button type="submit" class="button" id="sync-now">
+                        "Sync now"
+                    </button>
+                </ActionForm>
+            </IfAllowed>
         </section>
     }
 }

@@ -3,11 +3,14 @@
 
 use super::consent::GrantFields;
 use super::format::thousands;
-use super::{ErrorPanel, RefreshWithoutJavaScript};
+use super::{
+    viewer_permissions, ErrorPanel, NotAllowed, RefreshWithoutJavaScript, SessionResource,
+};
 use crate::api::jobs::{
     fetch_bulk_selection, fetch_job, fetch_jobs, BulkSelection, CancelJob, RetryFailed,
     StartConsentJob,
 };
+use crate::model::access::Permission;
 use crate::model::jobs::{Job, JobItem, JobItemStatus, JobSummary};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_location, use_params_map};
@@ -98,6 +101,7 @@ pub fn NewJobPage() -> impl IntoView {
     let filter = move || location.search.get().trim_start_matches('?').to_string();
     let selection = Resource::new(filter, fetch_bulk_selection);
     let start = ServerAction::<StartConsentJob>::new();
+    let session = expect_context::<SessionResource>();
     let error = move || {
         start
             .value()
@@ -113,7 +117,11 @@ pub fn NewJobPage() -> impl IntoView {
         {error}
         <Suspense fallback=|| view! { <p class="loading">"Counting the customers…"</p> }>
             {move || Suspend::new(async move {
+                let permissions = viewer_permissions(session).await;
                 match selection.await {
+                    Ok(_) if !permissions.operate => {
+                        view! { <NotAllowed permission=Permission::Operate /> }.into_any()
+                    }
                     Ok(selection) => {
                         view! { <BulkConsentForms selection filter=filter() start /> }.into_any()
                     }
@@ -182,6 +190,7 @@ pub fn JobPage() -> impl IntoView {
     let id = move || params.read().get("id").unwrap_or_default();
     let cancel = ServerAction::<CancelJob>::new();
     let retry = ServerAction::<RetryFailed>::new();
+    let session = expect_context::<SessionResource>();
     let tick = RwSignal::new(0usize);
     let job = Resource::new(
         move || (id(), tick.get(), cancel.version().get()),
@@ -214,8 +223,9 @@ pub fn JobPage() -> impl IntoView {
         {action_error}
         <Transition fallback=|| view! { <p class="loading">"Loading the job…"</p> }>
             {move || Suspend::new(async move {
+                let can_operate = viewer_permissions(session).await.operate;
                 match job.await {
-                    Ok(job) => view! { <JobView job cancel retry /> }.into_any(),
+                    Ok(job) => view! { <JobView job cancel retry can_operate /> }.into_any(),
                     Err(error) => {
                         view! { <ErrorPanel error return_to=format!("/jobs/{}", id()) /> }
                             .into_any()
@@ -231,6 +241,7 @@ fn JobView(
     job: Job,
     cancel: ServerAction<CancelJob>,
     retry: ServerAction<RetryFailed>,
+    can_operate: bool,
 ) -> impl IntoView {
     let s = job.summary;
     let finished = s.finished_at.is_some();
@@ -257,7 +268,9 @@ fn JobView(
         view! { <p class="notice">"Cancel requested by " {by} ": stopping after the calls in flight."</p> }
     });
     let job_id = s.id.clone();
-    let controls = if finished {
+    let controls = if !can_operate {
+        ().into_any()
+    } else if finished {
         (counts.failed > 0)
             .then(move || {
                 view! {

@@ -13,6 +13,7 @@ mod signin;
 
 use crate::api::session::current_session;
 use crate::error::AppError;
+use crate::model::access::{Permission, Permissions};
 use crate::model::SessionInfo;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -134,6 +135,21 @@ fn SessionBadge(info: SessionInfo) -> impl IntoView {
             </span>
         }
     });
+    let read_only = info
+        .user
+        .as_ref()
+        .filter(|user| !user.permissions.operate)
+        .map(|_| {
+            view! {
+                <span
+                    class="read-only-badge"
+                    id="read-only"
+                    title=Permissions::missing_reason(Permission::Operate)
+                >
+                    "Read only"
+                </span>
+            }
+        });
     let user = match info.user {
         Some(user) => view! {
             <span class="user">
@@ -147,7 +163,51 @@ fn SessionBadge(info: SessionInfo) -> impl IntoView {
         .into_any(),
         None => view! { <a href="/login" rel="external" class="button">"Sign in"</a> }.into_any(),
     };
-    view! { <div class="session">{demo} {user}</div> }
+    view! { <div class="session">{demo} {read_only} {user}</div> }
+}
+
+/// The signed-in admin's permissions (none for a visitor), for a page that shows or hides its
+/// actions while it renders.
+pub async fn viewer_permissions(session: SessionResource) -> Permissions {
+    session
+        .await
+        .ok()
+        .and_then(|info| info.user)
+        .map(|user| user.permissions)
+        .unwrap_or_default()
+}
+
+/// A note in place of actions the admin may not take, naming the role they need.
+#[component]
+pub fn NotAllowed(permission: Permission) -> impl IntoView {
+    view! {
+        <p class="not-allowed" data-needs=permission.app_role()>
+            {Permissions::missing_reason(permission)}
+        </p>
+    }
+}
+
+/// Shows `children` only when the signed-in admin holds `permission` (the header says once
+/// what a read-only admin lacks). The server checks again on every call: this only spares the
+/// admin a button that can only be refused.
+#[component]
+pub fn IfAllowed(permission: Permission, children: ChildrenFn) -> impl IntoView {
+    let session = expect_context::<SessionResource>();
+    view! {
+        <Suspense fallback=|| ()>
+            {move || {
+                let children = children.clone();
+                Suspend::new(async move {
+                    let allowed = session
+                        .await
+                        .ok()
+                        .and_then(|info| info.user)
+                        .is_some_and(|user| user.permissions.allows(permission));
+                    allowed.then(|| children())
+                })
+            }}
+        </Suspense>
+    }
 }
 
 /// Reloads the page every two seconds when JavaScript is off (hydrated pages poll instead). The

@@ -2,8 +2,9 @@
 //! `/reports/{id}` (live progress, results, failures, CSV).
 
 use super::format::thousands;
-use super::{ErrorPanel, RefreshWithoutJavaScript};
+use super::{ErrorPanel, IfAllowed, RefreshWithoutJavaScript};
 use crate::api::reports::{fetch_role_report, fetch_role_reports, StartRoleReport};
+use crate::model::access::Permission;
 use crate::model::reports::{ItemStatus, ReportCustomer, ReportSummary, RoleReport};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -20,13 +21,26 @@ pub fn StartReportForm(#[prop(into)] filter: String, #[prop(into)] label: String
             .map(|error| view! { <ErrorPanel error return_to="/reports" /> })
     };
     view! {
+        <IfAllowed permission=Permission::Operate>
+            <StartReportButton start filter=filter.clone() label=label.clone() />
+        </IfAllowed>
+        {error}
+    }
+}
+
+#[component]
+fn StartReportButton(
+    start: ServerAction<StartRoleReport>,
+    filter: String,
+    label: String,
+) -> impl IntoView {
+    view! {
         <ActionForm action=start attr:class="inline">
             <input type="hidden" name="filter" value=filter />
             <button type="submit" class="button">
                 {label}
             </button>
         </ActionForm>
-        {error}
     }
 }
 

@@ -2,8 +2,9 @@
 //! customer with a note, four-eyes approvals, execution as a bulk job, CSV).
 
 use super::format::thousands;
-use super::ErrorPanel;
+use super::{ErrorPanel, IfAllowed};
 use crate::api::reviews::{fetch_review, fetch_reviews, Decide, ExecuteReview, StartReview};
+use crate::model::access::Permission;
 use crate::model::reviews::{Decision, DecisionRecord, Review, ReviewCustomer, ReviewSummary};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -27,6 +28,20 @@ pub fn StartReviewForm(#[prop(into)] filter: String, #[prop(into)] label: String
             .map(|error| view! { <ErrorPanel error return_to="/reviews" /> })
     };
     view! {
+        <IfAllowed permission=Permission::Operate>
+            <StartReviewButton start filter=filter.clone() label=label.clone() />
+        </IfAllowed>
+        {error}
+    }
+}
+
+#[component]
+fn StartReviewButton(
+    start: ServerAction<StartReview>,
+    filter: String,
+    label: String,
+) -> impl IntoView {
+    view! {
         <ActionForm action=start attr:class="inline start-review">
             <input type="hidden" name="filter" value=filter />
             <input type="hidden" name="title" value="" />
@@ -34,7 +49,6 @@ pub fn StartReviewForm(#[prop(into)] filter: String, #[prop(into)] label: String
                 {label}
             </button>
         </ActionForm>
-        {error}
     }
 }
 
@@ -163,6 +177,7 @@ fn ReviewView(
             </p>
         }
         .into_any(),
+        _ if !review.viewer_can_operate => ().into_any(),
         _ => {
             let ready = s.ready;
             let review_id = s.id.clone();
@@ -177,7 +192,7 @@ fn ReviewView(
             .into_any()
         }
     };
-    let viewer = review.viewer_can_approve.then_some(review.viewer_upn);
+    let (can_decide, can_approve) = (review.viewer_can_operate, review.viewer_can_approve);
     let review_id = s.id.clone();
     view! {
         <h1>{s.title.clone()}</h1>
@@ -213,7 +228,8 @@ fn ReviewView(
                     <th scope="col">"DAP since"</th>
                     <th scope="col">"Last partner sign-in"</th>
                     <th scope="col">"Decision"</th>
-                    {open.then(|| view! { <th scope="col">"Decide"</th> })}
+                    {(open && (can_decide || can_approve))
+                        .then(|| view! { <th scope="col">"Decide"</th> })}
                 </tr>
             </thead>
             <tbody>
@@ -225,7 +241,8 @@ fn ReviewView(
                             <ReviewRow
                                 customer
                                 review_id=review_id.clone()
-                                viewer=viewer.clone()
+                                can_decide
+                                can_approve
                                 four_eyes=s.four_eyes
                                 open
                                 decide
@@ -251,8 +268,10 @@ fn describe(record: &DecisionRecord) -> String {
 fn ReviewRow(
     customer: ReviewCustomer,
     review_id: String,
-    /// The signed-in admin, when they may approve removals.
-    viewer: Option<String>,
+    /// The signed-in admin may decide (`Dashboard.Operate`).
+    can_decide: bool,
+    /// The signed-in admin may approve others' removals (`DapReview.Approve`).
+    can_approve: bool,
     four_eyes: bool,
     open: bool,
     decide: ServerAction<Decide>,
@@ -263,12 +282,13 @@ fn ReviewRow(
         .map_or("", |d| d.decision.as_str())
         .to_string();
     let approved = customer.approval.is_some();
-    let can_approve = open
+    let offer_approval = open
         && four_eyes
+        && can_approve
         && !approved
-        && decision.as_ref().is_some_and(|d| {
-            d.decision == Decision::Remove && viewer.as_ref().is_some_and(|v| *v != d.decided_by)
-        });
+        && decision
+            .as_ref()
+            .is_some_and(|d| d.decision == Decision::Remove && !d.by_viewer);
     let current = match &decision {
         None => view! { <span class="muted">"undecided"</span> }.into_any(),
         Some(d) => {
@@ -291,9 +311,9 @@ fn ReviewRow(
         }
     };
     let tenant = customer.customer_tenant_id.clone();
-    let forms = open.then(|| {
+    let forms = (open && (can_decide || can_approve)).then(|| {
         let (approve_review, approve_tenant) = (review_id.clone(), tenant.clone());
-        let approve = can_approve.then(move || {
+        let approve = offer_approval.then(move || {
             view! {
                 <ActionForm action=decide attr:class="inline approve">
                     <input type="hidden" name="review" value=approve_review />
@@ -308,6 +328,7 @@ fn ReviewRow(
         });
         view! {
             <td>
+                {can_decide.then(|| view! {
                 <ActionForm action=decide attr:class="decide">
                     <input type="hidden" name="review" value=review_id.clone() />
                     <input type="hidden" name="customer_tenant_id" value=tenant.clone() />
@@ -322,6 +343,7 @@ fn ReviewRow(
                         "Save"
                     </button>
                 </ActionForm>
+                })}
                 {approve}
             </td>
         }

@@ -47,9 +47,16 @@ const FULL_GDAP: &[Uuid] = &[
     APPLICATION_ADMINISTRATOR,
 ];
 
-/// The dashboard's app role for approving DAP removals (four-eyes), as an admin would define it
-/// on the app registration and assign it to the admins who may approve.
+/// The dashboard's app roles, as an admin would define them on its app registration and assign
+/// them to partner admins: view, act, and approve DAP removals (four-eyes).
+pub const DASHBOARD_READ_ROLE: &str = "Dashboard.Read";
+pub const DASHBOARD_OPERATE_ROLE: &str = "Dashboard.Operate";
 pub const REVIEW_APPROVER_ROLE: &str = "DapReview.Approve";
+const FULL_DASHBOARD: &[&str] = &[
+    DASHBOARD_READ_ROLE,
+    DASHBOARD_OPERATE_ROLE,
+    REVIEW_APPROVER_ROLE,
+];
 
 pub(crate) const PARTNER_USERS: &[PartnerUser] = &[
     PartnerUser {
@@ -57,7 +64,7 @@ pub(crate) const PARTNER_USERS: &[PartnerUser] = &[
         display_name: "Avery Admin",
         object_id: uuid!("5a0c7e2b-91d4-4f63-8b1e-2c7f4a9d3e01"),
         admin_agent: true,
-        app_roles: &[REVIEW_APPROVER_ROLE],
+        app_roles: FULL_DASHBOARD,
         gdap_roles: FULL_GDAP,
         rights: "Admin agent; GDAP: Privileged Role Administrator, User Administrator, \
                  Global Reader, Cloud Application Administrator, Application Administrator",
@@ -67,20 +74,39 @@ pub(crate) const PARTNER_USERS: &[PartnerUser] = &[
         display_name: "Riley Reader",
         object_id: uuid!("b3e8f1a6-0d27-4c95-a4f2-6e1b8c5d7a02"),
         admin_agent: false,
-        app_roles: &[],
+        app_roles: &[DASHBOARD_READ_ROLE],
         gdap_roles: &[GLOBAL_READER],
-        rights: "Read only; GDAP: Global Reader (not an admin agent)",
+        rights: "Dashboard: read only; GDAP: Global Reader (not an admin agent)",
     },
     PartnerUser {
         upn: "casey.approver@northwind-partner.onmicrosoft.com",
         display_name: "Casey Approver",
         object_id: uuid!("e7d2a4c9-3f81-4b06-9c5a-1d8e6f2b4a03"),
         admin_agent: true,
-        app_roles: &[REVIEW_APPROVER_ROLE],
+        app_roles: FULL_DASHBOARD,
         gdap_roles: FULL_GDAP,
         rights: "Admin agent (second approver); GDAP: Privileged Role Administrator, \
                  User Administrator, Global Reader, Cloud Application Administrator, \
                  Application Administrator",
+    },
+    PartnerUser {
+        upn: "jordan.helpdesk@northwind-partner.onmicrosoft.com",
+        display_name: "Jordan Helpdesk",
+        object_id: uuid!("9b1f3d5e-2a4c-4e6f-8d0b-3c5e7f9a1b05"),
+        admin_agent: false,
+        app_roles: &[DASHBOARD_READ_ROLE, DASHBOARD_OPERATE_ROLE],
+        gdap_roles: &[USER_ADMINISTRATOR, GLOBAL_READER],
+        rights: "Dashboard: read and operate; GDAP: User Administrator, Global Reader \
+                 (no Privileged Role Administrator: role changes are refused by Partner Center)",
+    },
+    PartnerUser {
+        upn: "nora.norole@northwind-partner.onmicrosoft.com",
+        display_name: "Nora Norole",
+        object_id: uuid!("c4a9e2f7-6b13-4d88-9e0a-7f3c5b1d8e04"),
+        admin_agent: false,
+        app_roles: &[],
+        gdap_roles: &[GLOBAL_READER],
+        rights: "No dashboard role (sign-in is refused); GDAP: Global Reader",
     },
 ];
 

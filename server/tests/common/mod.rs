@@ -14,6 +14,10 @@ use std::time::Duration;
 pub const ADMIN_UPN: &str = "avery.admin@northwind-partner.onmicrosoft.com";
 pub const READER_UPN: &str = "riley.reader@northwind-partner.onmicrosoft.com";
 pub const APPROVER_UPN: &str = "casey.approver@northwind-partner.onmicrosoft.com";
+/// Operates the dashboard, but holds no Privileged Role Administrator in GDAP.
+pub const HELPDESK_UPN: &str = "jordan.helpdesk@northwind-partner.onmicrosoft.com";
+/// Holds no dashboard role: the sign-in is refused.
+pub const NO_ROLE_UPN: &str = "nora.norole@northwind-partner.onmicrosoft.com";
 
 pub enum Db {
     Sqlite,

@@ -6,6 +6,7 @@ pub mod seal;
 pub mod tokens;
 
 use crate::error::AppError;
+use crate::model::access::Permissions;
 use crate::model::SignedInUser;
 use crate::ssr::state::AppState;
 use axum::extract::{Query, State};
@@ -23,6 +24,17 @@ pub use tokens::{AccessToken, TokenBroker};
 
 const PENDING_KEY: &str = "auth.pending";
 const USER_KEY: &str = "auth.user";
+/// The sign-in error code of an admin who holds none of the dashboard's app roles.
+pub const NO_DASHBOARD_ROLE: &str = "no_dashboard_role";
+
+fn no_role_message() -> String {
+    use crate::model::access::{OPERATE_ROLE, READ_ROLE};
+    format!(
+        "You signed in, but you hold none of this dashboard's roles. Ask an administrator of your \
+         organisation to assign you {READ_ROLE} (to view) or {OPERATE_ROLE} (to make changes) on \
+         the dashboard's enterprise application in Entra ID, then sign in again."
+    )
+}
 
 /// What the session remembers about the signed-in admin. No tokens.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -41,7 +53,12 @@ impl SessionUser {
         SignedInUser {
             display_name: self.display_name.clone(),
             upn: self.upn.clone(),
+            permissions: self.permissions(),
         }
+    }
+
+    pub fn permissions(&self) -> Permissions {
+        Permissions::from_app_roles(&self.app_roles)
     }
 }
 
@@ -244,6 +261,15 @@ async fn complete_sign_in(
         .verify_id_token(&provider, id_token, &pending.nonce)
         .await
         .map_err(|e| ("invalid_id_token", e.to_string()))?;
+    // Without a dashboard role nothing is stored: no credential, no session.
+    if Permissions::from_app_roles(&claims.roles).is_none() {
+        let entry = crate::ssr::audit::Entry::new(&claims.upn(), "sign-in")
+            .refused("holds none of the dashboard's app roles");
+        crate::ssr::audit::record(&state.storage, &entry)
+            .await
+            .map_err(|e| ("audit_failed", e.to_string()))?;
+        return Err((NO_DASHBOARD_ROLE, no_role_message()));
+    }
     let refresh_token = response.refresh_token().ok_or((
         "no_refresh_token",
         "The authority returned no refresh token (offline_access was not granted).".to_string(),

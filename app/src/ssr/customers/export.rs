@@ -6,7 +6,8 @@ use super::snapshot::Snapshot;
 use super::view::select;
 use crate::error::AppError;
 use crate::model::customers::CustomerQuery;
-use crate::ssr::auth::session_user;
+use crate::ssr::access::Reader;
+use crate::ssr::auth::SessionUser;
 use crate::ssr::csv::{csv_response, encode, error_response, neutralize_formula};
 use crate::ssr::state::AppState;
 use axum::body::Body;
@@ -16,7 +17,6 @@ use axum::routing::get;
 use axum::Router;
 use std::sync::Arc;
 use time::OffsetDateTime;
-use tower_sessions::Session;
 
 const ROWS_PER_CHUNK: usize = 500;
 
@@ -39,24 +39,21 @@ pub fn routes() -> Router<AppState> {
 
 async fn export_csv(
     State(state): State<AppState>,
-    session: Session,
+    Reader(user): Reader,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Response {
-    export(&state, &session, &pairs)
+    export(&state, &user, &pairs)
         .await
         .unwrap_or_else(|error| error_response(&error))
 }
 
 async fn export(
     state: &AppState,
-    session: &Session,
+    user: &SessionUser,
     pairs: &[(String, String)],
 ) -> Result<Response, AppError> {
-    let user = session_user(session)
-        .await?
-        .ok_or(AppError::Unauthenticated)?;
     let query = CustomerQuery::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    let snapshot = state.customers.current_or_sync(state, &user).await?;
+    let snapshot = state.customers.current_or_sync(state, user).await?;
     let now = OffsetDateTime::now_utc();
     let filename = format!(
         "customers-{:04}{:02}{:02}.csv",

@@ -5,7 +5,9 @@
 use super::load;
 use crate::error::AppError;
 use crate::ids::Guid;
+use crate::model::access::Permission;
 use crate::model::jobs::Job;
+use crate::ssr::access::{self, Reader};
 use crate::ssr::csv::{csv_response, encode, error_response, neutralize_formula};
 use crate::ssr::state::AppState;
 use axum::extract::{Path, Request, State};
@@ -17,10 +19,15 @@ pub fn routes() -> axum::Router<AppState> {
     axum::Router::new().route("/jobs/{id}/export.csv", axum::routing::get(export_csv))
 }
 
-async fn signed_in_job(state: &AppState, session: &Session, id: &str) -> Result<Job, AppError> {
-    crate::ssr::auth::session_user(session)
+async fn readable_job(state: &AppState, session: &Session, id: &str) -> Result<Job, AppError> {
+    let user = crate::ssr::auth::session_user(session)
         .await?
         .ok_or(AppError::Unauthenticated)?;
+    access::authorize(state, user, Permission::Read, "export-job").await?;
+    read_job(state, id).await
+}
+
+async fn read_job(state: &AppState, id: &str) -> Result<Job, AppError> {
     let id = Guid::parse(id).map_err(|_| AppError::NotFound { what: "job".into() })?;
     load(state, id).await
 }
@@ -41,7 +48,7 @@ pub async fn json_middleware(
         .map(str::to_string);
     match id {
         Some(id) if request.method() == http::Method::GET => {
-            match signed_in_job(&state, &session, &id).await {
+            match readable_job(&state, &session, &id).await {
                 Ok(job) => {
                     ([(http::header::CACHE_CONTROL, "no-store")], axum::Json(job)).into_response()
                 }
@@ -69,11 +76,11 @@ pub const CSV_HEADER: [&str; 8] = [
 
 async fn export_csv(
     State(state): State<AppState>,
-    session: Session,
+    _reader: Reader,
     Path(id): Path<String>,
 ) -> Response {
     let result = async {
-        let job = signed_in_job(&state, &session, &id).await?;
+        let job = read_job(&state, &id).await?;
         let rows = job.items.iter().map(|item| {
             [
                 neutralize_formula(&item.organization_display_name),

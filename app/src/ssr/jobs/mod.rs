@@ -220,6 +220,30 @@ pub async fn retry_failed(
     if customers.is_empty() {
         return Err(AppError::InvalidInput("No item of this job failed.".into()));
     }
+    let review_id = job
+        .summary
+        .review_id
+        .as_deref()
+        .map(Guid::parse)
+        .transpose()?;
+    let customers = match (job.summary.kind, review_id) {
+        (JobKind::RemoveDap, Some(review)) => {
+            let failed = customers.len();
+            let standing = super::reviews::still_ready(state, user, review, customers).await?;
+            if standing.is_empty() {
+                return Err(AppError::InvalidInput(format!(
+                    "None of the {failed} failed removals is still decided and approved in its review: nothing to retry."
+                )));
+            }
+            standing
+        }
+        (JobKind::RemoveDap, None) => {
+            return Err(AppError::InvalidInput(
+                "This DAP-removal job has no review behind it: it cannot be retried.".into(),
+            ))
+        }
+        _ => customers,
+    };
     let context =
         sqlx::query_as::<_, (Option<String>,)>("SELECT grants_json FROM jobs WHERE id = $1")
             .bind(id.to_string())
@@ -247,12 +271,7 @@ pub async fn retry_failed(
             display_name: job.summary.display_name.unwrap_or_default(),
             grants,
             scope: job.summary.scope,
-            review_id: job
-                .summary
-                .review_id
-                .as_deref()
-                .map(Guid::parse)
-                .transpose()?,
+            review_id,
             customers,
         },
     )

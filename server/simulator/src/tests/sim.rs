@@ -65,7 +65,7 @@ fn out_of_range_settings_are_clamped() {
         ..FaultConfig::default()
     });
     assert_eq!(sim.faults(), FaultConfig::default());
-    assert_eq!(sim.demo_users().len(), 3);
+    assert_eq!(sim.demo_users().len(), 5);
 }
 
 #[tokio::test]
