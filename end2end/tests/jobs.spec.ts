@@ -1,6 +1,6 @@
 import { expect, test, type APIRequestContext, type Page } from "@playwright/test";
 
-import { APP, AVERY, RILEY, collectConsoleErrors, simState, type SimState } from "./support";
+import { APP, AVERY, JORDAN, collectConsoleErrors, simState, type SimState } from "./support";
 
 function consented(state: SimState, tenantId: string): boolean {
   return (state.consents[tenantId] ?? []).some((c) => c.applicationId === APP);
@@ -88,7 +88,7 @@ test("the read-only user's bulk grant fails per customer, naming the GDAP roles 
   expect(customer, "a customer without the consent").toBeTruthy();
   const id = (customer as SimCustomer).customerTenantId;
 
-  await signIn(page, RILEY, `/jobs/new?q=${id}`);
+  await signIn(page, JORDAN, `/jobs/new?q=${id}`);
   await expect(page.locator("#bulk-selection")).toHaveAttribute("data-customers", "1");
   const grant = page.locator("#bulk-grant");
   await grant.locator('input[name="application_id"]').fill(APP);
@@ -104,7 +104,7 @@ test("the read-only user's bulk grant fails per customer, naming the GDAP roles 
   expect(consented(await simState(request), id)).toBe(false);
 
   // The refused attempt is audited, once, under this job.
-  await page.goto(`/audit?actor=riley&customer=${id}`);
+  await page.goto(`/audit?actor=jordan&customer=${id}`);
   await expect(
     page.locator('tr[data-action="grant-consent"].outcome-refused').filter({ hasText: `job ${jobId}` }),
   ).toHaveCount(1);

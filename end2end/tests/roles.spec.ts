@@ -58,14 +58,14 @@ test("add a member, see it in the role, remove it with one click and undo", asyn
   await expect(page.locator('tr[data-action="remove-role-member"].outcome-succeeded')).toHaveCount(1);
 });
 
-test("the read-only user's attempt fails cleanly and is audited", async ({ page }) => {
-  await openCustomer(page, "riley.reader@northwind-partner.onmicrosoft.com", 4);
+test("an operator without the GDAP role fails cleanly and is audited", async ({ page }) => {
+  await openCustomer(page, "jordan.helpdesk@northwind-partner.onmicrosoft.com", 4);
   const { userId, roleId } = await pickChange(page);
   await page.locator('select[name="user_id"]').selectOption(userId);
   await page.locator('form.add-member select[name="role_id"]').selectOption(roleId);
   await page.getByRole("button", { name: "Add to role" }).click();
   await expect(page.getByRole("alert")).toContainText("Privileged Role Administrator");
   await expect(page.getByRole("alert")).toContainText("MS-CorrelationId");
-  await page.goto("/audit?actor=riley");
+  await page.goto("/audit?actor=jordan");
   await expect(page.locator('tr[data-action="add-role-member"].outcome-refused')).toHaveCount(1);
 });

@@ -4,6 +4,10 @@ import type { APIRequestContext, Page } from "@playwright/test";
 export const AVERY = "avery.admin@northwind-partner.onmicrosoft.com";
 export const RILEY = "riley.reader@northwind-partner.onmicrosoft.com";
 export const CASEY = "casey.approver@northwind-partner.onmicrosoft.com";
+/** Operates the dashboard without Privileged Role Administrator in GDAP: Partner Center refuses. */
+export const JORDAN = "jordan.helpdesk@northwind-partner.onmicrosoft.com";
+/** Holds no dashboard role: the sign-in is refused. */
+export const NORA = "nora.norole@northwind-partner.onmicrosoft.com";
 /** A CPV application id for consent tests. */
 export const APP = "6a6e8d43-7c1b-4f0e-9f5e-2b8a1c3d4e5f";
 
