@@ -17,8 +17,9 @@ pub const PARTNER_TENANT_ID: &str = "7d3f9b2a-4c1e-4a8b-9f6d-2e5c8a1b3d47";
 pub const PARTNER_CENTER_AUDIENCE: &str = "https://api.partnercenter.microsoft.com";
 /// Audience (resource) of Partner Customer Administration API tokens.
 pub const ADMIN_API_AUDIENCE: &str = "https://api.partnercustomeradministration.microsoft.com";
-/// Audience used when a token request names no resource scope (Entra defaults to Microsoft Graph).
-pub(crate) const GRAPH_AUDIENCE: &str = "https://graph.microsoft.com";
+/// Audience of Microsoft Graph tokens; also used when a token request names no resource scope
+/// (Entra defaults to Microsoft Graph).
+pub const GRAPH_AUDIENCE: &str = "https://graph.microsoft.com";
 
 /// Largest supported number of simulated customers.
 pub const MAX_CUSTOMERS: usize = 100_000;
@@ -190,6 +191,11 @@ impl SimConfig {
     /// Base of the simulated Partner Center REST API (the production `.../v1`).
     pub fn partner_center_base(&self) -> String {
         format!("{}/_sim/partnercenter/v1", self.origin())
+    }
+
+    /// Base of the simulated Microsoft Graph (the production `https://graph.microsoft.com/v1.0`).
+    pub fn graph_base(&self) -> String {
+        format!("{}/_sim/graph/v1.0", self.origin())
     }
 
     /// Base of the simulated Partner Customer Administration API.

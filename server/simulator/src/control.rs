@@ -1,10 +1,11 @@
 //! The simulator's own endpoints: index page, state for tests, fault settings, refresh-token
-//! revocation, and the API-shaped answers for unknown API paths and methods.
+//! revocation, GDAP changes at run time, and the API-shaped answers for unknown API paths and
+//! methods.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
-use axum::extract::{OriginalUri, RawQuery, State};
+use axum::extract::{OriginalUri, Path, RawQuery, State};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use http::{HeaderMap, Method, StatusCode};
@@ -15,6 +16,7 @@ use uuid::Uuid;
 use crate::auth::{field, RawBody};
 use crate::errors::{ApiError, Host};
 use crate::faults::FaultConfig;
+use crate::gdap::{evaluate, GdapWorld, Relationship};
 use crate::html;
 use crate::idempotency::WriteRecord;
 use crate::pipeline::RequestIds;
@@ -54,6 +56,56 @@ struct StateView<'a> {
     role_members: BTreeMap<Uuid, BTreeMap<Uuid, &'a [Uuid]>>,
     writes: BTreeMap<&'a str, &'a WriteRecord>,
     counters: CountersView,
+    /// Each customer's GDAP relationships (with their `accessAssignments`) and the coverage the
+    /// reference's rules give them now: the truth tests compare the dashboard with.
+    gdap: BTreeMap<Uuid, GdapState>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GdapState {
+    /// `covered`, `partial`, `at_risk` or `none`.
+    expected_coverage: &'static str,
+    /// How the customer was seeded.
+    scenario: String,
+    relationships: Vec<serde_json::Value>,
+}
+
+fn gdap_state(world: &GdapWorld, customers: &[crate::data::Customer]) -> BTreeMap<Uuid, GdapState> {
+    let now = time::OffsetDateTime::now_utc();
+    let mut by_customer: std::collections::HashMap<Uuid, Vec<&Relationship>> =
+        std::collections::HashMap::new();
+    for r in &world.relationships {
+        by_customer.entry(r.customer_tenant_id).or_default().push(r);
+    }
+    customers
+        .iter()
+        .map(|c| {
+            let relationships = by_customer.remove(&c.tenant_id).unwrap_or_default();
+            let state = GdapState {
+                expected_coverage: evaluate(&relationships, now).name(),
+                scenario: world
+                    .scenarios
+                    .get(&c.tenant_id)
+                    .map(|s| s.name())
+                    .unwrap_or_default(),
+                relationships: relationships
+                    .iter()
+                    .map(|r| {
+                        let mut value = r.to_json();
+                        if let Some(map) = value.as_object_mut() {
+                            map.insert(
+                                "accessAssignments".into(),
+                                r.assignments.iter().map(|a| a.to_json()).collect(),
+                            );
+                        }
+                        value
+                    })
+                    .collect(),
+            };
+            (c.tenant_id, state)
+        })
+        .collect()
 }
 
 fn control_error(status: StatusCode, message: impl Into<String>) -> Response {
@@ -89,6 +141,7 @@ pub(crate) async fn state(State(sim): State<Simulator>, RawQuery(query): RawQuer
     for id in &forced {
         store.directory(id);
     }
+    let gdap = gdap_state(&sim.gdap(&store), store.customers());
     let view = StateView {
         customers: store
             .customers()
@@ -119,6 +172,7 @@ pub(crate) async fn state(State(sim): State<Simulator>, RawQuery(query): RawQuer
             .map(|(k, v)| (k.as_str(), v))
             .collect(),
         counters,
+        gdap,
     };
     Json(view).into_response()
 }
@@ -162,6 +216,75 @@ pub(crate) async fn revoke(State(sim): State<Simulator>, body: RawBody) -> Respo
         Some(revoked) => Json(json!({"upn": upn, "revoked": revoked})).into_response(),
         None => control_error(StatusCode::NOT_FOUND, format!("no demo user '{upn}'")),
     }
+}
+
+/// The customer's expected coverage after a change, for the control answers.
+fn coverage_after(world: &GdapWorld, customer: &Uuid) -> &'static str {
+    evaluate(
+        &world.of_customer(customer),
+        time::OffsetDateTime::now_utc(),
+    )
+    .name()
+}
+
+/// `POST /_sim/gdap/relationships/{id}/terminate`: the relationship ends now, as when the
+/// partner or the customer terminates it.
+pub(crate) async fn terminate_relationship(
+    State(sim): State<Simulator>,
+    Path(id): Path<String>,
+) -> Response {
+    let store = sim.inner.store.lock();
+    let mut world = sim.gdap(&store);
+    let now = time::OffsetDateTime::now_utc();
+    let Some(relationship) = world.relationship_mut(&id) else {
+        return control_error(StatusCode::NOT_FOUND, format!("no relationship '{id}'"));
+    };
+    relationship.status = "terminated";
+    relationship.end = Some(now);
+    relationship.last_modified = now;
+    let customer = relationship.customer_tenant_id;
+    Json(json!({
+        "relationship": id,
+        "status": "terminated",
+        "customerTenantId": customer,
+        "expectedCoverage": coverage_after(&world, &customer),
+    }))
+    .into_response()
+}
+
+/// `POST /_sim/gdap/relationships/{id}/accessAssignments/{assignment}/delete`: the access
+/// assignment is deleted (its status becomes `deleted`).
+pub(crate) async fn delete_assignment(
+    State(sim): State<Simulator>,
+    Path((id, assignment)): Path<(String, String)>,
+) -> Response {
+    let store = sim.inner.store.lock();
+    let mut world = sim.gdap(&store);
+    let now = time::OffsetDateTime::now_utc();
+    let Some(relationship) = world.relationship_mut(&id) else {
+        return control_error(StatusCode::NOT_FOUND, format!("no relationship '{id}'"));
+    };
+    let Some(found) = relationship
+        .assignments
+        .iter_mut()
+        .find(|a| a.id.to_string() == assignment)
+    else {
+        return control_error(
+            StatusCode::NOT_FOUND,
+            format!("no access assignment '{assignment}' in relationship '{id}'"),
+        );
+    };
+    found.status = "deleted";
+    found.last_modified = now;
+    let customer = relationship.customer_tenant_id;
+    Json(json!({
+        "relationship": id,
+        "accessAssignment": assignment,
+        "status": "deleted",
+        "customerTenantId": customer,
+        "expectedCoverage": coverage_after(&world, &customer),
+    }))
+    .into_response()
 }
 
 /// Any unknown path under an API base: a 404 in that API's shape.

@@ -1,6 +1,7 @@
 //! Error bodies in the shapes each simulated host uses (reference "Errors"):
 //! Partner Center `{"code","description","data","source"}`, the admin API's OData
-//! `{"error":{...}}`, the throttling body `{"statusCode","message"}` and Entra's token errors.
+//! `{"error":{...}}`, Microsoft Graph's `{"error":{"code","message","innerError"}}`, the
+//! throttling body `{"statusCode","message"}` and Entra's token errors.
 
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -22,6 +23,7 @@ const MAX_DESCRIPTION: usize = 1024;
 pub(crate) enum Host {
     PartnerCenter,
     AdminApi,
+    Graph,
 }
 
 impl Host {
@@ -29,6 +31,8 @@ impl Host {
     pub(crate) fn of_path(path: &str) -> Self {
         if path.starts_with("/_sim/pcsvcadmin/") {
             Host::AdminApi
+        } else if path.starts_with(crate::graph::GRAPH_PREFIX) {
+            Host::Graph
         } else {
             Host::PartnerCenter
         }
@@ -44,7 +48,8 @@ pub(crate) struct ApiError {
     pub code: String,
     pub message: String,
     pub www_authenticate: Option<String>,
-    pub retry_after: Option<u64>,
+    /// Seconds; Graph may ask for fractions (`2.128`), so they are kept.
+    pub retry_after: Option<f64>,
 }
 
 impl ApiError {
@@ -141,7 +146,7 @@ impl ApiError {
     pub(crate) fn throttled(retry_after_secs: u64) -> Self {
         let secs = retry_after_secs.max(1);
         Self {
-            retry_after: Some(secs),
+            retry_after: Some(secs as f64),
             ..Self::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "429",
@@ -150,10 +155,16 @@ impl ApiError {
         }
     }
 
-    /// An error answered by the fault injector.
-    pub(crate) fn injected(status: StatusCode) -> Self {
+    /// An error answered by the fault injector; `retry_after` (seconds, possibly fractional)
+    /// replaces the default `Retry-After: 1` of a 429 and is also sent with a 503.
+    pub(crate) fn injected(status: StatusCode, retry_after: Option<f64>) -> Self {
         if status == StatusCode::TOO_MANY_REQUESTS {
-            return Self::throttled(1);
+            let mut error = Self::throttled(1);
+            if let Some(secs) = retry_after {
+                error.retry_after = Some(secs);
+                error.message = format!("Rate limit is exceeded. Try again in {secs} seconds.");
+            }
+            return error;
         }
         let reason = status.canonical_reason().unwrap_or("Error");
         let message = if status.is_server_error() {
@@ -164,7 +175,30 @@ impl ApiError {
         } else {
             format!("{reason} (injected fault).")
         };
-        Self::new(status, status.as_str(), message)
+        let mut error = Self::new(status, status.as_str(), message);
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            error.retry_after = retry_after;
+        }
+        error
+    }
+}
+
+/// Microsoft Graph error code for a status.
+fn graph_code(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "BadRequest",
+        401 => "InvalidAuthenticationToken",
+        403 => "Authorization_RequestDenied",
+        404 => "ResourceNotFound",
+        405 => "MethodNotAllowed",
+        413 => "RequestEntityTooLarge",
+        429 => "TooManyRequests",
+        500 => "InternalServerError",
+        502 => "BadGateway",
+        503 => "ServiceUnavailable",
+        504 => "GatewayTimeout",
+        s if s >= 500 => "ServerError",
+        _ => "Error",
     }
 }
 
@@ -197,7 +231,19 @@ fn truncate(text: &str, max: usize) -> String {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = if self.status == StatusCode::TOO_MANY_REQUESTS {
+        let body = if self.host == Host::Graph {
+            // Graph answers throttling in its own shape too. The request ids of `innerError`
+            // are filled in by the pipeline, which knows them.
+            json!({
+                "error": {
+                    "code": graph_code(self.status),
+                    "message": self.message,
+                    "innerError": {
+                        "date": crate::timefmt::format_graph(OffsetDateTime::now_utc()),
+                    }
+                }
+            })
+        } else if self.status == StatusCode::TOO_MANY_REQUESTS {
             json!({"statusCode": 429, "message": self.message})
         } else {
             match self.host {
@@ -207,7 +253,7 @@ impl IntoResponse for ApiError {
                     "data": [],
                     "source": SOURCE,
                 }),
-                Host::AdminApi => json!({
+                Host::AdminApi | Host::Graph => json!({
                     "error": {
                         "code": odata_code(self.status),
                         "message": self.message,
@@ -227,9 +273,10 @@ impl IntoResponse for ApiError {
             }
         }
         if let Some(secs) = self.retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            // `{}` prints whole seconds without a fraction ("1"), others as given ("0.35").
+            if let Ok(value) = HeaderValue::from_str(&format!("{secs}")) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
         }
         response
     }

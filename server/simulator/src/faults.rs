@@ -22,6 +22,12 @@ pub struct FaultConfig {
     pub drop_rate: f64,
     /// When set, faults only apply to API paths containing this text.
     pub path_contains: Option<String>,
+    /// `Retry-After` (seconds, fractions allowed, e.g. `0.35`) of injected 429 and 503 answers;
+    /// unset: 429 says `1` and 503 says nothing.
+    pub retry_after: Option<f64>,
+    /// When set, only this many more errors are injected (each one counts it down), so a test
+    /// can have exactly the next N matching calls fail and the following ones pass.
+    pub max_faults: Option<u64>,
 }
 
 /// What the fault layer decided for one call.
@@ -62,6 +68,13 @@ impl FaultConfig {
                 self.drop_rate
             ));
         }
+        if let Some(secs) = self.retry_after {
+            if !secs.is_finite() || secs <= 0.0 || secs > 120.0 {
+                return Err(format!(
+                    "retry_after must be a number of seconds in (0, 120], got {secs}"
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -76,7 +89,7 @@ impl FaultConfig {
     /// Rolls the dice for one call. `gen::<f64>()` is in `[0, 1)`, so a rate of 0 never fires
     /// and a rate of 1 always does. Errors are rolled in ascending status order.
     pub(crate) fn decide(&self, path: &str, rng: &mut impl Rng) -> FaultDecision {
-        if !self.applies_to(path) {
+        if !self.applies_to(path) || self.max_faults == Some(0) {
             return FaultDecision::Pass;
         }
         for (status, rate) in &self.error_rates {

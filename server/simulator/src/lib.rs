@@ -6,6 +6,8 @@
 //!   customer users, CPV application consents, removing DAP;
 //! - the Partner Customer Administration API (`/_sim/pcsvcadmin/CustomerServiceAdminApi/Web/v1`):
 //!   the `delegatedAdminCustomers` list with OData options;
+//! - Microsoft Graph's GDAP relationships (`/_sim/graph/v1.0/tenantRelationships/...`):
+//!   delegatedAdminRelationships, their accessAssignments and delegatedAdminCustomers;
 //! - an Entra ID OIDC authority for the partner tenant (`/_sim/login/{tenant}/v2.0`) with a
 //!   demo-account picker, PKCE, signed tokens and refresh tokens.
 //!
@@ -23,6 +25,8 @@ mod control;
 mod data;
 mod errors;
 mod faults;
+mod gdap;
+mod graph;
 mod html;
 mod idempotency;
 mod odata;
@@ -47,7 +51,7 @@ use parking_lot::{Mutex, RwLock};
 use time::OffsetDateTime;
 
 pub use config::{
-    SimConfig, SimConfigError, ADMIN_API_AUDIENCE, DEMO_CLIENT_ID, MAX_CUSTOMERS,
+    SimConfig, SimConfigError, ADMIN_API_AUDIENCE, DEMO_CLIENT_ID, GRAPH_AUDIENCE, MAX_CUSTOMERS,
     PARTNER_CENTER_AUDIENCE, PARTNER_TENANT_ID,
 };
 pub use faults::FaultConfig;
@@ -73,6 +77,8 @@ pub(crate) struct Inner {
     pub faults: RwLock<FaultConfig>,
     pub consent_limiter: Mutex<RateLimiter>,
     pub counters: Counters,
+    /// GDAP relationships, generated on first use (see [`Simulator::gdap`]).
+    pub gdap: Mutex<Option<gdap::GdapWorld>>,
 }
 
 /// Event counters reported in `/_sim/state`.
@@ -110,6 +116,7 @@ impl Simulator {
             faults: RwLock::new(config.faults.clone()),
             consent_limiter: Mutex::new(RateLimiter::new(config.consent_rate_limit_per_second)),
             counters: Counters::default(),
+            gdap: Mutex::new(None),
             config,
         };
         Self {
@@ -128,6 +135,7 @@ impl Simulator {
         const PC: &str = "/_sim/partnercenter/v1/customers";
         const ADMIN: &str = "/_sim/pcsvcadmin/CustomerServiceAdminApi/Web/v1";
         const LOGIN: &str = "/_sim/login/{tenant}";
+        const GRAPH: &str = "/_sim/graph/v1.0/tenantRelationships";
         Router::new()
             .route("/_sim", get(control::index))
             .route("/_sim/", get(control::index))
@@ -137,6 +145,14 @@ impl Simulator {
                 get(control::get_faults).put(control::put_faults),
             )
             .route("/_sim/refresh-tokens/revoke", post(control::revoke))
+            .route(
+                "/_sim/gdap/relationships/{relationship}/terminate",
+                post(control::terminate_relationship),
+            )
+            .route(
+                "/_sim/gdap/relationships/{relationship}/accessAssignments/{assignment}/delete",
+                post(control::delete_assignment),
+            )
             .route(
                 &format!("{LOGIN}/v2.0/.well-known/openid-configuration"),
                 get(oidc::discovery),
@@ -178,6 +194,23 @@ impl Simulator {
                 &format!("{ADMIN}/delegatedAdminCustomers"),
                 get(admin_api::list),
             )
+            .route(
+                &format!("{GRAPH}/delegatedAdminRelationships"),
+                get(graph::list_relationships),
+            )
+            .route(
+                &format!("{GRAPH}/delegatedAdminRelationships/{{relationship}}"),
+                get(graph::get_relationship),
+            )
+            .route(
+                &format!("{GRAPH}/delegatedAdminRelationships/{{relationship}}/accessAssignments"),
+                get(graph::list_assignments),
+            )
+            .route(
+                &format!("{GRAPH}/delegatedAdminCustomers"),
+                get(graph::list_customers),
+            )
+            .route("/_sim/graph/{*rest}", any(control::api_not_found))
             .route("/_sim/partnercenter/{*rest}", any(control::api_not_found))
             .route("/_sim/pcsvcadmin/{*rest}", any(control::api_not_found))
             .method_not_allowed_fallback(control::method_not_allowed)
@@ -218,6 +251,7 @@ pub async fn serve_standalone(
         authority = %simulator.config().authority(),
         partner_center = %simulator.config().partner_center_base(),
         admin_api = %simulator.config().admin_api_base(),
+        graph = %simulator.config().graph_base(),
         "Partner Center simulator listening"
     );
     let app = simulator.router().route(

@@ -14,6 +14,7 @@ pub(crate) struct SplitMix64(u64);
 pub(crate) enum Stream {
     Customer = 1,
     Directory = 2,
+    Gdap = 3,
 }
 
 impl SplitMix64 {

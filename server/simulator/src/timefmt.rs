@@ -18,6 +18,20 @@ pub(crate) fn format_ticks(t: OffsetDateTime) -> String {
     )
 }
 
+/// Graph style (`innerError.date`, relationship dates): UTC, whole seconds, `Z`.
+pub(crate) fn format_graph(t: OffsetDateTime) -> String {
+    let t = t.to_offset(UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
 /// Entra error `timestamp` style: `2024-05-01 12:34:56Z`.
 pub(crate) fn format_entra(t: OffsetDateTime) -> String {
     let t = t.to_offset(UtcOffset::UTC);

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod admin;
+mod graph;
 mod oidc;
 mod partner_center;
 mod sim;
