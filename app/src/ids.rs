@@ -1,4 +1,5 @@
-//! Ids that end up in upstream URLs are GUIDs; anything else is refused before it leaves us.
+//! Ids that end up in upstream URLs are GUIDs, or GDAP relationship ids (two GUIDs joined by
+//! `-`); anything else is refused before it leaves us.
 
 use crate::error::AppError;
 use serde::{Deserialize, Serialize};
@@ -29,6 +30,67 @@ impl Guid {
     #[cfg(feature = "ssr")]
     pub fn new_v4() -> Self {
         Guid(uuid::Uuid::new_v4())
+    }
+}
+
+/// A GDAP relationship id: two GUIDs joined by `-` (73 characters), e.g.
+/// `5d027261-d21f-4aa9-b7db-7fa1f56fb163-8777b240-c6f0-4469-9e98-a3205431b836`. Not a GUID, so
+/// it has its own check; kept in lower case.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RelationshipId(String);
+
+impl RelationshipId {
+    pub const LEN: usize = 73;
+
+    pub fn parse(input: &str) -> Result<Self, AppError> {
+        let refuse = || {
+            AppError::InvalidInput(format!(
+                "'{}' is not a GDAP relationship id (two GUIDs joined by '-')",
+                truncate_for_message(input)
+            ))
+        };
+        let trimmed = input.trim();
+        // Byte checks first, so slicing below stays on character boundaries.
+        if trimmed.len() != Self::LEN || !trimmed.is_ascii() || trimmed.as_bytes()[36] != b'-' {
+            return Err(refuse());
+        }
+        let (first, second) = (&trimmed[..36], &trimmed[37..]);
+        for half in [first, second] {
+            // Only the hyphenated form: 36 characters rule out braces, URNs and bare hex.
+            uuid::Uuid::try_parse(half).map_err(|_| refuse())?;
+        }
+        Ok(RelationshipId(trimmed.to_ascii_lowercase()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RelationshipId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for RelationshipId {
+    type Err = AppError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        RelationshipId::parse(s)
+    }
+}
+
+impl TryFrom<String> for RelationshipId {
+    type Error = AppError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        RelationshipId::parse(&value)
+    }
+}
+
+impl From<RelationshipId> for String {
+    fn from(value: RelationshipId) -> Self {
+        value.0
     }
 }
 
@@ -85,6 +147,33 @@ mod tests {
         ] {
             assert!(Guid::parse(bad).is_err(), "{bad} should be refused");
         }
+    }
+
+    #[test]
+    fn relationship_ids_are_two_guids_joined() {
+        let id = RelationshipId::parse(
+            "5D027261-d21f-4aa9-b7db-7fa1f56fb163-8777b240-c6f0-4469-9e98-a3205431b836",
+        )
+        .expect("valid");
+        assert_eq!(
+            id.as_str(),
+            "5d027261-d21f-4aa9-b7db-7fa1f56fb163-8777b240-c6f0-4469-9e98-a3205431b836"
+        );
+        for bad in [
+            "",
+            "5d027261-d21f-4aa9-b7db-7fa1f56fb163",
+            "5d027261-d21f-4aa9-b7db-7fa1f56fb163_8777b240-c6f0-4469-9e98-a3205431b836",
+            "5d027261-d21f-4aa9-b7db-7fa1f56fb163-8777b240-c6f0-4469-9e98-a3205431b83/",
+            "5d027261-d21f-4aa9-b7db-7fa1f56fb163-8777b240-c6f0-4469-9e98-a3205431b8%2",
+            "../../../tenantRelationships/delegatedAdminCustomers?$top=1&x=aaaaaaaaaaaaaaa",
+            "5d027261-d21f-4aa9-b7db-7fa1f56fb163-8777b240c6f044699e98a3205431b836xxxx",
+            "5d027261-d21f-4aa9-b7db-7fa1f56fb163-8777b240-c6f0-4469-9e98-a3205431b83é",
+            "5d027261-d21f-4aa9-b7db-7fa1f56fb163-8777b240-c6f0-4469-9e98-a3205431b836/accessAssignments",
+        ] {
+            assert!(RelationshipId::parse(bad).is_err(), "{bad} should be refused");
+        }
+        let bad: Result<RelationshipId, _> = serde_json::from_str("\"../x\"");
+        assert!(bad.is_err());
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod consent;
 pub mod customers;
 pub mod directory;
+pub mod gdap;
 pub mod jobs;
 pub mod reports;
 pub mod reviews;
