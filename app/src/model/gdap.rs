@@ -657,7 +657,11 @@ mod tests {
 
     #[test]
     fn global_administrator_cannot_auto_extend_whatever_the_field_says() {
-        let roles = [GLOBAL_ADMINISTRATOR, PRIVILEGED_ROLE_ADMINISTRATOR, GLOBAL_READER];
+        let roles = [
+            GLOBAL_ADMINISTRATOR,
+            PRIVILEGED_ROLE_ADMINISTRATOR,
+            GLOBAL_READER,
+        ];
         let r = ending_in(relationship("Admin", &roles), 10, Some("P180D"));
         assert_eq!(classify(&[r], NOW).coverage, Coverage::AtRisk);
         let r = ending_in(relationship("Admin", &roles), 200, Some("PT0S"));
@@ -708,7 +712,11 @@ mod tests {
 
     #[test]
     fn no_privileged_role_administrator_in_an_active_assignment_is_partial() {
-        let roles = [GLOBAL_READER, USER_ADMINISTRATOR, CLOUD_APPLICATION_ADMINISTRATOR];
+        let roles = [
+            GLOBAL_READER,
+            USER_ADMINISTRATOR,
+            CLOUD_APPLICATION_ADMINISTRATOR,
+        ];
         let v = classify(&[relationship("Helpdesk", &roles)], NOW);
         assert_eq!(v.coverage, Coverage::Partial, "{v:?}");
         assert_eq!(actions(&v), vec![DashboardAction::ChangeRoleMembers]);
