@@ -11,6 +11,9 @@ pub const DEFAULT_ADMIN_API_URL: &str =
 pub const DEFAULT_PARTNER_CENTER_AUDIENCE: &str = "https://api.partnercenter.microsoft.com";
 pub const DEFAULT_ADMIN_API_AUDIENCE: &str =
     "https://api.partnercustomeradministration.microsoft.com";
+/// Microsoft Graph (GDAP relationships); sovereign clouds have their own host.
+pub const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com/v1.0";
+pub const DEFAULT_GRAPH_AUDIENCE: &str = "https://graph.microsoft.com";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/dashboard.db?mode=rwc";
 pub const DEFAULT_BIND_ADDR: &str = "127.0.0.1:3000";
 /// Partner Center's documented limit for consent calls: 50 requests per second per applicationId.
@@ -47,6 +50,7 @@ pub struct Endpoints {
     pub redirect_url: Url,
     pub partner_center_url: Url,
     pub admin_api_url: Url,
+    pub graph_url: Url,
 }
 
 // The client secret must never reach a log line.
@@ -62,6 +66,7 @@ impl std::fmt::Debug for Endpoints {
             .field("redirect_url", &self.redirect_url.as_str())
             .field("partner_center_url", &self.partner_center_url.as_str())
             .field("admin_api_url", &self.admin_api_url.as_str())
+            .field("graph_url", &self.graph_url.as_str())
             .finish()
     }
 }
@@ -92,6 +97,8 @@ pub struct Config {
     pub database_url: String,
     pub partner_center_audience: String,
     pub admin_api_audience: String,
+    /// Token audience of Microsoft Graph (the refresh token is redeemed for `{it}/.default`).
+    pub graph_audience: String,
     pub cpv_application_id: Option<String>,
     pub token_key: TokenKeySource,
     /// Consent calls per second per applicationId, across every job (Partner Center allows 50).
@@ -141,7 +148,11 @@ impl Config {
                         "is set, but DASHBOARD_AUTHORITY, DASHBOARD_CLIENT_ID and DASHBOARD_REDIRECT_URL are not",
                     ));
                 }
-                for name in ["DASHBOARD_PARTNER_CENTER_URL", "DASHBOARD_ADMIN_API_URL"] {
+                for name in [
+                    "DASHBOARD_PARTNER_CENTER_URL",
+                    "DASHBOARD_ADMIN_API_URL",
+                    "DASHBOARD_GRAPH_URL",
+                ] {
                     if get(name).is_some() {
                         return Err(problem(
                             name,
@@ -167,6 +178,8 @@ impl Config {
                         .map_or_else(|| parse_default(DEFAULT_PARTNER_CENTER_URL), Ok)?,
                     admin_api_url: url_var("DASHBOARD_ADMIN_API_URL")?
                         .map_or_else(|| parse_default(DEFAULT_ADMIN_API_URL), Ok)?,
+                    graph_url: url_var("DASHBOARD_GRAPH_URL")?
+                        .map_or_else(|| parse_default(DEFAULT_GRAPH_URL), Ok)?,
                 }))
             }
             _ => {
@@ -277,6 +290,9 @@ impl Config {
                 .unwrap_or_else(|| DEFAULT_PARTNER_CENTER_AUDIENCE.into()),
             admin_api_audience: get("DASHBOARD_ADMIN_API_AUDIENCE")
                 .unwrap_or_else(|| DEFAULT_ADMIN_API_AUDIENCE.into()),
+            graph_audience: get("DASHBOARD_GRAPH_AUDIENCE")
+                .map(|v| v.trim().trim_end_matches('/').to_string())
+                .unwrap_or_else(|| DEFAULT_GRAPH_AUDIENCE.into()),
             cpv_application_id,
             token_key,
             consent_rate_limit_per_second,
@@ -450,6 +466,53 @@ mod tests {
         let err =
             config(&[("DASHBOARD_PARTNER_CENTER_URL", "https://pc.example.com/v1")]).unwrap_err();
         assert_eq!(err.variable, "DASHBOARD_PARTNER_CENTER_URL");
+    }
+
+    #[test]
+    fn graph_url_and_audience_default_to_microsoft_graph_and_can_be_set() {
+        let microsoft = [
+            (
+                "DASHBOARD_AUTHORITY",
+                "https://login.microsoftonline.us/contoso.onmicrosoft.us/v2.0",
+            ),
+            (
+                "DASHBOARD_CLIENT_ID",
+                "7d8a8e0c-1b2c-4d5e-8f90-a1b2c3d4e5f6",
+            ),
+            (
+                "DASHBOARD_REDIRECT_URL",
+                "https://dash.example.com/auth/callback",
+            ),
+            ("DASHBOARD_TOKEN_ENCRYPTION_KEY", KEY),
+        ];
+        let c = config(&microsoft).unwrap();
+        let Upstream::Configured(endpoints) = &c.upstream else {
+            panic!("expected configured upstream");
+        };
+        assert_eq!(endpoints.graph_url.as_str(), DEFAULT_GRAPH_URL);
+        assert_eq!(c.graph_audience, "https://graph.microsoft.com");
+        assert_eq!(config(&[]).unwrap().graph_audience, DEFAULT_GRAPH_AUDIENCE);
+
+        let mut sovereign = microsoft.to_vec();
+        sovereign.push(("DASHBOARD_GRAPH_URL", "https://graph.microsoft.us/v1.0"));
+        sovereign.push(("DASHBOARD_GRAPH_AUDIENCE", "https://graph.microsoft.us/"));
+        let c = config(&sovereign).unwrap();
+        let Upstream::Configured(endpoints) = &c.upstream else {
+            panic!("expected configured upstream");
+        };
+        assert_eq!(
+            endpoints.graph_url.as_str(),
+            "https://graph.microsoft.us/v1.0"
+        );
+        assert_eq!(c.graph_audience, "https://graph.microsoft.us");
+
+        let mut bad = microsoft.to_vec();
+        bad.push(("DASHBOARD_GRAPH_URL", "graph.microsoft.com"));
+        assert_eq!(config(&bad).unwrap_err().variable, "DASHBOARD_GRAPH_URL");
+        // In demo mode Graph is the simulator's: a URL alone is a mistake, named.
+        let err =
+            config(&[("DASHBOARD_GRAPH_URL", "https://graph.microsoft.com/v1.0")]).unwrap_err();
+        assert_eq!(err.variable, "DASHBOARD_GRAPH_URL");
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Server-only code: configuration, storage, sign-in, the upstream client and the domain
+//! Server-only code: configuration, storage, sign-in, the upstream clients and the domain
 //! services that server functions call.
 
 pub mod access;
@@ -9,6 +9,7 @@ pub mod config;
 pub mod consent;
 pub mod csv;
 pub mod customers;
+pub mod graph;
 pub mod jobs;
 pub mod partner_center;
 pub mod reports;

@@ -6,6 +6,7 @@ use super::auth::seal::{load_or_create_key_file, Sealer};
 use super::auth::TokenBroker;
 use super::config::{Config, Endpoints, TokenKeySource};
 use super::customers::CustomersService;
+use super::graph::GraphClient;
 use super::jobs::runner::JobsRuntime;
 use super::partner_center::PartnerCenterClient;
 use super::storage::{Storage, StorageError};
@@ -23,6 +24,8 @@ pub struct AppState {
     pub authority: Arc<Authority>,
     pub tokens: Arc<TokenBroker>,
     pub partner_center: PartnerCenterClient,
+    /// Microsoft Graph (GDAP relationships), on the same HTTP client.
+    pub graph: GraphClient,
     pub customers: Arc<CustomersService>,
     pub jobs: Arc<JobsRuntime>,
 }
@@ -77,6 +80,7 @@ impl AppState {
             storage.clone(),
             Sealer::new(&key),
         ));
+        let graph = GraphClient::new(http.clone(), endpoints.graph_url.clone());
         let partner_center = PartnerCenterClient::new(
             http,
             endpoints.partner_center_url.clone(),
@@ -91,6 +95,7 @@ impl AppState {
             authority,
             tokens,
             partner_center,
+            graph,
             customers: Arc::default(),
         })
     }
