@@ -152,6 +152,7 @@ impl DashboardProcess {
                 "DASHBOARD_ADMIN_API_URL",
                 format!("{sim_base}/_sim/pcsvcadmin/CustomerServiceAdminApi/Web/v1"),
             ),
+            ("DASHBOARD_GRAPH_URL", format!("{sim_base}/_sim/graph/v1.0")),
             ("DASHBOARD_DATABASE_URL", database_url.to_string()),
             ("DASHBOARD_TOKEN_ENCRYPTION_KEY", TOKEN_KEY.to_string()),
             ("DASHBOARD_INSTANCE_ID", instance_id.to_string()),
