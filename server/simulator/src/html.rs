@@ -118,6 +118,7 @@ pub(crate) fn index_page(config: &SimConfig) -> String {
     let authority = escape(&config.authority());
     let pc = escape(&config.partner_center_base());
     let admin = escape(&config.admin_api_base());
+    let graph = escape(&config.graph_base());
     let endpoints = [
         ("GET", format!("{authority}/.well-known/openid-configuration"), "OIDC discovery"),
         ("GET", format!("{pc}/customers/{{customer-tenant-id}}/directoryroles"), "directory roles"),
@@ -129,9 +130,14 @@ pub(crate) fn index_page(config: &SimConfig) -> String {
         ("DELETE", format!("{pc}/customers/{{customer-tenant-id}}/applicationconsents/{{application-id}}"), "remove consent"),
         ("PATCH", format!("{pc}/customers/{{customer-tenant-id}}"), "remove DAP"),
         ("GET", format!("{admin}/delegatedAdminCustomers"), "delegated-admin customers (OData)"),
+        ("GET", format!("{graph}/tenantRelationships/delegatedAdminRelationships"), "GDAP relationships ($filter, $top ≤ 300, $skipToken)"),
+        ("GET", format!("{graph}/tenantRelationships/delegatedAdminRelationships/{{relationship-id}}/accessAssignments"), "access assignments of a relationship"),
+        ("GET", format!("{graph}/tenantRelationships/delegatedAdminCustomers"), "GDAP customers"),
         ("GET", "/_sim/state".to_owned(), "simulator state (for tests)"),
         ("GET / PUT", "/_sim/faults".to_owned(), "fault injection settings"),
         ("POST", "/_sim/refresh-tokens/revoke".to_owned(), "revoke a user's refresh tokens: {\"upn\": \"…\"}"),
+        ("POST", "/_sim/gdap/relationships/{relationship-id}/terminate".to_owned(), "terminate a GDAP relationship"),
+        ("POST", "/_sim/gdap/relationships/{relationship-id}/accessAssignments/{assignment-id}/delete".to_owned(), "delete an access assignment"),
     ];
     let rows: String = endpoints
         .iter()
@@ -144,14 +150,15 @@ pub(crate) fn index_page(config: &SimConfig) -> String {
         .collect();
     let body = format!(
         "<h1>Partner Center simulator</h1>\
-         <p>Simulates the Partner Center REST API, the Partner Customer Administration API and \
-         the Entra ID sign-in of the partner tenant <code>{tenant}</code> ({partner}) with \
+         <p>Simulates the Partner Center REST API, the Partner Customer Administration API, \
+         Microsoft Graph's GDAP relationships and the Entra ID sign-in of the partner tenant <code>{tenant}</code> ({partner}) with \
          {customers} customers (seed {seed}).</p>\
          <table><tr><th>Setting</th><th>Value</th></tr>\
          <tr><td>Authority</td><td><code>{authority}</code></td></tr>\
          <tr><td>Client id</td><td><code>{client}</code></td></tr>\
          <tr><td>Partner Center base</td><td><code>{pc}</code></td></tr>\
-         <tr><td>Admin API base</td><td><code>{admin}</code></td></tr></table>\
+         <tr><td>Admin API base</td><td><code>{admin}</code></td></tr>\
+         <tr><td>Graph base</td><td><code>{graph}</code></td></tr></table>\
          <h2>Demo users</h2><table><tr><th>Name</th><th>Sign-in name</th><th>Rights</th></tr>\
          {users}</table><h2>Endpoints</h2>\
          <table><tr><th>Method</th><th>URL</th><th>Purpose</th></tr>{rows}</table>\

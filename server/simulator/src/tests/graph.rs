@@ -61,6 +61,8 @@ fn graph_error_code(response: &TestResponse) -> String {
     assert!(error["message"].is_string(), "{body}");
     let inner = &error["innerError"];
     assert!(inner["date"].is_string(), "{body}");
+    assert!(response.header("request-id").is_some(), "{body}");
+    assert!(response.header("client-request-id").is_some(), "{body}");
     assert_eq!(
         inner["request-id"].as_str(),
         response.header("request-id"),
@@ -251,6 +253,20 @@ async fn tokens_for_other_audiences_are_refused_in_graph_shape() {
         .unwrap()
         .contains("audience"));
     assert!(response.header("www-authenticate").is_some());
+
+    let post = t
+        .call(Method::POST, RELATIONSHIPS, Some(&pc_token), None, None)
+        .await;
+    assert_eq!(post.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(graph_error_code(&post), "MethodNotAllowed");
+    let unknown = t
+        .graph_get(
+            "/_sim/graph/v1.0/tenantRelationships/nothingHere",
+            &pc_token,
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert_eq!(graph_error_code(&unknown), "ResourceNotFound");
 
     let anonymous = t.get(RELATIONSHIPS, None).await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
