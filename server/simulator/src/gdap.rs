@@ -247,9 +247,12 @@ impl Relationship {
         self.display_name.starts_with("MLT_")
     }
 
+    /// A relationship with Global Administrator cannot auto-extend, whatever it says.
     fn auto_extends(&self) -> bool {
-        self.auto_extend
-            .is_some_and(|d| !matches!(d, "PT0S" | "P0D"))
+        !self.roles.contains(&GLOBAL_ADMINISTRATOR)
+            && self
+                .auto_extend
+                .is_some_and(|d| !matches!(d, "PT0S" | "P0D"))
     }
 
     fn ends_soon(&self, now: OffsetDateTime) -> bool {

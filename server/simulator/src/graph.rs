@@ -138,15 +138,21 @@ impl ListQuery {
         Ok(query)
     }
 
-    /// One page of `items` as Graph serves it.
-    fn page(&self, items: Vec<Value>, context: &str, next_base: &str) -> Value {
+    /// One page of `items` as Graph serves it; only the page's items are serialised.
+    fn page<T>(
+        &self,
+        items: &[T],
+        to_json: impl Fn(&T) -> Value,
+        context: &str,
+        next_base: &str,
+    ) -> Value {
         let total = items.len();
         let end = self.offset.saturating_add(self.top).min(total);
         let value: Vec<Value> = items
-            .into_iter()
-            .skip(self.offset)
-            .take(end.saturating_sub(self.offset))
-            .map(|item| self.selected(item))
+            .get(self.offset.min(end)..end)
+            .unwrap_or_default()
+            .iter()
+            .map(|item| self.selected(to_json(item)))
             .collect();
         let mut page = Map::new();
         page.insert("@odata.context".into(), context.into());
@@ -281,20 +287,20 @@ pub(crate) async fn list_relationships(
     let user = sim.graph_caller(&headers)?;
     let query = ListQuery::parse(query.as_deref(), &["customer/tenantId", "status"])?;
     let base = sim.inner.config.graph_base();
-    let items: Vec<Value> = if user.admin_agent {
-        let store = sim.inner.store.lock();
-        let world = sim.gdap(&store);
+    let store = sim.inner.store.lock();
+    let world = sim.gdap(&store);
+    let matching: Vec<&Relationship> = if user.admin_agent {
         world
             .relationships
             .iter()
             .filter(|r| query.matches(r))
-            .map(Relationship::to_json)
             .collect()
     } else {
         Vec::new()
     };
     Ok(json_response(&query.page(
-        items,
+        &matching,
+        |r| r.to_json(),
         &format!("{base}/$metadata#tenantRelationships/delegatedAdminRelationships"),
         &format!("{base}/tenantRelationships/delegatedAdminRelationships"),
     )))
@@ -367,7 +373,8 @@ pub(crate) async fn list_assignments(
     };
     let path = format!("tenantRelationships/delegatedAdminRelationships/{id}/accessAssignments");
     Ok(json_response(&query.page(
-        items,
+        &items,
+        Value::clone,
         &format!("{base}/$metadata#{path}"),
         &format!("{base}/{path}"),
     )))
@@ -383,27 +390,27 @@ pub(crate) async fn list_customers(
     let user = sim.graph_caller(&headers)?;
     let query = ListQuery::parse(query.as_deref(), &[])?;
     let base = sim.inner.config.graph_base();
-    let items: Vec<Value> = if user.admin_agent {
-        let store = sim.inner.store.lock();
-        let world = sim.gdap(&store);
-        let mut seen = std::collections::HashSet::new();
+    let store = sim.inner.store.lock();
+    let world = sim.gdap(&store);
+    let mut seen = std::collections::HashSet::new();
+    let customers: Vec<&Relationship> = if user.admin_agent {
         world
             .relationships
             .iter()
             .filter(|r| r.status == "active" && seen.insert(r.customer_tenant_id))
-            .map(|r| {
-                json!({
-                    "id": r.customer_tenant_id,
-                    "tenantId": r.customer_tenant_id,
-                    "displayName": r.customer_display_name,
-                })
-            })
             .collect()
     } else {
         Vec::new()
     };
     Ok(json_response(&query.page(
-        items,
+        &customers,
+        |r| {
+            json!({
+                "id": r.customer_tenant_id,
+                "tenantId": r.customer_tenant_id,
+                "displayName": r.customer_display_name,
+            })
+        },
         &format!("{base}/$metadata#tenantRelationships/delegatedAdminCustomers"),
         &format!("{base}/tenantRelationships/delegatedAdminCustomers"),
     )))
