@@ -119,6 +119,12 @@ async fn customer_snapshots_round_trip_and_replace_each_other(db: Db) {
         partner_agent_count: i as u32,
         partner_sign_in_count: 2 * i as u32,
         global_admin_sign_in_count: 3,
+        gdap: [
+            app::model::gdap::Coverage::Covered,
+            app::model::gdap::Coverage::AtRisk,
+            app::model::gdap::Coverage::Unknown,
+        ][i % 3],
+        gdap_reasons: format!("reason one of {i}\nreason two"),
     };
     // More rows than one INSERT carries, with names that need care.
     let first: Vec<CustomerRecord> = (0..1200)

@@ -8,6 +8,7 @@ pub mod background;
 pub mod config;
 pub mod consent;
 pub mod csv;
+pub mod gdap;
 pub mod customers;
 pub mod graph;
 pub mod jobs;

@@ -17,8 +17,12 @@ use parking_lot::Mutex;
 use snapshot::Snapshot;
 use std::sync::Arc;
 use sync::SyncManager;
+use crate::model::gdap::Coverage;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
+
+/// The reason of a customer whose GDAP has not been read.
+pub const NOT_READ: &str = "GDAP has not been read for this customer.";
 
 /// One customer as stored in a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +38,9 @@ pub struct CustomerRecord {
     pub partner_agent_count: u32,
     pub partner_sign_in_count: u32,
     pub global_admin_sign_in_count: u32,
+    /// GDAP coverage as of the sync, and its reasons (one per line).
+    pub gdap: Coverage,
+    pub gdap_reasons: String,
 }
 
 impl CustomerRecord {
@@ -49,6 +56,8 @@ impl CustomerRecord {
             partner_agent_count: customer.partner_agent_count,
             partner_sign_in_count: customer.partner_sign_in_count,
             global_admin_sign_in_count: customer.global_admin_sign_in_count,
+            gdap: Coverage::Unknown,
+            gdap_reasons: NOT_READ.to_string(),
         }
     }
 }

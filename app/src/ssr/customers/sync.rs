@@ -14,7 +14,9 @@ use crate::ssr::state::AppState;
 use futures::future::{BoxFuture, FutureExt, Shared};
 use futures::{StreamExt, TryStreamExt};
 use parking_lot::Mutex;
-use std::collections::HashSet;
+use crate::model::gdap::Verdict;
+use crate::ssr::gdap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use time::OffsetDateTime;
 
@@ -113,11 +115,18 @@ async fn fetch_and_store(
     progress: &Mutex<SyncProgress>,
 ) -> Result<SnapshotInfo, AppError> {
     let started = std::time::Instant::now();
-    let customers = fetch_all(app, user, progress).await?;
-    let mut records: Vec<CustomerRecord> = customers
+    let now = OffsetDateTime::now_utc();
+    // GDAP is read beside the DAP list: the sync takes as long as the slower of the two.
+    let (customers, coverage) = futures::join!(
+        fetch_all(app, user, progress),
+        gdap::coverage_of_all(app, user, now)
+    );
+    let mut records: Vec<CustomerRecord> = customers?
         .into_iter()
         .map(CustomerRecord::from_upstream)
         .collect();
+    let previous = app.customers.current(&app.storage).await.ok().flatten();
+    apply_coverage(&mut records, coverage, previous.as_deref(), now);
     let info = snapshot::save(&app.storage, &user.upn, &records, OffsetDateTime::now_utc())
         .await
         .map_err(|e| AppError::Internal(format!("could not store the customers: {e}")))?;
@@ -133,6 +142,46 @@ async fn fetch_and_store(
         customers: records,
     });
     Ok(info)
+}
+
+/// Sets each record's GDAP coverage: from this sync's read, or, when it could not be trusted,
+/// the previous snapshot's for that customer (marked as kept).
+fn apply_coverage(
+    records: &mut [CustomerRecord],
+    coverage: Result<HashMap<String, Verdict>, Verdict>,
+    previous: Option<&snapshot::Snapshot>,
+    now: OffsetDateTime,
+) {
+    match coverage {
+        Ok(mut verdicts) => {
+            for record in records {
+                let verdict = verdicts
+                    .remove(&record.tenant_id)
+                    .unwrap_or_else(|| gdap::without_relationships(now));
+                record.gdap = verdict.coverage;
+                record.gdap_reasons = verdict.reasons.join("\n");
+            }
+        }
+        Err(unknown) => {
+            let before: HashMap<&str, &CustomerRecord> = previous
+                .map(|p| {
+                    p.customers
+                        .iter()
+                        .map(|c| (c.tenant_id.as_str(), c))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let synced_at = previous.map(|p| p.info.synced_at.clone()).unwrap_or_default();
+            for record in records {
+                let kept = before
+                    .get(record.tenant_id.as_str())
+                    .map(|c| (c.gdap, c.gdap_reasons.as_str(), synced_at.as_str()));
+                let (coverage, reasons) = gdap::keep_previous(kept, &unknown);
+                record.gdap = coverage;
+                record.gdap_reasons = reasons.join("\n");
+            }
+        }
+    }
 }
 
 /// Every customer, each once (offset paging can repeat a customer when the list changes while

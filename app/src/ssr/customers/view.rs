@@ -168,6 +168,8 @@ mod tests {
             partner_agent_count: 0,
             partner_sign_in_count: 0,
             global_admin_sign_in_count: 0,
+            gdap: crate::model::gdap::Coverage::Unknown,
+            gdap_reasons: String::new(),
         }
     }
 

@@ -263,7 +263,9 @@ impl GraphClient {
         concurrency: usize,
     ) -> Result<Listing<gdap::Relationship>, GraphError> {
         let results: Vec<(gdap::Relationship, Vec<GraphCall>)> =
-            futures::stream::iter(relationships.iter().map(|relationship| async move {
+            // Owned items: a closure over borrowed ones is not `Send` for every lifetime, and
+            // a sync runs this inside a spawned task.
+            futures::stream::iter(relationships.iter().cloned().map(|relationship| async move {
                 let active = relationship.status().eq_ignore_ascii_case("active");
                 if active_only && !active {
                     return Ok((relationship.to_model(&[]), Vec::new()));
