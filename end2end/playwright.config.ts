@@ -45,7 +45,8 @@ export default defineConfig({
     env: {
       DASHBOARD_BIND_ADDR: `127.0.0.1:${port}`,
       DASHBOARD_DATABASE_URL: `sqlite://${dataDir}/dashboard.db?mode=rwc`,
-      DASHBOARD_TOKEN_ENCRYPTION_KEY: "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+      // Demo mode (built-in simulator); its token key is generated beside the database.
+      DASHBOARD_DEMO: "true",
       LEPTOS_SITE_ROOT: "target/site",
       DASHBOARD_REVIEW_FOUR_EYES: "true",
       RUST_LOG: "info",

@@ -33,7 +33,6 @@ use support::{machine, thousands, write_section, Machine};
 
 const ADMIN_UPN: &str = "avery.admin@northwind-partner.onmicrosoft.com";
 const SESSION_COOKIE: &str = "dashboard_session";
-const TOKEN_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 const START: &str = "<!-- report:start -->";
 const END: &str = "<!-- report:end -->";
 
@@ -584,7 +583,7 @@ impl Server {
                     dir.path.display()
                 ),
             )
-            .env("DASHBOARD_TOKEN_ENCRYPTION_KEY", TOKEN_KEY)
+            .env("DASHBOARD_DEMO", "true")
             .env("DASHBOARD_SIM_CUSTOMERS", customers.to_string())
             .env("LEPTOS_SITE_ROOT", site)
             .env("RUST_LOG", "warn")
@@ -1345,7 +1344,7 @@ impl Report {
         let _ = writeln!(
             s,
             "Method: `target/release/server` and `target/site` from that build, copied to a \
-             temporary directory, run as a child process in demo mode (`DASHBOARD_BIND_ADDR` \
+             temporary directory, run as a child process in demo mode (`DASHBOARD_DEMO=true`, `DASHBOARD_BIND_ADDR` \
              on a free loopback port, SQLite in the temporary directory, \
              `DASHBOARD_SIM_CUSTOMERS`, seed 42, `RUST_LOG=warn`); the bench signs in as \
              {ADMIN_UPN} with reqwest (`/login?login_hint=…&return_to=/customers`) and hands \

@@ -198,6 +198,7 @@ fn demo_endpoints(config: &Config, sim: &SimConfig) -> Result<Endpoints, Startup
         partner_center_url: parse("DASHBOARD_PUBLIC_URL", sim.partner_center_base())?,
         admin_api_url: parse("DASHBOARD_PUBLIC_URL", sim.admin_api_base())?,
         graph_url: parse("DASHBOARD_PUBLIC_URL", sim.graph_base())?,
+        partner_tenant_id: simulator::PARTNER_TENANT_ID.to_ascii_lowercase(),
     })
 }
 

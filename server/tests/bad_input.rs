@@ -34,7 +34,7 @@ const APP: &str = "6a6e8d43-7c1b-4f0e-9f5e-2b8a1c3d4e5f";
 const GLOBAL_READER: &str = "f2ef992c-3afb-46b9-b7cf-a126ee74c451";
 /// A well-formed GUID nothing in the simulator or the database has.
 const UNKNOWN: &str = "53018d99-ac51-4ec8-b86e-c8a61de43717";
-/// `DASHBOARD_TOKEN_ENCRYPTION_KEY` of `common::TestServer`, decoded: opens the sealed refresh
+/// The token key of `common::TestServer` (its demo key file), decoded: opens the sealed refresh
 /// tokens so the leak check knows their plain values.
 const TOKEN_KEY_BASE64: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 const LIMIT: usize = 256 * 1024;
@@ -1300,11 +1300,10 @@ async fn start_with_refresh_lifetime(refresh_lifetime: Duration) -> ShortRefresh
             "DASHBOARD_DATABASE_URL",
             format!("sqlite://{}/dashboard.db?mode=rwc", dir.path.display()),
         ),
-        (
-            "DASHBOARD_TOKEN_ENCRYPTION_KEY",
-            TOKEN_KEY_BASE64.to_string(),
-        ),
+        ("DASHBOARD_DEMO", "true".to_string()),
     ]);
+    // Demo mode keeps its key beside the database; the known one opens what it seals.
+    std::fs::write(dir.path.join("token-encryption.key"), TOKEN_KEY_BASE64).unwrap();
     let config = app::ssr::config::Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
     let mut sim = simulator::SimConfig::demo(config.public_url.clone());
     sim.customers = 30;

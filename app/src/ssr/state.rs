@@ -74,6 +74,7 @@ impl AppState {
             endpoints.client_id.clone(),
             endpoints.client_secret.clone(),
             endpoints.redirect_url.clone(),
+            endpoints.partner_tenant_id.clone(),
         ));
         let tokens = Arc::new(TokenBroker::new(
             authority.clone(),

@@ -26,6 +26,8 @@ pub enum Db {
 
 pub struct TestServer {
     pub base: String,
+    /// Where the simulator answers: the dashboard itself in demo mode, else its own port.
+    pub sim_base: String,
     pub state: AppState,
     pub simulator: Simulator,
     pub database_url: String,
@@ -39,6 +41,13 @@ pub struct Options {
     pub token_lifetime: Duration,
     /// DASHBOARD_REVIEW_FOUR_EYES
     pub four_eyes: bool,
+    /// Sign-in configured (not demo mode) against the simulator served on a port of its own, as
+    /// against Microsoft. Always so on PostgreSQL, which demo mode refuses.
+    pub configured: bool,
+    /// More variables (e.g. DASHBOARD_PUBLIC_URL); they win over the harness's.
+    pub vars: Vec<(&'static str, String)>,
+    /// Overrides the absolute session lifetime (the environment only knows whole hours).
+    pub session_max_age: Option<Duration>,
 }
 
 impl Default for Options {
@@ -48,6 +57,9 @@ impl Default for Options {
             customers: 300,
             token_lifetime: Duration::from_secs(3600),
             four_eyes: false,
+            configured: false,
+            vars: Vec::new(),
+            session_max_age: None,
         }
     }
 }
@@ -72,33 +84,79 @@ impl TestServer {
                 (pg.url.clone(), Some(pg))
             }
         };
+        let configured = options.configured || matches!(options.db, Db::Postgres);
         let mut vars = HashMap::new();
         vars.insert("DASHBOARD_BIND_ADDR", addr.to_string());
         vars.insert("DASHBOARD_DATABASE_URL", database_url.clone());
-        vars.insert(
-            "DASHBOARD_TOKEN_ENCRYPTION_KEY",
-            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_string(),
-        );
         vars.insert("DASHBOARD_REVIEW_FOUR_EYES", options.four_eyes.to_string());
-        let config = Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
+        // Outside demo mode the simulator is "Microsoft" on a port of its own.
+        let standalone = if configured {
+            let sim_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let sim_base = format!("http://{}", sim_listener.local_addr().unwrap());
+            let mut sim_config = SimConfig::demo(url::Url::parse(&format!("{sim_base}/")).unwrap());
+            sim_config.customers = options.customers;
+            sim_config.access_token_lifetime = options.token_lifetime;
+            vars.insert("DASHBOARD_AUTHORITY", sim_config.authority());
+            vars.insert("DASHBOARD_CLIENT_ID", sim_config.client_id.clone());
+            vars.insert("DASHBOARD_REDIRECT_URL", format!("http://{addr}/auth/callback"));
+            vars.insert("DASHBOARD_PARTNER_CENTER_URL", sim_config.partner_center_base());
+            vars.insert("DASHBOARD_ADMIN_API_URL", sim_config.admin_api_base());
+            vars.insert(
+                "DASHBOARD_TOKEN_ENCRYPTION_KEY",
+                processes::TOKEN_KEY.to_string(),
+            );
+            let simulator = Simulator::new(sim_config);
+            let router = simulator.router();
+            tokio::spawn(async move {
+                let _ = axum::serve(sim_listener, router).await;
+            });
+            Some((simulator, sim_base))
+        } else {
+            // Demo mode refuses a configured key and keeps its own beside the database: the
+            // same known key as outside demo mode goes there, so tests can open what it sealed.
+            std::fs::write(
+                dir.path.join("token-encryption.key"),
+                processes::TOKEN_KEY,
+            )
+            .unwrap();
+            vars.insert("DASHBOARD_DEMO", "true".to_string());
+            None
+        };
+        for (name, value) in options.vars {
+            vars.insert(name, value);
+        }
+        let mut config = Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
+        if let Some(max_age) = options.session_max_age {
+            config.session_max_age = max_age;
+        }
         let mut sim_config = SimConfig::demo(config.public_url.clone());
         sim_config.customers = options.customers;
         sim_config.access_token_lifetime = options.token_lifetime;
 
         let dashboard = server::build(config, Some(sim_config)).await.unwrap();
         let state = dashboard.state.clone();
-        let simulator = dashboard.simulator.clone().unwrap();
+        let (simulator, sim_base) = match (standalone, dashboard.simulator.clone()) {
+            (Some(standalone), _) => standalone,
+            (None, Some(in_process)) => (in_process, format!("http://{addr}")),
+            (None, None) => panic!("demo mode without its simulator"),
+        };
         tokio::spawn(async move {
             let _ = server::serve_on(dashboard, listener).await;
         });
         TestServer {
             base: format!("http://{addr}"),
+            sim_base,
             state,
             simulator,
             database_url,
             _pg: pg,
             _dir: dir,
         }
+    }
+
+    /// A URL of the simulator (its control endpoints: `/_sim/state`, `/_sim/faults`...).
+    pub fn sim_url(&self, path: &str) -> String {
+        format!("{}{}", self.sim_base, path)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -177,7 +235,7 @@ impl TestServer {
 
     /// The simulator's state with `customer`'s directory generated (its `roleMembers`).
     pub async fn sim_state_for(&self, customer: &str) -> serde_json::Value {
-        reqwest::get(self.url(&format!("/_sim/state?customer={customer}")))
+        reqwest::get(self.sim_url(&format!("/_sim/state?customer={customer}")))
             .await
             .unwrap()
             .json()
@@ -199,7 +257,7 @@ impl TestServer {
     }
 
     pub async fn sim_state(&self) -> serde_json::Value {
-        reqwest::get(self.url("/_sim/state"))
+        reqwest::get(self.sim_url("/_sim/state"))
             .await
             .unwrap()
             .json()

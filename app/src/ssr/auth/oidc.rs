@@ -109,6 +109,7 @@ pub struct Authority {
     client_id: String,
     client_secret: Option<String>,
     redirect_url: Url,
+    partner_tenant_id: String,
     provider: RwLock<Option<Arc<Provider>>>,
 }
 
@@ -127,6 +128,7 @@ impl Authority {
         client_id: String,
         client_secret: Option<String>,
         redirect_url: Url,
+        partner_tenant_id: String,
     ) -> Self {
         Authority {
             http,
@@ -134,8 +136,14 @@ impl Authority {
             client_id,
             client_secret,
             redirect_url,
+            partner_tenant_id,
             provider: RwLock::new(None),
         }
+    }
+
+    /// The only tenant whose admins may use the dashboard (lower-case GUID).
+    pub fn partner_tenant_id(&self) -> &str {
+        &self.partner_tenant_id
     }
 
     pub fn client_id(&self) -> &str {
