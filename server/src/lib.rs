@@ -132,6 +132,10 @@ pub async fn build(
         ))
         .layer(axum::middleware::from_fn(server_fn_status))
         .layer(compression())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::enforce_session_lifetime,
+        ))
         .layer(sessions)
         .layer(axum::middleware::from_fn(security_headers))
         .layer(axum::middleware::from_fn_with_state(

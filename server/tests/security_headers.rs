@@ -1,11 +1,13 @@
 //! Security headers: a Content-Security-Policy with a fresh nonce per page (the one on the
 //! hydration scripts), frame-ancestors 'none', nosniff and Referrer-Policy on every response;
-//! and the simulator, which exists only in demo mode.
+//! and what a reviewer tries next: a crafted sign-in error link, the simulator outside demo
+//! mode, an id token of another tenant, a session kept alive forever.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use common::{Options, TestServer, ADMIN_UPN};
+use std::time::Duration;
 
 fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder()
@@ -113,6 +115,135 @@ async fn the_simulator_does_not_exist_outside_demo_mode() {
         .unwrap();
     assert_eq!(revoke.status(), 404);
     // Sign-in works, through the simulator as the configured authority.
+    let (client, _) = server.sign_in(ADMIN_UPN).await;
+    assert_eq!(server.call(&client, "jobs").await.status(), 200);
+}
+
+#[tokio::test]
+async fn the_sign_in_error_page_shows_only_the_dashboards_own_words() {
+    let server = TestServer::start().await;
+    let client = server.browser();
+    let planted = "Your account is locked. Call +1 555 0100 now";
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("error", "account_locked_call_support")
+        .append_pair("description", planted)
+        .append_pair("aadsts", "AADSTS999999")
+        .finish();
+    let html = client
+        .get(server.url(&format!("/signin-error?{query}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Sign-in did not complete"), "{html}");
+    assert!(!html.contains("Call +1 555"), "text from the URL shown: {html}");
+    assert!(!html.contains("account_locked_call_support"), "{html}");
+    assert!(!html.contains("AADSTS999999"), "{html}");
+    assert!(html.contains("The sign-in did not complete. Start again."));
+
+    // A known code in the dashboard's words, with a known AADSTS code's explanation; the
+    // description in the URL is still ignored.
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("error", "access_denied")
+        .append_pair("aadsts", "AADSTS65004")
+        .append_pair("description", planted)
+        .finish();
+    let html = client
+        .get(server.url(&format!("/signin-error?{query}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("The sign-in was declined or not allowed."), "{html}");
+    assert!(html.contains("AADSTS65004: consent was declined"), "{html}");
+    assert!(!html.contains("Call +1 555"), "{html}");
+
+    // The dashboard's own redirects carry no free text either.
+    let refused = no_redirects()
+        .get(server.url(
+            "/auth/callback?error=access_denied&error_description=AADSTS65004%3A+Call+%2B1+555+0100",
+        ))
+        .send()
+        .await
+        .unwrap();
+    let location = refused.headers()["location"].to_str().unwrap();
+    assert_eq!(location, "/signin-error?error=access_denied&aadsts=AADSTS65004");
+}
+
+#[tokio::test]
+async fn an_id_token_of_another_tenant_is_refused_and_nothing_is_kept() {
+    let server = TestServer::start().await;
+    let foreign = "0b8e5a1c-2d3f-4e5a-8b6c-7d8e9f0a1b2c";
+    server.simulator.set_id_token_tenant(Some(foreign));
+    let client = server.browser();
+    let page = client
+        .get(server.url(&format!("/login?login_hint={ADMIN_UPN}&return_to=/customers")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.url().path(), "/signin-error", "{}", page.url());
+    assert_eq!(page.url().query(), Some("error=foreign_tenant"));
+    let html = page.text().await.unwrap();
+    assert!(html.contains("belongs to another organisation"), "{html}");
+
+    let pool = &server.state.storage.pool;
+    let credentials: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM user_credentials")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(credentials, 0, "no credential stored for a foreign tenant");
+    let session = server.call(&client, "jobs").await;
+    assert_eq!(session.status(), 401, "the session holds no user");
+    let (status, body) = server.page(&client, "/customers").await;
+    assert_eq!(status, 200);
+    assert!(!body.contains("data-tenant-id="), "customers shown to a foreign account");
+
+    let audit: Vec<(String, String, Option<String>)> =
+        sqlx::query_as("SELECT action, outcome, target FROM audit_log WHERE actor_upn = $1")
+            .bind(ADMIN_UPN)
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit[0].0, "sign-in");
+    assert_eq!(audit[0].1, "refused", "{audit:?}");
+    assert!(audit[0].2.as_deref().unwrap_or_default().contains(foreign), "{audit:?}");
+
+    // The partner tenant's own token signs in as before.
+    server.simulator.set_id_token_tenant(None);
+    server.sign_in(ADMIN_UPN).await;
+}
+
+#[tokio::test]
+async fn a_session_ends_at_its_absolute_lifetime_however_active() {
+    let server = TestServer::start_with(Options {
+        session_max_age: Some(Duration::from_secs(3)),
+        ..Options::default()
+    })
+    .await;
+    let (client, _) = server.sign_in(ADMIN_UPN).await;
+    // Busy all along: the idle timeout (8 h) never comes near.
+    for _ in 0..4 {
+        assert_eq!(server.call(&client, "jobs").await.status(), 200);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        server.call(&client, "jobs").await.status(),
+        401,
+        "a session older than its lifetime still works"
+    );
+    let csv = client
+        .get(server.url("/customers/export.csv"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), 401);
+    // Signing in again starts a new lifetime.
     let (client, _) = server.sign_in(ADMIN_UPN).await;
     assert_eq!(server.call(&client, "jobs").await.status(), 200);
 }

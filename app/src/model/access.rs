@@ -21,6 +21,12 @@ pub const READ_ROLE: &str = "Dashboard.Read";
 pub const OPERATE_ROLE: &str = "Dashboard.Operate";
 pub const APPROVE_ROLE: &str = "DapReview.Approve";
 
+/// What an admin without any dashboard role reads after signing in.
+pub const NO_ROLE_MESSAGE: &str = "You signed in, but you hold none of this dashboard's roles. \
+     Ask an administrator of your organisation to assign you Dashboard.Read (to view) or \
+     Dashboard.Operate (to make changes) on the dashboard's enterprise application in Entra ID, \
+     then sign in again.";
+
 impl Permission {
     pub const ALL: [Permission; 3] = [Permission::Read, Permission::Operate, Permission::Approve];
 
@@ -121,6 +127,12 @@ mod tests {
     fn role_values_match_exactly() {
         let roles = Permissions::from_app_roles(&["dashboard.operate", "Dashboard.Operate "]);
         assert!(roles.is_none());
+    }
+
+    #[test]
+    fn the_no_role_page_names_the_roles_to_ask_for() {
+        assert!(NO_ROLE_MESSAGE.contains(READ_ROLE));
+        assert!(NO_ROLE_MESSAGE.contains(OPERATE_ROLE));
     }
 
     #[test]

@@ -9,7 +9,7 @@ mod format;
 mod jobs;
 mod reports;
 mod reviews;
-mod signin;
+pub(crate) mod signin;
 
 use crate::api::session::current_session;
 use crate::error::AppError;

@@ -79,6 +79,8 @@ pub(crate) struct Inner {
     pub counters: Counters,
     /// GDAP relationships, generated on first use (see [`Simulator::gdap`]).
     pub gdap: Mutex<Option<gdap::GdapWorld>>,
+    /// Test control: id tokens carry this `tid` instead of the partner tenant's.
+    pub id_token_tenant: RwLock<Option<String>>,
 }
 
 /// Event counters reported in `/_sim/state`.
@@ -117,6 +119,7 @@ impl Simulator {
             consent_limiter: Mutex::new(RateLimiter::new(config.consent_rate_limit_per_second)),
             counters: Counters::default(),
             gdap: Mutex::new(None),
+            id_token_tenant: RwLock::new(None),
             config,
         };
         Self {
@@ -227,6 +230,12 @@ impl Simulator {
             Ok(()) => *self.inner.faults.write() = faults,
             Err(problem) => tracing::warn!(%problem, "invalid fault configuration ignored"),
         }
+    }
+
+    /// Test control: until reset with `None`, every id token names `tenant` as its `tid`, as
+    /// when an account of another organisation signs in through a multi-tenant authority.
+    pub fn set_id_token_tenant(&self, tenant: Option<&str>) {
+        *self.inner.id_token_tenant.write() = tenant.map(str::to_owned);
     }
 
     /// The current fault settings.

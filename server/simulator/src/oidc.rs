@@ -894,7 +894,12 @@ impl Simulator {
                 nonce,
                 sub,
                 oid,
-                tid: PARTNER_TENANT_ID.to_owned(),
+                tid: self
+                    .inner
+                    .id_token_tenant
+                    .read()
+                    .clone()
+                    .unwrap_or_else(|| PARTNER_TENANT_ID.to_owned()),
                 name: user.display_name.to_owned(),
                 preferred_username: user.upn.to_owned(),
                 ver: "2.0".to_owned(),

@@ -6,7 +6,7 @@ pub mod seal;
 pub mod tokens;
 
 use crate::error::AppError;
-use crate::model::access::Permissions;
+use crate::model::access::{Permissions, NO_ROLE_MESSAGE};
 use crate::model::SignedInUser;
 use crate::ssr::state::AppState;
 use axum::extract::{Query, State};
@@ -27,14 +27,6 @@ const USER_KEY: &str = "auth.user";
 /// The sign-in error code of an admin who holds none of the dashboard's app roles.
 pub const NO_DASHBOARD_ROLE: &str = "no_dashboard_role";
 
-fn no_role_message() -> String {
-    use crate::model::access::{OPERATE_ROLE, READ_ROLE};
-    format!(
-        "You signed in, but you hold none of this dashboard's roles. Ask an administrator of your \
-         organisation to assign you {READ_ROLE} (to view) or {OPERATE_ROLE} (to make changes) on \
-         the dashboard's enterprise application in Entra ID, then sign in again."
-    )
-}
 
 /// What the session remembers about the signed-in admin. No tokens.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -46,6 +38,10 @@ pub struct SessionUser {
     /// App roles from the verified id token (e.g. `DapReview.Approve`).
     #[serde(default)]
     pub app_roles: Vec<String>,
+    /// Unix seconds of the sign-in, for the absolute session lifetime. Sessions stored before
+    /// it was recorded read 0: already over the limit, so they sign in again.
+    #[serde(default)]
+    pub signed_in_at: i64,
 }
 
 impl SessionUser {
@@ -116,12 +112,56 @@ fn safe_return_path(requested: Option<&str>) -> String {
     }
 }
 
-fn sign_in_failed(error: &str, description: &str) -> Response {
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("error", error)
-        .append_pair("description", description)
-        .finish();
-    Redirect::to(&format!("/signin-error?{query}")).into_response()
+/// Whether a session signed in at `signed_in_at` (unix seconds) has outlived `max_age` at `now`,
+/// however active it was. A sign-in time in the future (clock stepped back) counts from now.
+pub fn session_expired(signed_in_at: i64, now: i64, max_age: Duration) -> bool {
+    let max_age = i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX);
+    now.saturating_sub(signed_in_at) >= max_age
+}
+
+fn unix_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Ends a session older than the absolute lifetime before any handler sees it, so pages,
+/// server functions and downloads all find it signed out. Static files are skipped (no
+/// session lookup for each asset).
+pub async fn enforce_session_lifetime(
+    State(state): State<AppState>,
+    session: Session,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = request.uri().path();
+    if !(path.starts_with("/pkg/") || path.starts_with("/_sim/") || path == "/healthz") {
+        if let Ok(Some(user)) = session.get::<SessionUser>(USER_KEY).await {
+            if session_expired(user.signed_in_at, unix_now(), state.config.session_max_age) {
+                tracing::info!(upn = %user.upn, "session reached its absolute lifetime; signed out");
+                if let Err(e) = session.flush().await {
+                    tracing::warn!(error = %e, "could not end an expired session");
+                }
+            }
+        }
+    }
+    next.run(request).await
+}
+
+/// Where a failed sign-in lands. Only the dashboard's own code (and a known AADSTS number) go
+/// into the URL; the page words them itself, so a crafted link cannot put text on our page.
+/// What the authority or the library said is logged by the caller.
+fn sign_in_failed(error: &'static str, aadsts: Option<&'static str>) -> Response {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.append_pair("error", error);
+    if let Some(code) = aadsts {
+        query.append_pair("aadsts", code);
+    }
+    Redirect::to(&format!("/signin-error?{}", query.finish())).into_response()
+}
+
+/// The id token's tenant must be the partner tenant: an `organizations` authority (or a
+/// guest account) would otherwise let another organisation's admins in.
+fn is_partner_tenant(tid: Option<&str>, partner_tenant_id: &str) -> bool {
+    tid.is_some_and(|tid| tid.trim().eq_ignore_ascii_case(partner_tenant_id))
 }
 
 async fn login(
@@ -133,7 +173,7 @@ async fn login(
         Ok(provider) => provider,
         Err(e) => {
             tracing::warn!(error = %e, "sign-in authority unavailable");
-            return sign_in_failed("authority_unavailable", &e.to_string());
+            return sign_in_failed("authority_unavailable", None);
         }
     };
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -165,7 +205,8 @@ async fn login(
         return_to: safe_return_path(params.return_to.as_deref()),
     };
     if let Err(e) = session.insert(PENDING_KEY, pending).await {
-        return sign_in_failed("session_error", &e.to_string());
+        tracing::error!(error = %e, "could not store the sign-in under way");
+        return sign_in_failed("session_error", None);
     }
     Redirect::to(url.as_str()).into_response()
 }
@@ -186,39 +227,34 @@ async fn callback(
     let pending: Option<PendingSignIn> = session.remove(PENDING_KEY).await.ok().flatten();
     if let Some(error) = params.error.as_deref() {
         let description = params.error_description.as_deref().unwrap_or_default();
-        tracing::info!(error, "sign-in refused by the authority");
-        return sign_in_failed(error, &tokens::explain_aadsts(error, description));
+        tracing::info!(error, description, "sign-in refused by the authority");
+        return sign_in_failed(
+            crate::ui::signin::authority_error_code(error),
+            crate::ui::signin::known_aadsts(description),
+        );
     }
     let Some(pending) = pending else {
-        return sign_in_failed(
-            "no_sign_in_in_progress",
-            "This sign-in was not started here, or it took too long. Start again.",
-        );
+        return sign_in_failed("no_sign_in_in_progress", None);
     };
     if params.state.as_deref() != Some(pending.state.as_str()) {
-        return sign_in_failed(
-            "state_mismatch",
-            "The answer from the sign-in page does not belong to this sign-in. Start again.",
-        );
+        return sign_in_failed("state_mismatch", None);
     }
     let Some(code) = params.code else {
-        return sign_in_failed(
-            "no_code",
-            "The sign-in page returned no authorization code.",
-        );
+        return sign_in_failed("no_code", None);
     };
     match complete_sign_in(&state, &session, &pending, code).await {
         Ok(user) => {
             tracing::info!(upn = %user.upn, "signed in");
             let entry = crate::ssr::audit::Entry::new(&user.upn, "sign-in");
             if let Err(error) = crate::ssr::audit::record(&state.storage, &entry).await {
-                return sign_in_failed("audit_failed", &error.to_string());
+                tracing::error!(%error, "could not audit a sign-in");
+                return sign_in_failed("audit_failed", None);
             }
             Redirect::to(&pending.return_to).into_response()
         }
         Err((error, description)) => {
             tracing::warn!(error, description, "sign-in failed");
-            sign_in_failed(error, &description)
+            sign_in_failed(error, crate::ui::signin::known_aadsts(&description))
         }
     }
 }
@@ -261,6 +297,18 @@ async fn complete_sign_in(
         .verify_id_token(&provider, id_token, &pending.nonce)
         .await
         .map_err(|e| ("invalid_id_token", e.to_string()))?;
+    if !is_partner_tenant(claims.tid.as_deref(), state.authority.partner_tenant_id()) {
+        let tid = claims.tid.clone().unwrap_or_else(|| "(none)".into());
+        let entry = crate::ssr::audit::Entry::new(&claims.upn(), "sign-in")
+            .target(format!("tenant {tid}"))
+            .refused("the account belongs to another tenant than the partner tenant");
+        // The refusal stands even when it cannot be audited; `record` logs that failure.
+        let _ = crate::ssr::audit::record(&state.storage, &entry).await;
+        return Err((
+            "foreign_tenant",
+            format!("id token of tenant {tid}, not the partner tenant"),
+        ));
+    }
     // Without a dashboard role nothing is stored: no credential, no session.
     if Permissions::from_app_roles(&claims.roles).is_none() {
         let entry = crate::ssr::audit::Entry::new(&claims.upn(), "sign-in")
@@ -268,7 +316,7 @@ async fn complete_sign_in(
         crate::ssr::audit::record(&state.storage, &entry)
             .await
             .map_err(|e| ("audit_failed", e.to_string()))?;
-        return Err((NO_DASHBOARD_ROLE, no_role_message()));
+        return Err((NO_DASHBOARD_ROLE, NO_ROLE_MESSAGE.to_string()));
     }
     let refresh_token = response.refresh_token().ok_or((
         "no_refresh_token",
@@ -279,6 +327,7 @@ async fn complete_sign_in(
         upn: claims.upn(),
         display_name: claims.display_name(),
         app_roles: claims.roles.clone(),
+        signed_in_at: unix_now(),
     };
     let lifetime = response.expires_in().unwrap_or(Duration::from_secs(300));
     state
@@ -327,6 +376,41 @@ async fn logout(State(state): State<AppState>, session: Session) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sessions_end_at_their_absolute_lifetime() {
+        let hours = |h: u64| Duration::from_secs(h * 3600);
+        let signed_in = 1_800_000_000;
+        assert!(!session_expired(signed_in, signed_in, hours(12)));
+        assert!(!session_expired(signed_in, signed_in + 12 * 3600 - 1, hours(12)));
+        assert!(session_expired(signed_in, signed_in + 12 * 3600, hours(12)));
+        assert!(session_expired(signed_in, signed_in + 13 * 3600, hours(12)));
+        // Recorded before the lifetime existed (serde default 0): over the limit.
+        assert!(session_expired(0, signed_in, hours(168)));
+        // A sign-in time ahead of the clock does not make a session immortal.
+        assert!(!session_expired(signed_in + 60, signed_in, hours(1)));
+        let legacy: SessionUser = serde_json::from_value(serde_json::json!({
+            "user_key": "t:o", "upn": "a@b.c", "display_name": "A"
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(legacy.signed_in_at, 0);
+    }
+
+    #[test]
+    fn only_the_partner_tenant_signs_in() {
+        let partner = "4b6f1c2d-8e9a-4f01-b234-56789abcdef0";
+        assert!(is_partner_tenant(Some(partner), partner));
+        assert!(is_partner_tenant(
+            Some("4B6F1C2D-8E9A-4F01-B234-56789ABCDEF0"),
+            partner
+        ));
+        assert!(!is_partner_tenant(
+            Some("00000000-0000-4000-8000-000000000001"),
+            partner
+        ));
+        assert!(!is_partner_tenant(None, partner));
+        assert!(!is_partner_tenant(Some(""), partner));
+    }
 
     #[test]
     fn return_paths_stay_on_site() {
