@@ -3,7 +3,9 @@
 
 use app::ssr::auth;
 use app::ssr::config::{Config, ConfigError, Endpoints, Upstream};
-use app::ssr::security::{reject_cross_origin, security_headers, AllowedOrigin, PagePolicy};
+use app::ssr::security::{
+    reject_cross_origin, security_headers, AllowedOrigin, BrowserPolicy, PagePolicy,
+};
 use app::ssr::state::{AppState, StateError};
 use app::{shell, App};
 use axum::extract::State;
@@ -23,6 +25,9 @@ use tower_sessions::session_store::ExpiredDeletion;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
 pub const SESSION_COOKIE: &str = "dashboard_session";
+/// The cookie's name over https: browsers accept a `__Host-` cookie only when it is Secure,
+/// has Path=/ and no Domain, so no sibling subdomain or plain-http page can plant or shadow it.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-dashboard_session";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -80,6 +85,9 @@ pub async fn build(
     let leptos_options = leptos_options(config.bind_addr);
     let allowed_origin = AllowedOrigin::from_public_url(&config.public_url);
     let secure_cookies = config.secure_cookies();
+    let browser_policy = BrowserPolicy {
+        https: secure_cookies,
+    };
     let state = AppState::build(config, endpoints, leptos_options.clone()).await?;
 
     let session_store = state.storage.session_store();
@@ -89,7 +97,12 @@ pub async fn build(
             .continuously_delete_expired(tokio::time::Duration::from_secs(3600)),
     );
     let sessions = SessionManagerLayer::new(session_store)
-        .with_name(SESSION_COOKIE)
+        .with_name(if secure_cookies {
+            SECURE_SESSION_COOKIE
+        } else {
+            SESSION_COOKIE
+        })
+        .with_path("/")
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(secure_cookies)
@@ -137,7 +150,10 @@ pub async fn build(
             auth::enforce_session_lifetime,
         ))
         .layer(sessions)
-        .layer(axum::middleware::from_fn(security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            browser_policy,
+            security_headers,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             allowed_origin,
             reject_cross_origin,

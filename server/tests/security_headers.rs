@@ -1,7 +1,8 @@
 //! Security headers: a Content-Security-Policy with a fresh nonce per page (the one on the
 //! hydration scripts), frame-ancestors 'none', nosniff and Referrer-Policy on every response;
-//! and what a reviewer tries next: a crafted sign-in error link, the simulator outside demo
-//! mode, an id token of another tenant, a session kept alive forever.
+//! no-store on everything rendered per admin, HSTS and a `__Host-` cookie over https. And what a
+//! browser-facing reviewer tries next: a forged Host, a crafted sign-in error link, the
+//! simulator outside demo mode, an id token of another tenant, a session kept alive forever.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -81,42 +82,119 @@ async fn pages_carry_a_per_response_nonce_and_every_response_the_security_header
 }
 
 #[tokio::test]
-async fn the_simulator_does_not_exist_outside_demo_mode() {
-    let server = TestServer::start_with(Options {
-        configured: true,
-        ..Options::default()
-    })
-    .await;
-    assert!(!server.state.config.is_demo());
-    // The simulator answers on its own port (the test's "Microsoft")...
-    let state = reqwest::get(server.sim_url("/_sim/state")).await.unwrap();
-    assert_eq!(state.status(), 200);
-    // ...and nothing of it on the dashboard's.
-    let tenant = simulator::PARTNER_TENANT_ID;
-    let client = no_redirects();
+async fn pages_server_functions_and_downloads_are_never_cached_static_files_may_be() {
+    let server = TestServer::start().await;
+    let (client, _) = server.sign_in(ADMIN_UPN).await;
+    let mut responses = Vec::new();
     for path in [
-        "/_sim".to_string(),
-        "/_sim/".to_string(),
-        "/_sim/state".to_string(),
-        "/_sim/faults".to_string(),
-        format!("/_sim/login/{tenant}/v2.0/.well-known/openid-configuration"),
-        format!("/_sim/login/{tenant}/oauth2/v2.0/authorize?login_hint={ADMIN_UPN}"),
-        "/_sim/partnercenter/v1/customers".to_string(),
+        "/customers",
+        "/jobs",
+        "/audit",
+        "/signin-error?error=state_mismatch",
+        "/no-such-page",
+        "/customers/export.csv",
+        "/audit/export.csv",
     ] {
-        let response = client.get(server.url(&path)).send().await.unwrap();
-        assert_eq!(response.status(), 404, "{path}");
+        responses.push((path, client.get(server.url(path)).send().await.unwrap()));
     }
-    let revoke = client
-        .post(server.url("/_sim/refresh-tokens/revoke"))
-        .header("Origin", &server.base)
-        .form(&[("upn", ADMIN_UPN)])
+    responses.push(("server function jobs", server.call(&client, "jobs").await));
+    responses.push((
+        "sign-in redirect",
+        no_redirects().get(server.url("/login")).send().await.unwrap(),
+    ));
+    for (what, response) in responses {
+        assert_eq!(
+            response
+                .headers()
+                .get("cache-control")
+                .map(|v| v.to_str().unwrap()),
+            Some("no-store"),
+            "{what} ({})",
+            response.status()
+        );
+        assert!(
+            response.headers().get("strict-transport-security").is_none(),
+            "no HSTS over plain http: {what}"
+        );
+    }
+    let asset = client
+        .get(server.url("/pkg/csp-dashboard.js"))
         .send()
         .await
         .unwrap();
-    assert_eq!(revoke.status(), 404);
-    // Sign-in works, through the simulator as the configured authority.
+    assert!(
+        asset.headers().get("cache-control").is_none_or(|v| *v != "no-store"),
+        "static assets stay cacheable"
+    );
+}
+
+#[tokio::test]
+async fn over_https_the_session_cookie_is_host_prefixed_and_hsts_is_sent() {
+    // Sign-in configured (not demo mode, which refuses https) with an https public URL; the
+    // test talks plain http to it, as a TLS-terminating proxy would.
+    let server = TestServer::start_with(Options {
+        configured: true,
+        vars: vec![("DASHBOARD_PUBLIC_URL", "https://dashboard.example.com/".into())],
+        ..Options::default()
+    })
+    .await;
+    let login = no_redirects().get(server.url("/login")).send().await.unwrap();
+    assert_eq!(login.status(), 303);
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.starts_with("__Host-dashboard_session="),
+        "{cookie}"
+    );
+    assert!(cookie.contains("Secure"), "{cookie}");
+    assert!(cookie.contains("Path=/"), "{cookie}");
+    assert!(!cookie.to_ascii_lowercase().contains("domain="), "{cookie}");
+    for path in ["/login", "/healthz", "/customers", "/no-such-page"] {
+        let response = no_redirects().get(server.url(path)).send().await.unwrap();
+        assert_eq!(
+            response.headers()["strict-transport-security"],
+            "max-age=31536000; includeSubDomains",
+            "{path}"
+        );
+    }
+
+    // Over plain http the cookie keeps its plain name (a __Host- cookie needs Secure).
+    let plain = TestServer::start().await;
+    let login = no_redirects().get(plain.url("/login")).send().await.unwrap();
+    let cookie = login.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.starts_with("dashboard_session="), "{cookie}");
+}
+
+#[tokio::test]
+async fn the_origin_check_trusts_the_configured_public_url_not_the_host_header() {
+    let server = TestServer::start().await;
     let (client, _) = server.sign_in(ADMIN_UPN).await;
-    assert_eq!(server.call(&client, "jobs").await.status(), 200);
+    // DNS rebinding: evil.example resolves to us; the browser sends its own name as Host and
+    // Origin alike.
+    for (host, origin) in [
+        ("evil.example", "http://evil.example"),
+        ("evil.example:443", "https://evil.example:443"),
+        ("127.0.0.1:1", "http://127.0.0.1:1"),
+    ] {
+        let response = client
+            .post(server.url("/api/start_sync"))
+            .header("Host", host)
+            .header("Origin", origin)
+            .header("Accept", "application/json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403, "Host {host}, Origin {origin}");
+    }
+    // The configured public URL's origin is accepted whatever the Host says.
+    let response = client
+        .post(server.url("/api/jobs"))
+        .header("Host", "evil.example")
+        .header("Origin", &server.base)
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
 }
 
 #[tokio::test]
@@ -172,6 +250,45 @@ async fn the_sign_in_error_page_shows_only_the_dashboards_own_words() {
         .unwrap();
     let location = refused.headers()["location"].to_str().unwrap();
     assert_eq!(location, "/signin-error?error=access_denied&aadsts=AADSTS65004");
+}
+
+#[tokio::test]
+async fn the_simulator_does_not_exist_outside_demo_mode() {
+    let server = TestServer::start_with(Options {
+        configured: true,
+        ..Options::default()
+    })
+    .await;
+    assert!(!server.state.config.is_demo());
+    // The simulator answers on its own port (the test's "Microsoft")...
+    let state = reqwest::get(server.sim_url("/_sim/state")).await.unwrap();
+    assert_eq!(state.status(), 200);
+    // ...and nothing of it on the dashboard's.
+    let tenant = simulator::PARTNER_TENANT_ID;
+    let client = no_redirects();
+    for path in [
+        "/_sim".to_string(),
+        "/_sim/".to_string(),
+        "/_sim/state".to_string(),
+        "/_sim/faults".to_string(),
+        format!("/_sim/login/{tenant}/v2.0/.well-known/openid-configuration"),
+        format!("/_sim/login/{tenant}/oauth2/v2.0/authorize?login_hint={ADMIN_UPN}"),
+        "/_sim/partnercenter/v1/customers".to_string(),
+    ] {
+        let response = client.get(server.url(&path)).send().await.unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+    }
+    let revoke = client
+        .post(server.url("/_sim/refresh-tokens/revoke"))
+        .header("Origin", &server.base)
+        .form(&[("upn", ADMIN_UPN)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoke.status(), 404);
+    // Sign-in works, through the simulator as the configured authority.
+    let (client, _) = server.sign_in(ADMIN_UPN).await;
+    assert_eq!(server.call(&client, "jobs").await.status(), 200);
 }
 
 #[tokio::test]

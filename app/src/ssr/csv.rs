@@ -28,15 +28,32 @@ pub fn csv_response(filename: &str, body: Body) -> Response {
         .into_response()
 }
 
-/// Spreadsheets run a cell that starts with = + - @ (or a tab/CR) as a formula; upstream names
-/// are not ours to trust, so such a cell gets a leading apostrophe (OWASP's advice).
+/// Spreadsheets run a cell that starts with = + - @ (or a tab/CR) as a formula, and Excel and
+/// LibreOffice skip leading spaces and line breaks before looking, and read the full-width
+/// forms ＝＋－＠ as the ASCII ones. Upstream names and notes are not ours to trust, so such a
+/// cell gets a leading apostrophe (OWASP's advice). Numbers like "-5" are prefixed too: a
+/// rule with exceptions is a rule an attacker can aim at ("-5+cmd|..." parses as neither), and
+/// the exports hold no negative numbers.
 pub fn neutralize_formula(text: &str) -> String {
-    match text.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
-        _ => text.to_string(),
+    let first_significant = text
+        .chars()
+        .find(|c| !matches!(c, ' ' | '\n' | '\r' | '\t' | '\u{3000}' | '\u{a0}'));
+    let starts_like_formula = matches!(
+        text.chars().next(),
+        Some('=' | '+' | '-' | '@' | '\t' | '\r' | '\n')
+    ) || matches!(
+        first_significant,
+        Some('=' | '+' | '-' | '@' | '＝' | '＋' | '－' | '＠')
+    );
+    if starts_like_formula {
+        format!("'{text}")
+    } else {
+        text.to_string()
     }
 }
 
+/// Every cell of every export is neutralised here, so no column can be forgotten; applying
+/// it twice changes nothing (a neutralised cell starts with an apostrophe).
 pub fn encode<const N: usize, I: IntoIterator<Item = [String; N]>>(
     records: I,
 ) -> Result<bytes::Bytes, std::io::Error> {
@@ -45,7 +62,7 @@ pub fn encode<const N: usize, I: IntoIterator<Item = [String; N]>>(
         .from_writer(Vec::new());
     for record in records {
         writer
-            .write_record(&record)
+            .write_record(record.iter().map(|cell| neutralize_formula(cell)))
             .map_err(std::io::Error::other)?;
     }
     writer
@@ -82,7 +99,35 @@ mod tests {
 
     #[test]
     fn formula_cells_are_neutralized() {
-        assert_eq!(neutralize_formula("=SUM(A1)"), "'=SUM(A1)");
-        assert_eq!(neutralize_formula("Contoso"), "Contoso");
+        for (cell, expected) in [
+            ("=SUM(A1)", "'=SUM(A1)"),
+            ("+1+cmd|' /C calc'!A0", "'+1+cmd|' /C calc'!A0"),
+            ("-5", "'-5"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\t=1", "'\t=1"),
+            ("\r=1", "'\r=1"),
+            ("  =HYPERLINK(\"http://x\")", "'  =HYPERLINK(\"http://x\")"),
+            ("\n=1", "'\n=1"),
+            (" \r\n @x", "' \r\n @x"),
+            ("＝1+1", "'＝1+1"),
+            ("＋1", "'＋1"),
+            ("－1", "'－1"),
+            ("＠x", "'＠x"),
+            ("\u{3000}＝1", "'\u{3000}＝1"),
+            ("Contoso", "Contoso"),
+            ("Contoso = Fabrikam", "Contoso = Fabrikam"),
+            ("2026-01-02T03:04:05Z", "2026-01-02T03:04:05Z"),
+            ("", ""),
+            ("  ", "  "),
+        ] {
+            assert_eq!(neutralize_formula(cell), expected, "{cell:?}");
+            assert_eq!(neutralize_formula(expected), expected, "idempotent: {cell:?}");
+        }
+    }
+
+    #[test]
+    fn every_column_is_neutralized() {
+        let bytes = encode([["=1".to_string(), "Contoso".to_string(), "＠x".to_string()]]).unwrap();
+        assert_eq!(std::str::from_utf8(&bytes).unwrap(), "'=1,Contoso,'＠x\r\n");
     }
 }

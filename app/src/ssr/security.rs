@@ -1,7 +1,10 @@
 //! Requests that change state must come from our own pages: a POST whose Origin (or, without
-//! one, Sec-Fetch-Site) says another site sent it is refused before it reaches a handler.
+//! one, Sec-Fetch-Site) says another site sent it is refused before it reaches a handler. The
+//! Origin is compared with the configured public URL only: the Host header is the client's to
+//! choose (DNS rebinding sends any name to us), so it proves nothing.
 //! Every response carries the security headers; pages get a Content-Security-Policy with a
-//! per-response nonce that Leptos puts on its hydration scripts.
+//! per-response nonce that Leptos puts on its hydration scripts. Nothing rendered per admin is
+//! cached (pages, server-function answers, downloads); static assets are.
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
@@ -31,18 +34,8 @@ pub async fn reject_cross_origin(
     }
     let headers = request.headers();
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
-    let same_host_origin = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .map(|host| (format!("http://{host}"), format!("https://{host}")));
-    let allowed_here = |origin: &str| {
-        origin == allowed.0
-            || same_host_origin
-                .as_ref()
-                .is_some_and(|(http, https)| origin == http || origin == https)
-    };
     let refused = match origin {
-        Some(origin) => !allowed_here(origin),
+        Some(origin) => origin != allowed.0,
         None => headers
             .get("sec-fetch-site")
             .and_then(|v| v.to_str().ok())
@@ -104,9 +97,56 @@ pub fn set_page_policy() {
     }
 }
 
-pub async fn security_headers(request: Request, next: Next) -> Response {
+/// What the response headers depend on in the configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct BrowserPolicy {
+    /// The public URL is https: browsers are told to use nothing else (HSTS).
+    pub https: bool,
+}
+
+const HSTS: &str = "max-age=31536000; includeSubDomains";
+
+/// Static files: the wasm and scripts under /pkg and the public files, same for everyone.
+fn is_static_asset(path: &str, headers: &axum::http::HeaderMap) -> bool {
+    if path.starts_with("/pkg/") {
+        return true;
+    }
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    [
+        "image/",
+        "font/",
+        "text/css",
+        "text/javascript",
+        "application/javascript",
+        "application/wasm",
+    ]
+    .iter()
+    .any(|prefix| content_type.starts_with(prefix))
+}
+
+pub async fn security_headers(
+    State(policy): State<BrowserPolicy>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path().to_string();
     let mut response = next.run(request).await;
+    let static_asset = is_static_asset(&path, response.headers());
     let headers = response.headers_mut();
+    // A shared computer's back button or a proxy must not show another admin's pages or
+    // exports: everything but static files is no-store, whatever a handler set.
+    if !static_asset {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if policy.https {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(HSTS),
+        );
+    }
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -120,4 +160,25 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
         .entry(header::CONTENT_SECURITY_POLICY)
         .or_insert(HeaderValue::from_static(NON_PAGE_POLICY));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_static_files_may_be_cached() {
+        let with_type = |content_type: &'static str| {
+            let mut headers = axum::http::HeaderMap::new();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            headers
+        };
+        let none = axum::http::HeaderMap::new();
+        assert!(is_static_asset("/pkg/csp-dashboard.wasm", &none));
+        assert!(is_static_asset("/favicon.svg", &with_type("image/svg+xml")));
+        assert!(!is_static_asset("/customers", &with_type("text/html; charset=utf-8")));
+        assert!(!is_static_asset("/api/jobs", &with_type("application/json")));
+        assert!(!is_static_asset("/customers/export.csv", &with_type("text/csv")));
+        assert!(!is_static_asset("/login", &none));
+    }
 }
