@@ -100,7 +100,11 @@ async fn pages_server_functions_and_downloads_are_never_cached_static_files_may_
     responses.push(("server function jobs", server.call(&client, "jobs").await));
     responses.push((
         "sign-in redirect",
-        no_redirects().get(server.url("/login")).send().await.unwrap(),
+        no_redirects()
+            .get(server.url("/login"))
+            .send()
+            .await
+            .unwrap(),
     ));
     for (what, response) in responses {
         assert_eq!(
@@ -113,7 +117,10 @@ async fn pages_server_functions_and_downloads_are_never_cached_static_files_may_
             response.status()
         );
         assert!(
-            response.headers().get("strict-transport-security").is_none(),
+            response
+                .headers()
+                .get("strict-transport-security")
+                .is_none(),
             "no HSTS over plain http: {what}"
         );
     }
@@ -123,7 +130,10 @@ async fn pages_server_functions_and_downloads_are_never_cached_static_files_may_
         .await
         .unwrap();
     assert!(
-        asset.headers().get("cache-control").is_none_or(|v| *v != "no-store"),
+        asset
+            .headers()
+            .get("cache-control")
+            .is_none_or(|v| *v != "no-store"),
         "static assets stay cacheable"
     );
 }
@@ -134,17 +144,21 @@ async fn over_https_the_session_cookie_is_host_prefixed_and_hsts_is_sent() {
     // test talks plain http to it, as a TLS-terminating proxy would.
     let server = TestServer::start_with(Options {
         configured: true,
-        vars: vec![("DASHBOARD_PUBLIC_URL", "https://dashboard.example.com/".into())],
+        vars: vec![(
+            "DASHBOARD_PUBLIC_URL",
+            "https://dashboard.example.com/".into(),
+        )],
         ..Options::default()
     })
     .await;
-    let login = no_redirects().get(server.url("/login")).send().await.unwrap();
+    let login = no_redirects()
+        .get(server.url("/login"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(login.status(), 303);
     let cookie = login.headers()["set-cookie"].to_str().unwrap().to_string();
-    assert!(
-        cookie.starts_with("__Host-dashboard_session="),
-        "{cookie}"
-    );
+    assert!(cookie.starts_with("__Host-dashboard_session="), "{cookie}");
     assert!(cookie.contains("Secure"), "{cookie}");
     assert!(cookie.contains("Path=/"), "{cookie}");
     assert!(!cookie.to_ascii_lowercase().contains("domain="), "{cookie}");
@@ -159,7 +173,11 @@ async fn over_https_the_session_cookie_is_host_prefixed_and_hsts_is_sent() {
 
     // Over plain http the cookie keeps its plain name (a __Host- cookie needs Secure).
     let plain = TestServer::start().await;
-    let login = no_redirects().get(plain.url("/login")).send().await.unwrap();
+    let login = no_redirects()
+        .get(plain.url("/login"))
+        .send()
+        .await
+        .unwrap();
     let cookie = login.headers()["set-cookie"].to_str().unwrap();
     assert!(cookie.starts_with("dashboard_session="), "{cookie}");
 }
@@ -216,7 +234,10 @@ async fn the_sign_in_error_page_shows_only_the_dashboards_own_words() {
         .await
         .unwrap();
     assert!(html.contains("Sign-in did not complete"), "{html}");
-    assert!(!html.contains("Call +1 555"), "text from the URL shown: {html}");
+    assert!(
+        !html.contains("Call +1 555"),
+        "text from the URL shown: {html}"
+    );
     assert!(!html.contains("account_locked_call_support"), "{html}");
     assert!(!html.contains("AADSTS999999"), "{html}");
     assert!(html.contains("The sign-in did not complete. Start again."));
@@ -236,7 +257,10 @@ async fn the_sign_in_error_page_shows_only_the_dashboards_own_words() {
         .text()
         .await
         .unwrap();
-    assert!(html.contains("The sign-in was declined or not allowed."), "{html}");
+    assert!(
+        html.contains("The sign-in was declined or not allowed."),
+        "{html}"
+    );
     assert!(html.contains("AADSTS65004: consent was declined"), "{html}");
     assert!(!html.contains("Call +1 555"), "{html}");
 
@@ -249,7 +273,10 @@ async fn the_sign_in_error_page_shows_only_the_dashboards_own_words() {
         .await
         .unwrap();
     let location = refused.headers()["location"].to_str().unwrap();
-    assert_eq!(location, "/signin-error?error=access_denied&aadsts=AADSTS65004");
+    assert_eq!(
+        location,
+        "/signin-error?error=access_denied&aadsts=AADSTS65004"
+    );
 }
 
 #[tokio::test]
@@ -298,7 +325,9 @@ async fn an_id_token_of_another_tenant_is_refused_and_nothing_is_kept() {
     server.simulator.set_id_token_tenant(Some(foreign));
     let client = server.browser();
     let page = client
-        .get(server.url(&format!("/login?login_hint={ADMIN_UPN}&return_to=/customers")))
+        .get(server.url(&format!(
+            "/login?login_hint={ADMIN_UPN}&return_to=/customers"
+        )))
         .send()
         .await
         .unwrap();
@@ -317,7 +346,10 @@ async fn an_id_token_of_another_tenant_is_refused_and_nothing_is_kept() {
     assert_eq!(session.status(), 401, "the session holds no user");
     let (status, body) = server.page(&client, "/customers").await;
     assert_eq!(status, 200);
-    assert!(!body.contains("data-tenant-id="), "customers shown to a foreign account");
+    assert!(
+        !body.contains("data-tenant-id="),
+        "customers shown to a foreign account"
+    );
 
     let audit: Vec<(String, String, Option<String>)> =
         sqlx::query_as("SELECT action, outcome, target FROM audit_log WHERE actor_upn = $1")
@@ -328,7 +360,10 @@ async fn an_id_token_of_another_tenant_is_refused_and_nothing_is_kept() {
     assert_eq!(audit.len(), 1, "{audit:?}");
     assert_eq!(audit[0].0, "sign-in");
     assert_eq!(audit[0].1, "refused", "{audit:?}");
-    assert!(audit[0].2.as_deref().unwrap_or_default().contains(foreign), "{audit:?}");
+    assert!(
+        audit[0].2.as_deref().unwrap_or_default().contains(foreign),
+        "{audit:?}"
+    );
 
     // The partner tenant's own token signs in as before.
     server.simulator.set_id_token_tenant(None);

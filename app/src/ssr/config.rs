@@ -262,12 +262,12 @@ impl Config {
         let session_max_hours = match get("DASHBOARD_SESSION_MAX_HOURS") {
             Some(v) => match v.trim().parse::<u64>() {
                 Ok(n) if (1..=MAX_SESSION_MAX_HOURS).contains(&n) => n,
-                _ => {
-                    return Err(problem(
-                        "DASHBOARD_SESSION_MAX_HOURS",
-                        format!("'{v}' must be a whole number of hours from 1 to {MAX_SESSION_MAX_HOURS}"),
-                    ))
-                }
+                _ => return Err(problem(
+                    "DASHBOARD_SESSION_MAX_HOURS",
+                    format!(
+                        "'{v}' must be a whole number of hours from 1 to {MAX_SESSION_MAX_HOURS}"
+                    ),
+                )),
             },
             None => DEFAULT_SESSION_MAX_HOURS,
         };
@@ -356,7 +356,10 @@ fn endpoints_from(get: &impl Fn(&str) -> Option<String>) -> Result<Endpoints, Co
         client_id: client_id.trim().to_string(),
         client_secret: get("DASHBOARD_CLIENT_SECRET"),
         redirect_url,
-        partner_center_url: upstream_var("DASHBOARD_PARTNER_CENTER_URL", DEFAULT_PARTNER_CENTER_URL)?,
+        partner_center_url: upstream_var(
+            "DASHBOARD_PARTNER_CENTER_URL",
+            DEFAULT_PARTNER_CENTER_URL,
+        )?,
         admin_api_url: upstream_var("DASHBOARD_ADMIN_API_URL", DEFAULT_ADMIN_API_URL)?,
         graph_url: upstream_var("DASHBOARD_GRAPH_URL", DEFAULT_GRAPH_URL)?,
         partner_tenant_id,
@@ -464,7 +467,8 @@ fn refuse_unsafe_demo(
     if token_key_set {
         return refuse(
             "DASHBOARD_TOKEN_ENCRYPTION_KEY",
-            "a token encryption key is set (demo mode keeps its own beside the database)".to_string(),
+            "a token encryption key is set (demo mode keeps its own beside the database)"
+                .to_string(),
         );
     }
     Ok(())
@@ -633,9 +637,15 @@ mod tests {
                 ("DASHBOARD_DATABASE_URL", "postgresql://localhost/dash"),
                 "DASHBOARD_DATABASE_URL",
             ),
-            (("DASHBOARD_BIND_ADDR", "0.0.0.0:3000"), "DASHBOARD_BIND_ADDR"),
+            (
+                ("DASHBOARD_BIND_ADDR", "0.0.0.0:3000"),
+                "DASHBOARD_BIND_ADDR",
+            ),
             (("DASHBOARD_BIND_ADDR", "[::]:3000"), "DASHBOARD_BIND_ADDR"),
-            (("DASHBOARD_BIND_ADDR", "10.1.2.3:3000"), "DASHBOARD_BIND_ADDR"),
+            (
+                ("DASHBOARD_BIND_ADDR", "10.1.2.3:3000"),
+                "DASHBOARD_BIND_ADDR",
+            ),
             (("LEPTOS_SITE_ADDR", "0.0.0.0:3000"), "DASHBOARD_BIND_ADDR"),
             (
                 ("DASHBOARD_PUBLIC_URL", "https://dash.example.com/"),

@@ -121,7 +121,11 @@ mod tests {
             ("  ", "  "),
         ] {
             assert_eq!(neutralize_formula(cell), expected, "{cell:?}");
-            assert_eq!(neutralize_formula(expected), expected, "idempotent: {cell:?}");
+            assert_eq!(
+                neutralize_formula(expected),
+                expected,
+                "idempotent: {cell:?}"
+            );
         }
     }
 

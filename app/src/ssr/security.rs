@@ -176,9 +176,18 @@ mod tests {
         let none = axum::http::HeaderMap::new();
         assert!(is_static_asset("/pkg/csp-dashboard.wasm", &none));
         assert!(is_static_asset("/favicon.svg", &with_type("image/svg+xml")));
-        assert!(!is_static_asset("/customers", &with_type("text/html; charset=utf-8")));
-        assert!(!is_static_asset("/api/jobs", &with_type("application/json")));
-        assert!(!is_static_asset("/customers/export.csv", &with_type("text/csv")));
+        assert!(!is_static_asset(
+            "/customers",
+            &with_type("text/html; charset=utf-8")
+        ));
+        assert!(!is_static_asset(
+            "/api/jobs",
+            &with_type("application/json")
+        ));
+        assert!(!is_static_asset(
+            "/customers/export.csv",
+            &with_type("text/csv")
+        ));
         assert!(!is_static_asset("/login", &none));
     }
 }

@@ -83,15 +83,39 @@ pub fn authority_error_code(error: &str) -> &'static str {
 /// AADSTS codes an admin meets, with the dashboard's explanation; the code itself is shown so
 /// it can be looked up.
 const AADSTS: [(&str, &str); 10] = [
-    ("AADSTS700082", "the refresh token expired after 90 days without use"),
-    ("AADSTS50173", "the grant was revoked (password change or admin action)"),
-    ("AADSTS50078", "multi-factor authentication has expired or is required"),
-    ("AADSTS50079", "multi-factor authentication has expired or is required"),
-    ("AADSTS65001", "consent for the Partner Center API is missing"),
-    ("AADSTS70043", "the sign-in frequency policy requires a new sign-in"),
+    (
+        "AADSTS700082",
+        "the refresh token expired after 90 days without use",
+    ),
+    (
+        "AADSTS50173",
+        "the grant was revoked (password change or admin action)",
+    ),
+    (
+        "AADSTS50078",
+        "multi-factor authentication has expired or is required",
+    ),
+    (
+        "AADSTS50079",
+        "multi-factor authentication has expired or is required",
+    ),
+    (
+        "AADSTS65001",
+        "consent for the Partner Center API is missing",
+    ),
+    (
+        "AADSTS70043",
+        "the sign-in frequency policy requires a new sign-in",
+    ),
     ("AADSTS65004", "consent was declined"),
-    ("AADSTS50011", "the redirect URL is not registered for this application"),
-    ("AADSTS700016", "the application is not registered in this tenant"),
+    (
+        "AADSTS50011",
+        "the redirect URL is not registered for this application",
+    ),
+    (
+        "AADSTS700016",
+        "the application is not registered in this tenant",
+    ),
     ("AADSTS90002", "the tenant was not found"),
 ];
 

@@ -98,8 +98,14 @@ impl TestServer {
             sim_config.access_token_lifetime = options.token_lifetime;
             vars.insert("DASHBOARD_AUTHORITY", sim_config.authority());
             vars.insert("DASHBOARD_CLIENT_ID", sim_config.client_id.clone());
-            vars.insert("DASHBOARD_REDIRECT_URL", format!("http://{addr}/auth/callback"));
-            vars.insert("DASHBOARD_PARTNER_CENTER_URL", sim_config.partner_center_base());
+            vars.insert(
+                "DASHBOARD_REDIRECT_URL",
+                format!("http://{addr}/auth/callback"),
+            );
+            vars.insert(
+                "DASHBOARD_PARTNER_CENTER_URL",
+                sim_config.partner_center_base(),
+            );
             vars.insert("DASHBOARD_ADMIN_API_URL", sim_config.admin_api_base());
             vars.insert(
                 "DASHBOARD_TOKEN_ENCRYPTION_KEY",
@@ -114,11 +120,7 @@ impl TestServer {
         } else {
             // Demo mode refuses a configured key and keeps its own beside the database: the
             // same known key as outside demo mode goes there, so tests can open what it sealed.
-            std::fs::write(
-                dir.path.join("token-encryption.key"),
-                processes::TOKEN_KEY,
-            )
-            .unwrap();
+            std::fs::write(dir.path.join("token-encryption.key"), processes::TOKEN_KEY).unwrap();
             vars.insert("DASHBOARD_DEMO", "true".to_string());
             None
         };

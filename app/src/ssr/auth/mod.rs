@@ -382,7 +382,11 @@ mod tests {
         let hours = |h: u64| Duration::from_secs(h * 3600);
         let signed_in = 1_800_000_000;
         assert!(!session_expired(signed_in, signed_in, hours(12)));
-        assert!(!session_expired(signed_in, signed_in + 12 * 3600 - 1, hours(12)));
+        assert!(!session_expired(
+            signed_in,
+            signed_in + 12 * 3600 - 1,
+            hours(12)
+        ));
         assert!(session_expired(signed_in, signed_in + 12 * 3600, hours(12)));
         assert!(session_expired(signed_in, signed_in + 13 * 3600, hours(12)));
         // Recorded before the lifetime existed (serde default 0): over the limit.
