@@ -262,12 +262,14 @@ impl Config {
         let session_max_hours = match get("DASHBOARD_SESSION_MAX_HOURS") {
             Some(v) => match v.trim().parse::<u64>() {
                 Ok(n) if (1..=MAX_SESSION_MAX_HOURS).contains(&n) => n,
-                _ => return Err(problem(
-                    "DASHBOARD_SESSION_MAX_HOURS",
-                    format!(
+                _ => {
+                    return Err(problem(
+                        "DASHBOARD_SESSION_MAX_HOURS",
+                        format!(
                         "'{v}' must be a whole number of hours from 1 to {MAX_SESSION_MAX_HOURS}"
                     ),
-                )),
+                    ))
+                }
             },
             None => DEFAULT_SESSION_MAX_HOURS,
         };
@@ -367,17 +369,15 @@ fn endpoints_from(get: &impl Fn(&str) -> Option<String>) -> Result<Endpoints, Co
 }
 
 /// The tenant whose admins may sign in: the authority's tenant segment (the last one before
-/// `v2.0`) when it is a GUID, else
-/// (`organizations`, `common`, a domain name) `DASHBOARD_PARTNER_TENANT_ID`, which is then
-/// required: without it any Entra tenant's user could sign in.
+/// `v2.0`) when it is a GUID, else (`organizations`, `common`, a domain name)
+/// `DASHBOARD_PARTNER_TENANT_ID`, which is then required: without it any Entra tenant's user
+/// could sign in.
 fn partner_tenant(authority: &Url, configured: Option<String>) -> Result<String, ConfigError> {
     // `…/{tenant}/v2.0` (Microsoft: the first segment; the simulator has a prefix).
     let segment = authority
         .path_segments()
-        .and_then(|segments| {
-            segments
-                .filter(|s| !s.is_empty() && !s.eq_ignore_ascii_case("v2.0"))
-                .next_back()
+        .and_then(|mut segments| {
+            segments.rfind(|s| !s.is_empty() && !s.eq_ignore_ascii_case("v2.0"))
         })
         .unwrap_or_default();
     let from_authority = uuid::Uuid::try_parse(segment).ok();

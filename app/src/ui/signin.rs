@@ -66,6 +66,7 @@ fn sign_in_error_message(code: &str) -> Option<&'static str> {
 
 /// The authority's OAuth error codes the page has words for; any other becomes
 /// `authority_refused`.
+#[cfg(feature = "ssr")]
 pub fn authority_error_code(error: &str) -> &'static str {
     [
         "access_denied",
@@ -120,6 +121,7 @@ const AADSTS: [(&str, &str); 10] = [
 ];
 
 /// The first known AADSTS code in `text` (an authority's error description), if any.
+#[cfg(feature = "ssr")]
 pub fn known_aadsts(text: &str) -> Option<&'static str> {
     text.split(|c: char| !c.is_ascii_alphanumeric())
         .find_map(|word| AADSTS.iter().find(|(code, _)| *code == word))
@@ -169,7 +171,7 @@ pub fn SignInErrorPage() -> impl IntoView {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "ssr"))]
 mod tests {
     use super::*;
 
