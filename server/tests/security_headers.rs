@@ -399,3 +399,88 @@ async fn a_session_ends_at_its_absolute_lifetime_however_active() {
     let (client, _) = server.sign_in(ADMIN_UPN).await;
     assert_eq!(server.call(&client, "jobs").await.status(), 200);
 }
+
+#[tokio::test]
+async fn a_csv_export_neutralises_formulas_in_ascii_and_full_width_signs() {
+    let server = TestServer::start().await;
+    let (client, _) = server.sign_in(ADMIN_UPN).await;
+    let started = server
+        .call_with(
+            &client,
+            "start_review",
+            &[("filter", "dap=on&stale=90"), ("title", "")],
+        )
+        .await;
+    assert_eq!(started.status(), 200);
+    let id: String = started.json().await.unwrap();
+    let review: serde_json::Value = server
+        .call_with(&client, "review", &[("id", id.as_str())])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let customers: Vec<String> = review["customers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["customer_tenant_id"].as_str().unwrap().to_string())
+        .collect();
+    // Notes are typed by admins; a spreadsheet would run each of these as a formula. (The
+    // review trims notes, so leading spaces and line breaks are the csv unit tests' part.)
+    let notes = [
+        "  =HYPERLINK(\"http://evil.example\",\"details\")",
+        "\n+1+cmd|' /C calc'!A0",
+        "＠SUM(1+1)*cmd|' /C calc'!A0",
+        "－1+1",
+    ];
+    assert!(customers.len() >= notes.len());
+    for (customer, note) in customers.iter().zip(notes) {
+        let response = server
+            .call_with(
+                &client,
+                "decide",
+                &[
+                    ("review", id.as_str()),
+                    ("customer_tenant_id", customer.as_str()),
+                    ("decision", "keep"),
+                    ("note", note),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), 200, "{note:?}");
+    }
+    let csv = client
+        .get(server.url(&format!("/reviews/{id}/export.csv")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(csv.as_bytes());
+    let cells: Vec<String> = reader
+        .records()
+        .flat_map(|record| {
+            record
+                .unwrap()
+                .iter()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for note in notes {
+        assert!(
+            cells.contains(&format!("'{}", note.trim())),
+            "{note:?} not neutralised in:\n{csv}"
+        );
+    }
+    for cell in &cells {
+        let significant = cell.trim_start_matches([' ', '\n', '\r', '\t']);
+        assert!(
+            !significant.starts_with(['=', '+', '-', '@', '＝', '＋', '－', '＠']),
+            "formula cell {cell:?}"
+        );
+    }
+}
