@@ -484,3 +484,66 @@ async fn a_csv_export_neutralises_formulas_in_ascii_and_full_width_signs() {
         );
     }
 }
+
+/// Runs the real `server` binary with only `vars` set; it must exit at once with an error.
+fn refused_at_start_up(vars: &[(&str, &str)]) -> String {
+    let dir = common::TempDir::new();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+        .env_clear()
+        .envs(vars.iter().copied())
+        .current_dir(&dir.path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if child.try_wait().unwrap().is_some() {
+            let output = child.wait_with_output().unwrap();
+            assert!(!output.status.success(), "{vars:?} started");
+            return String::from_utf8_lossy(&output.stderr).into_owned();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    panic!("the server started with {vars:?}");
+}
+
+#[test]
+fn the_binary_refuses_unsafe_demo_settings_and_says_what_to_set() {
+    let text = refused_at_start_up(&[]);
+    for option in [
+        "DASHBOARD_DEMO=true",
+        "DASHBOARD_AUTHORITY",
+        "DASHBOARD_TOKEN_ENCRYPTION_KEY",
+    ] {
+        assert!(text.contains(option), "{option} missing: {text}");
+    }
+    // Nothing listens on port 1: were the refusal gone, the server would fail differently
+    // (without naming DASHBOARD_DEMO) instead of migrating a real database.
+    for (name, value) in [
+        (
+            "DASHBOARD_DATABASE_URL",
+            "postgres://dashboard@127.0.0.1:1/dashboard",
+        ),
+        ("DASHBOARD_BIND_ADDR", "0.0.0.0:0"),
+        ("DASHBOARD_PUBLIC_URL", "https://dashboard.example.com/"),
+        (
+            "DASHBOARD_TOKEN_ENCRYPTION_KEY",
+            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        ),
+        (
+            "DASHBOARD_AUTHORITY",
+            "https://login.microsoftonline.com/organizations/v2.0",
+        ),
+    ] {
+        let text = refused_at_start_up(&[
+            ("DASHBOARD_DEMO", "true"),
+            ("DASHBOARD_BIND_ADDR", "127.0.0.1:0"),
+            (name, value),
+        ]);
+        assert!(
+            text.contains(name) && text.contains("DASHBOARD_DEMO"),
+            "{name}: {text}"
+        );
+    }
+}
