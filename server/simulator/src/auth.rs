@@ -60,6 +60,10 @@ impl Simulator {
                 claims.appid
             )));
         }
+        // Partner Center refuses App+User tokens of a sign-in without MFA, whatever the API.
+        if !claims.amr.iter().any(|method| method == "mfa") {
+            return Err(ApiError::mfa_required(audience).on(host));
+        }
         uuid::Uuid::parse_str(&claims.oid)
             .ok()
             .and_then(|oid| PartnerUser::by_object_id(&oid))

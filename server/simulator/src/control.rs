@@ -287,6 +287,36 @@ pub(crate) async fn delete_assignment(
     .into_response()
 }
 
+/// `PUT /_sim/app-roles` with `{"upn": "...", "roles": ["Dashboard.Read", ...]}`: the user's
+/// app roles in id tokens issued from now on (at the next sign-in or refresh).
+pub(crate) async fn put_app_roles(State(sim): State<Simulator>, body: RawBody) -> Response {
+    let body = match body.json_object(Host::PartnerCenter) {
+        Ok(b) => b,
+        Err(e) => return control_error(e.status, e.message),
+    };
+    let upn = field(&body, "upn").and_then(|v| v.as_str());
+    let roles: Option<Vec<String>> =
+        field(&body, "roles")
+            .and_then(|v| v.as_array())
+            .and_then(|items| {
+                items
+                    .iter()
+                    .map(|r| r.as_str().map(str::to_owned))
+                    .collect()
+            });
+    let (Some(upn), Some(roles)) = (upn, roles) else {
+        return control_error(
+            StatusCode::BAD_REQUEST,
+            "expected {\"upn\": \"...\", \"roles\": [\"...\"]}",
+        );
+    };
+    if sim.set_app_roles(upn, roles.clone()) {
+        Json(json!({"upn": upn, "roles": roles})).into_response()
+    } else {
+        control_error(StatusCode::NOT_FOUND, format!("no demo user '{upn}'"))
+    }
+}
+
 /// Any unknown path under an API base: a 404 in that API's shape.
 pub(crate) async fn api_not_found(OriginalUri(uri): OriginalUri) -> ApiError {
     ApiError::not_found(format!("The resource '{}' does not exist.", uri.path()))

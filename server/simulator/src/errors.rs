@@ -50,7 +50,14 @@ pub(crate) struct ApiError {
     pub www_authenticate: Option<String>,
     /// Seconds; Graph may ask for fractions (`2.128`), so they are kept.
     pub retry_after: Option<f64>,
+    /// The admin API renders `code` as is instead of the OData name of the status.
+    pub keep_code: bool,
 }
+
+/// Partner Center's code for a token issued without multi-factor authentication.
+pub(crate) const MFA_REQUIRED_CODE: &str = "10001";
+/// Partner Center's words for it.
+pub(crate) const MFA_REQUIRED_MESSAGE: &str = "Authentication failed. MFA required.";
 
 impl ApiError {
     pub(crate) fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
@@ -61,6 +68,7 @@ impl ApiError {
             message: message.into(),
             www_authenticate: None,
             retry_after: None,
+            keep_code: false,
         }
     }
 
@@ -101,6 +109,15 @@ impl ApiError {
         Self {
             www_authenticate: Some(challenge),
             ..Self::new(StatusCode::UNAUTHORIZED, "800001", message)
+        }
+    }
+
+    /// 401 10001: an App+User token without `mfa` in its `amr` (mandatory since 2026-04-01).
+    pub(crate) fn mfa_required(realm: &str) -> Self {
+        Self {
+            code: MFA_REQUIRED_CODE.to_owned(),
+            keep_code: true,
+            ..Self::unauthorized(realm, MFA_REQUIRED_MESSAGE)
         }
     }
 
@@ -255,7 +272,7 @@ impl IntoResponse for ApiError {
                 }),
                 Host::AdminApi | Host::Graph => json!({
                     "error": {
-                        "code": odata_code(self.status),
+                        "code": if self.keep_code { self.code.as_str() } else { odata_code(self.status) },
                         "message": self.message,
                         "target": null,
                         "details": [],
@@ -314,6 +331,51 @@ impl EntraError {
             error,
             aadsts,
             description: description.into(),
+        }
+    }
+
+    /// The refusal a `token_error` fault names (see [`crate::faults::TOKEN_ERRORS`]).
+    pub(crate) fn injected(name: &str) -> Self {
+        match name {
+            "temporarily_unavailable" => Self {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                ..Self::new(
+                    "temporarily_unavailable",
+                    90_033,
+                    "A transient error has occurred. Please try again (injected fault).",
+                )
+            },
+            "invalid_grant" => Self::new(
+                "invalid_grant",
+                700_082,
+                "The refresh token has expired due to inactivity (injected fault).",
+            ),
+            "invalid_scope" => Self::new(
+                "invalid_scope",
+                70_011,
+                "The provided value for the input parameter 'scope' is not valid (injected \
+                 fault).",
+            ),
+            "invalid_client" => Self::new(
+                "invalid_client",
+                7_000_215,
+                "Invalid client secret provided (injected fault).",
+            ),
+            "consent_missing" => Self::new(
+                "invalid_grant",
+                65_001,
+                "The user or administrator has not consented to use the application (injected \
+                 fault).",
+            ),
+            _ => Self {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                ..Self::new(
+                    "server_error",
+                    50_000,
+                    "There was an error issuing a token or an issue with our sign-in service \
+                     (injected fault).",
+                )
+            },
         }
     }
 

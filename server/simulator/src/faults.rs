@@ -28,7 +28,26 @@ pub struct FaultConfig {
     /// When set, only this many more errors are injected (each one counts it down), so a test
     /// can have exactly the next N matching calls fail and the following ones pass.
     pub max_faults: Option<u64>,
+    /// When set, the token endpoint answers every grant with this refusal instead of tokens,
+    /// as Entra does in an outage or when a grant or the app registration is refused: one of
+    /// [`TOKEN_ERRORS`]. Independent of `path_contains`.
+    pub token_error: Option<String>,
+    /// Milliseconds added to every token endpoint call (a slow sign-in service).
+    pub token_latency_ms: u64,
+    /// The token endpoint breaks the connection while sending its answer (a network failure).
+    pub token_drop: bool,
 }
+
+/// The refusals `token_error` can name: Entra's OAuth error codes, plus `consent_missing`
+/// (`invalid_grant` with AADSTS65001).
+pub const TOKEN_ERRORS: [&str; 6] = [
+    "temporarily_unavailable",
+    "server_error",
+    "invalid_grant",
+    "invalid_scope",
+    "invalid_client",
+    "consent_missing",
+];
 
 /// What the fault layer decided for one call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,6 +69,12 @@ impl FaultConfig {
                 self.latency_ms
             ));
         }
+        if self.token_latency_ms > 60_000 {
+            return Err(format!(
+                "token_latency_ms must be at most 60000, got {}",
+                self.token_latency_ms
+            ));
+        }
         for (status, rate) in &self.error_rates {
             if !(400..=599).contains(status) {
                 return Err(format!(
@@ -59,6 +84,14 @@ impl FaultConfig {
             if !rate.is_finite() || !(0.0..=1.0).contains(rate) {
                 return Err(format!(
                     "error_rates[{status}] must be a probability in 0..=1, got {rate}"
+                ));
+            }
+        }
+        if let Some(error) = &self.token_error {
+            if !TOKEN_ERRORS.contains(&error.as_str()) {
+                return Err(format!(
+                    "token_error must be one of {}, got '{error}'",
+                    TOKEN_ERRORS.join(", ")
                 ));
             }
         }
@@ -189,6 +222,10 @@ mod tests {
             },
             FaultConfig {
                 error_rates: BTreeMap::from([(500, f64::NAN)]),
+                ..FaultConfig::default()
+            },
+            FaultConfig {
+                token_error: Some("no_such_error".into()),
                 ..FaultConfig::default()
             },
         ];

@@ -48,7 +48,7 @@ fn page(title: &str, body: &str) -> String {
 pub(crate) fn login_page(params: &[(String, String)], notice: Option<&str>) -> String {
     let hidden: String = params
         .iter()
-        .filter(|(k, _)| k != "login_hint" && k != "cancel")
+        .filter(|(k, _)| k != "login_hint" && k != "cancel" && k != "sim_mfa")
         .map(|(k, v)| {
             format!(
                 "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
@@ -75,8 +75,12 @@ pub(crate) fn login_page(params: &[(String, String)], notice: Option<&str>) -> S
         .collect();
     let body = format!(
         "<h1>Sign in to {}</h1>{notice}<p>Pick an account. This is the Partner Center \
-         simulator: there is no password, and multi-factor authentication is assumed.</p>\
-         <form method=\"post\" action=\"authorize\">{hidden}{buttons}\
+         simulator: there is no password, and multi-factor authentication is assumed unless \
+         you tick the box below.</p>\
+         <form method=\"post\" action=\"authorize\">{hidden}\
+         <p><label><input type=\"checkbox\" name=\"sim_mfa\" value=\"false\"> Sign in \
+         without multi-factor authentication (Partner Center will refuse the token)</label></p>\
+         {buttons}\
          <button type=\"submit\" name=\"cancel\" value=\"1\" class=\"cancel\">Cancel</button>\
          </form>",
         escape(PARTNER_NAME)
@@ -138,6 +142,7 @@ pub(crate) fn index_page(config: &SimConfig) -> String {
         ("POST", "/_sim/refresh-tokens/revoke".to_owned(), "revoke a user's refresh tokens: {\"upn\": \"…\"}"),
         ("POST", "/_sim/gdap/relationships/{relationship-id}/terminate".to_owned(), "terminate a GDAP relationship"),
         ("POST", "/_sim/gdap/relationships/{relationship-id}/accessAssignments/{assignment-id}/delete".to_owned(), "delete an access assignment"),
+        ("PUT", "/_sim/app-roles".to_owned(), "change a user's app roles in later id tokens: {\"upn\": \"…\", \"roles\": [\"…\"]}"),
     ];
     let rows: String = endpoints
         .iter()

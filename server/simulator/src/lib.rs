@@ -45,7 +45,7 @@ mod tests;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use axum::routing::{any, delete, get, patch, post};
+use axum::routing::{any, delete, get, patch, post, put};
 use axum::Router;
 use parking_lot::{Mutex, RwLock};
 use time::OffsetDateTime;
@@ -148,6 +148,7 @@ impl Simulator {
                 get(control::get_faults).put(control::put_faults),
             )
             .route("/_sim/refresh-tokens/revoke", post(control::revoke))
+            .route("/_sim/app-roles", put(control::put_app_roles))
             .route(
                 "/_sim/gdap/relationships/{relationship}/terminate",
                 post(control::terminate_relationship),

@@ -35,7 +35,9 @@ const CODE_LIFETIME: Duration = Duration::from_secs(60);
 /// Stores are pruned of expired entries when they grow past this.
 const PRUNE_ABOVE: usize = 10_000;
 const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
-const AMR: [&str; 2] = ["pwd", "mfa"];
+/// `amr` of a sign-in with and without multi-factor authentication.
+const AMR_MFA: [&str; 2] = ["pwd", "mfa"];
+const AMR_PASSWORD_ONLY: [&str; 1] = ["pwd"];
 
 /// Well-known application ids, accepted in place of the resource URL in scopes.
 const PARTNER_CENTER_APP_ID: &str = "fa3d9a0c-3fb0-42cc-9193-47c7ecd2edbd";
@@ -49,6 +51,8 @@ struct AuthCode {
     scope: String,
     nonce: Option<String>,
     user: &'static PartnerUser,
+    /// Whether the user completed multi-factor authentication (`amr` of the tokens).
+    mfa: bool,
     issued: Instant,
     redeemed: bool,
 }
@@ -58,6 +62,8 @@ struct RefreshRecord {
     client_id: String,
     /// The scope of the original sign-in (decides id tokens and the default resource).
     scope: String,
+    /// Tokens redeemed from it carry the authentication methods of the original sign-in.
+    mfa: bool,
     issued_at: OffsetDateTime,
     expires: Instant,
     revoked_at: Option<OffsetDateTime>,
@@ -68,6 +74,10 @@ struct RefreshRecord {
 pub(crate) struct OidcState {
     codes: HashMap<String, AuthCode>,
     refresh_tokens: HashMap<String, RefreshRecord>,
+    /// App roles changed at run time (`PUT /_sim/app-roles`), by user object id; they replace
+    /// the demo user's assignment in id tokens issued from then on, as a new assignment in
+    /// Entra shows at the next token.
+    app_roles: HashMap<uuid::Uuid, Vec<String>>,
 }
 
 /// A resource (API) tokens can be issued for.
@@ -509,6 +519,8 @@ impl Simulator {
             );
         }
 
+        // The sign-in page's "without MFA" box, or `sim_mfa=false` on the authorize URL.
+        let mfa = get("sim_mfa") != Some("false");
         let notice = match get("login_hint").filter(|h| !h.trim().is_empty()) {
             Some(hint) => match PartnerUser::by_upn(hint) {
                 Some(user) => {
@@ -527,6 +539,7 @@ impl Simulator {
                             scope: scope.to_owned(),
                             nonce: nonce.map(str::to_owned),
                             user,
+                            mfa,
                             issued: Instant::now(),
                             redeemed: false,
                         },
@@ -574,7 +587,14 @@ pub(crate) async fn token(
     headers: HeaderMap,
     body: RawBody,
 ) -> Response {
-    match sim.token_request(&tenant, &headers, body) {
+    let (latency, drop) = {
+        let faults = sim.inner.faults.read();
+        (faults.token_latency_ms, faults.token_drop)
+    };
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    let response = match sim.token_request(&tenant, &headers, body) {
         Ok(response) => {
             let mut response = Json(response).into_response();
             let h = response.headers_mut();
@@ -583,7 +603,15 @@ pub(crate) async fn token(
             response
         }
         Err(e) => e.into_response(),
+    };
+    if drop {
+        sim.inner
+            .counters
+            .injected_faults
+            .fetch_add(1, Ordering::Relaxed);
+        return crate::faults::drop_connection(response).await;
     }
+    response
 }
 
 /// HTTP Basic client credentials (RFC 6749 §2.3.1: each part form-urlencoded).
@@ -613,6 +641,14 @@ impl Simulator {
     ) -> Result<TokenResponse, EntraError> {
         if !known_tenant(tenant) {
             return Err(unknown_tenant(tenant));
+        }
+        let injected = self.inner.faults.read().token_error.clone();
+        if let Some(name) = injected {
+            self.inner
+                .counters
+                .injected_faults
+                .fetch_add(1, Ordering::Relaxed);
+            return Err(EntraError::injected(&name));
         }
         let bytes = body.0.map_err(|()| {
             EntraError::new("invalid_request", 90_015, "The request body is too large.")
@@ -700,7 +736,7 @@ impl Simulator {
         let verifier =
             param("code_verifier").ok_or_else(|| EntraError::missing("code_verifier"))?;
 
-        let (user, scope, nonce) = {
+        let (user, scope, nonce, mfa) = {
             let mut oidc = self.inner.oidc.lock();
             let entry = oidc.codes.get_mut(code).ok_or_else(|| {
                 EntraError::new(
@@ -753,7 +789,12 @@ impl Simulator {
                 ));
             }
             entry.redeemed = true;
-            (entry.user, entry.scope.clone(), entry.nonce.clone())
+            (
+                entry.user,
+                entry.scope.clone(),
+                entry.nonce.clone(),
+                entry.mfa,
+            )
         };
 
         let request = ScopeRequest::parse(param("scope").unwrap_or(&scope))?;
@@ -766,6 +807,7 @@ impl Simulator {
             original.has("openid"),
             nonce,
             refresh_scope,
+            mfa,
         )?;
         self.inner
             .counters
@@ -780,7 +822,7 @@ impl Simulator {
         param: &impl Fn(&str) -> Option<&'p str>,
     ) -> Result<TokenResponse, EntraError> {
         let token = param("refresh_token").ok_or_else(|| EntraError::missing("refresh_token"))?;
-        let (user, scope) = {
+        let (user, scope, mfa) = {
             let oidc = self.inner.oidc.lock();
             let record = oidc.refresh_tokens.get(token).ok_or_else(|| {
                 EntraError::new(
@@ -828,16 +870,17 @@ impl Simulator {
                      different client.",
                 ));
             }
-            (record.user, record.scope.clone())
+            (record.user, record.scope.clone(), record.mfa)
         };
         let original = ScopeRequest::parse(&scope)?;
         let request = match param("scope") {
             Some(requested) => ScopeRequest::parse(requested)?,
             None => ScopeRequest::parse(&scope)?,
         };
-        let id_token =
-            request.has("openid") || (param("scope").is_none() && original.has("openid"));
-        let response = self.issue(user, client_id, &request, id_token, None, Some(&scope))?;
+        // Entra returns an id token at refresh when the grant includes `openid`, carrying the
+        // user's current app roles: that is how a relying party sees a changed assignment.
+        let id_token = request.has("openid") || original.has("openid");
+        let response = self.issue(user, client_id, &request, id_token, None, Some(&scope), mfa)?;
         self.inner
             .counters
             .refresh_token_grants
@@ -847,6 +890,7 @@ impl Simulator {
 
     /// Signs the tokens of one grant and, when `refresh_scope` is set, stores a new refresh
     /// token (the presented one stays valid until its own expiry, as in Entra).
+    #[allow(clippy::too_many_arguments)] // one call per grant type; a struct would only rename them
     fn issue(
         &self,
         user: &'static PartnerUser,
@@ -855,13 +899,18 @@ impl Simulator {
         id_token: bool,
         nonce: Option<String>,
         refresh_scope: Option<&str>,
+        mfa: bool,
     ) -> Result<TokenResponse, EntraError> {
         let config = &self.inner.config;
         let keys = &self.inner.keys;
         let now = unix_now();
         let lifetime = config.access_token_lifetime.as_secs();
         let exp = now + lifetime;
-        let amr: Vec<String> = AMR.iter().map(|s| (*s).to_owned()).collect();
+        let amr: Vec<String> = if mfa {
+            AMR_MFA.iter().map(|s| (*s).to_owned()).collect()
+        } else {
+            AMR_PASSWORD_ONLY.iter().map(|s| (*s).to_owned()).collect()
+        };
         let oid = user.object_id.to_string();
         let signing_failed = |e: String| {
             EntraError::new("server_error", 50_000, format!("Token signing failed: {e}"))
@@ -904,7 +953,7 @@ impl Simulator {
                 preferred_username: user.upn.to_owned(),
                 ver: "2.0".to_owned(),
                 amr,
-                roles: user.app_roles.iter().map(|r| (*r).to_owned()).collect(),
+                roles: self.app_roles_of(user),
             };
             Some(keys.sign(&claims).map_err(signing_failed)?)
         } else {
@@ -924,6 +973,7 @@ impl Simulator {
                     user,
                     client_id: client_id.to_owned(),
                     scope: scope.to_owned(),
+                    mfa,
                     issued_at: OffsetDateTime::now_utc(),
                     expires: Instant::now() + config.refresh_token_lifetime,
                     revoked_at: None,
@@ -941,6 +991,31 @@ impl Simulator {
             refresh_token,
             id_token,
         })
+    }
+
+    /// The app roles the user holds now: a run-time assignment, else the demo user's own.
+    fn app_roles_of(&self, user: &PartnerUser) -> Vec<String> {
+        self.inner
+            .oidc
+            .lock()
+            .app_roles
+            .get(&user.object_id)
+            .cloned()
+            .unwrap_or_else(|| user.app_roles.iter().map(|r| (*r).to_owned()).collect())
+    }
+
+    /// Replaces the user's app roles in tokens issued from now on; `false` when the user is
+    /// unknown.
+    pub fn set_app_roles(&self, upn: &str, roles: Vec<String>) -> bool {
+        let Some(user) = PartnerUser::by_upn(upn) else {
+            return false;
+        };
+        self.inner
+            .oidc
+            .lock()
+            .app_roles
+            .insert(user.object_id, roles);
+        true
     }
 
     /// Revokes every refresh token of the user; `None` when the user is unknown.

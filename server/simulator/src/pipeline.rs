@@ -167,7 +167,8 @@ pub(crate) async fn api_pipeline(
     }
 
     let faults = inner.faults.read().clone();
-    if faults.latency_ms > 0 {
+    // `path_contains` limits every fault, the added latency included.
+    if faults.latency_ms > 0 && faults.applies_to(&path) {
         tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
     }
     let decision = if faults.max_faults.is_some() {

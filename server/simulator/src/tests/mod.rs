@@ -8,6 +8,7 @@ mod graph;
 mod oidc;
 mod partner_center;
 mod sim;
+mod token_endpoint;
 
 use axum::body::{Body, Bytes};
 use axum::Router;

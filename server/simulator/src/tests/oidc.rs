@@ -316,7 +316,10 @@ async fn refresh_token_serves_the_second_audience_and_rotates() {
     let admin = tokens(admin.json());
     let rotated = admin.refresh_token.clone().unwrap();
     assert_ne!(rotated, rt);
-    assert!(admin.id_token.is_none(), "no openid requested");
+    assert!(
+        admin.id_token.is_some(),
+        "the grant included openid: Entra returns an id token at refresh"
+    );
 
     // The admin token works on the admin API; the PC token does not.
     let list = t.get(ADMIN_LIST, Some(&admin.access_token)).await;
