@@ -9,9 +9,22 @@ use serde::{Deserialize, Serialize};
 pub enum AppError {
     #[error("You are not signed in.")]
     Unauthenticated,
-    /// The refresh token was refused (expired after 90 days idle, revoked, MFA expired...).
+    /// The authority says the grant is dead (expired after 90 days idle, revoked, MFA expired,
+    /// sign-in frequency...): the stored sign-in is gone and only a new sign-in helps. Nothing
+    /// else: a background job that meets it stops for this admin.
     #[error("Your sign-in is no longer valid ({reason}). Please sign in again.")]
     SignInRequired { reason: String },
+    /// The authority could not renew the token now (temporarily_unavailable, server_error,
+    /// timeout, network): the stored sign-in is kept, and a later attempt can succeed.
+    #[error("The sign-in service could not renew your access right now ({reason}). Your sign-in is kept; try again in a moment.")]
+    SignInUnavailable { reason: String },
+    /// The authority refused the dashboard's own request (invalid_scope, invalid_client, consent
+    /// missing...): an administrator must fix the app registration; signing in again won't help.
+    #[error("The sign-in service refused the dashboard's configuration ({reason}). Signing in again will not help: the app registration or its consent must be fixed.")]
+    SignInMisconfigured { reason: String },
+    /// Partner Center refused a token issued without multi-factor authentication.
+    #[error("Partner Center requires multi-factor authentication, and your sign-in was made without it. Sign out and sign in again with MFA.")]
+    MfaRequired { correlation_id: Option<String> },
     #[error("{message}")]
     Forbidden {
         message: String,
@@ -47,7 +60,11 @@ pub enum AppError {
 impl AppError {
     pub fn status_code(&self) -> u16 {
         match self {
-            AppError::Unauthenticated | AppError::SignInRequired { .. } => 401,
+            AppError::Unauthenticated
+            | AppError::SignInRequired { .. }
+            | AppError::MfaRequired { .. } => 401,
+            AppError::SignInUnavailable { .. } => 503,
+            AppError::SignInMisconfigured { .. } => 500,
             AppError::Forbidden { .. } => 403,
             AppError::NotFound { .. } => 404,
             AppError::InvalidInput(_) => 400,
@@ -65,7 +82,8 @@ impl AppError {
         match self {
             AppError::Forbidden { correlation_id, .. }
             | AppError::Throttled { correlation_id, .. }
-            | AppError::Upstream { correlation_id, .. } => correlation_id.as_deref(),
+            | AppError::Upstream { correlation_id, .. }
+            | AppError::MfaRequired { correlation_id } => correlation_id.as_deref(),
             _ => None,
         }
     }
@@ -74,7 +92,9 @@ impl AppError {
     pub fn needs_sign_in(&self) -> bool {
         matches!(
             self,
-            AppError::Unauthenticated | AppError::SignInRequired { .. }
+            AppError::Unauthenticated
+                | AppError::SignInRequired { .. }
+                | AppError::MfaRequired { .. }
         )
     }
 

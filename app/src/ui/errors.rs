@@ -13,6 +13,9 @@ pub fn ErrorPanel(error: AppError, #[prop(into)] return_to: String) -> impl Into
     let title = match &error {
         AppError::Unauthenticated => "Sign in to continue",
         AppError::SignInRequired { .. } => "Please sign in again",
+        AppError::MfaRequired { .. } => "Sign in again with multi-factor authentication",
+        AppError::SignInUnavailable { .. } => "The sign-in service is unavailable",
+        AppError::SignInMisconfigured { .. } => "The dashboard's sign-in is misconfigured",
         AppError::Forbidden { .. } => "Not allowed",
         AppError::NotFound { .. } => "Not found",
         AppError::Throttled { .. } => "Partner Center is busy",

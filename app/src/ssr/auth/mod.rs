@@ -337,6 +337,7 @@ async fn complete_sign_in(
             &user.upn,
             &user.display_name,
             refresh_token.secret(),
+            &user.app_roles,
             Some((
                 &state.config.partner_center_audience,
                 response.access_token().secret(),

@@ -213,6 +213,25 @@ impl Authority {
         id_token: &str,
         expected_nonce: &str,
     ) -> Result<IdClaims, OidcError> {
+        self.verify(provider, id_token, Some(expected_nonce)).await
+    }
+
+    /// The id token of a refresh-token redemption: checked like at sign-in, except the nonce,
+    /// which belongs to an interactive request and is not sent at refresh.
+    pub async fn verify_refreshed_id_token(
+        &self,
+        provider: &Provider,
+        id_token: &str,
+    ) -> Result<IdClaims, OidcError> {
+        self.verify(provider, id_token, None).await
+    }
+
+    async fn verify(
+        &self,
+        provider: &Provider,
+        id_token: &str,
+        expected_nonce: Option<&str>,
+    ) -> Result<IdClaims, OidcError> {
         let header = decode_header(id_token)
             .map_err(|e| OidcError::InvalidIdToken(format!("malformed header: {e}")))?;
         let kid = header
@@ -252,7 +271,7 @@ impl Authority {
                 return Err(OidcError::InvalidIdToken("issuer does not match".into()));
             }
         }
-        if claims.nonce.as_deref() != Some(expected_nonce) {
+        if expected_nonce.is_some_and(|nonce| claims.nonce.as_deref() != Some(nonce)) {
             return Err(OidcError::InvalidIdToken(
                 "nonce does not match this sign-in".into(),
             ));

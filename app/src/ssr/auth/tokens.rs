@@ -60,63 +60,88 @@ impl TokenBroker {
         }
     }
 
-    /// Keeps a freshly issued refresh token (sealed) and, if given, the access token that came
-    /// with it.
+    /// Keeps a freshly issued refresh token (sealed), the app roles of the verified id token
+    /// and, if given, the access token that came with them.
     pub async fn store_sign_in(
         &self,
         user_key: &str,
         upn: &str,
         display_name: &str,
         refresh_token: &str,
+        app_roles: &[String],
         first_access_token: Option<(&str, &str, Duration)>,
     ) -> Result<(), AppError> {
         if let Ok(mut refusals) = self.refusals.lock() {
             refusals.remove(user_key);
         }
-        self.save_refresh_token(user_key, upn, display_name, refresh_token)
-            .await?;
+        let sealed = self.sealer.seal(refresh_token, user_key);
+        sqlx::query(
+            "INSERT INTO user_credentials
+                 (user_key, upn, display_name, refresh_token_sealed, app_roles, updated_at_ms)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (user_key) DO UPDATE SET upn = $2, display_name = $3,
+                 refresh_token_sealed = $4, app_roles = $5, updated_at_ms = $6",
+        )
+        .bind(user_key)
+        .bind(upn)
+        .bind(display_name)
+        .bind(sealed)
+        .bind(roles_json(app_roles)?)
+        .bind(crate::ssr::storage::now_ms())
+        .execute(&self.storage.pool)
+        .await
+        .map_err(|e| AppError::Internal(format!("storing the credential failed: {e}")))?;
+        // Tokens of the previous sign-in may lack what this one has (MFA, new roles).
+        self.forget_cached(user_key);
         if let Some((audience, token, lifetime)) = first_access_token {
             self.remember(user_key, audience, token, lifetime);
         }
         Ok(())
     }
 
-    async fn save_refresh_token(
-        &self,
-        user_key: &str,
-        upn: &str,
-        display_name: &str,
-        refresh_token: &str,
-    ) -> Result<(), AppError> {
-        let sealed = self.sealer.seal(refresh_token, user_key);
-        sqlx::query(
-            "INSERT INTO user_credentials (user_key, upn, display_name, refresh_token_sealed, updated_at_ms)
-             VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (user_key) DO UPDATE SET upn = $2, display_name = $3,
-                 refresh_token_sealed = $4, updated_at_ms = $5",
-        )
-        .bind(user_key)
-        .bind(upn)
-        .bind(display_name)
-        .bind(sealed)
-        .bind(crate::ssr::storage::now_ms())
-        .execute(&self.storage.pool)
-        .await
-        .map_err(|e| AppError::Internal(format!("storing the credential failed: {e}")))?;
-        Ok(())
+    /// The dashboard app roles of the admin's last verified id token (sign-in, or the latest
+    /// refresh that returned one); `None` when no credential is stored or the roles are unknown.
+    pub async fn current_app_roles(&self, user_key: &str) -> Result<Option<Vec<String>>, AppError> {
+        let row: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT app_roles FROM user_credentials WHERE user_key = $1")
+                .bind(user_key)
+                .fetch_optional(&self.storage.pool)
+                .await
+                .map_err(|e| AppError::Internal(format!("reading the credential failed: {e}")))?;
+        match row.and_then(|(roles,)| roles) {
+            None => Ok(None),
+            Some(json) => serde_json::from_str(&json)
+                .map(Some)
+                .map_err(|e| AppError::Internal(format!("stored app roles are unreadable: {e}"))),
+        }
     }
 
-    /// Forgets everything held for this admin (sign-out).
+    /// Forgets everything held for this admin (sign-out). A redemption under way for the admin
+    /// finishes first, so it cannot put a token back into the cache afterwards.
     pub async fn forget(&self, user_key: &str) -> Result<(), AppError> {
-        if let Ok(mut cache) = self.cache.lock() {
-            cache.retain(|(key, _), _| key != user_key);
-        }
+        let lock = self.redeem_lock(user_key)?;
+        let _guard = lock.lock().await;
+        self.forget_cached(user_key);
         sqlx::query("DELETE FROM user_credentials WHERE user_key = $1")
             .bind(user_key)
             .execute(&self.storage.pool)
             .await
             .map_err(|e| AppError::Internal(format!("deleting the credential failed: {e}")))?;
         Ok(())
+    }
+
+    fn forget_cached(&self, user_key: &str) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.retain(|(key, _), _| key != user_key);
+        }
+    }
+
+    fn redeem_lock(&self, user_key: &str) -> Result<Arc<tokio::sync::Mutex<()>>, AppError> {
+        let mut locks = self
+            .redeem_locks
+            .lock()
+            .map_err(|_| AppError::Internal("token lock poisoned".into()))?;
+        Ok(locks.entry(user_key.to_string()).or_default().clone())
     }
 
     fn remember(&self, user_key: &str, audience: &str, token: &str, lifetime: Duration) {
@@ -138,6 +163,10 @@ impl TokenBroker {
     }
 
     /// An access token for `audience` (e.g. `https://api.partnercenter.microsoft.com`).
+    ///
+    /// Errors: `SignInRequired` only when the authority said the grant is dead (the stored
+    /// credential is then deleted); `SignInUnavailable` when it could not answer now and
+    /// `SignInMisconfigured` when it refused the dashboard's request (both keep the credential).
     pub async fn access_token(
         &self,
         user_key: &str,
@@ -146,13 +175,7 @@ impl TokenBroker {
         if let Some(token) = self.cached(user_key, audience) {
             return Ok(token);
         }
-        let lock = {
-            let mut locks = self
-                .redeem_locks
-                .lock()
-                .map_err(|_| AppError::Internal("token lock poisoned".into()))?;
-            locks.entry(user_key.to_string()).or_default().clone()
-        };
+        let lock = self.redeem_lock(user_key)?;
         let _guard = lock.lock().await;
         if let Some(token) = self.cached(user_key, audience) {
             return Ok(token);
@@ -161,14 +184,13 @@ impl TokenBroker {
     }
 
     async fn redeem(&self, user_key: &str, audience: &str) -> Result<AccessToken, AppError> {
-        let row: Option<(String, String, String)> = sqlx::query_as(
-            "SELECT upn, display_name, refresh_token_sealed FROM user_credentials WHERE user_key = $1",
-        )
-        .bind(user_key)
-        .fetch_optional(&self.storage.pool)
-        .await
-        .map_err(|e| AppError::Internal(format!("reading the credential failed: {e}")))?;
-        let Some((upn, display_name, sealed)) = row else {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT refresh_token_sealed FROM user_credentials WHERE user_key = $1")
+                .bind(user_key)
+                .fetch_optional(&self.storage.pool)
+                .await
+                .map_err(|e| AppError::Internal(format!("reading the credential failed: {e}")))?;
+        let Some((sealed,)) = row else {
             let refused = self
                 .refusals
                 .lock()
@@ -185,11 +207,15 @@ impl TokenBroker {
                     reason: e.to_string(),
                 })?;
 
-        let provider = self
-            .authority
-            .provider()
-            .await
-            .map_err(|e| AppError::Unreachable(e.to_string()))?;
+        let provider =
+            self.authority
+                .provider()
+                .await
+                .map_err(|e| AppError::SignInUnavailable {
+                    reason: e.to_string(),
+                })?;
+        // `openid profile` make the authority return an id token, so app roles assigned or
+        // removed since the sign-in are seen at the next refresh.
         let response = provider
             .client
             .exchange_refresh_token(&RefreshToken::new(refresh_token))
@@ -197,66 +223,217 @@ impl TokenBroker {
                 "{}/.default",
                 audience.trim_end_matches('/')
             )))
-            .add_scope(Scope::new("offline_access".into()))
+            .add_scopes(
+                ["offline_access", "openid", "profile"]
+                    .into_iter()
+                    .map(|s| Scope::new(s.to_string())),
+            )
             .request_async(self.authority.http())
             .await
             .map_err(map_token_error);
         let response = match response {
             Ok(response) => response,
             Err(error) => {
-                // Expired or revoked: the stored token can never work again, and keeping it
-                // would only repeat the refusal. The admin signs in again.
                 if let AppError::SignInRequired { reason } = &error {
-                    self.forget(user_key).await?;
+                    // The grant is dead: keeping it would only repeat the refusal. Only the
+                    // token that was refused is deleted; a newer sign-in stored meanwhile stays.
+                    self.forget_cached(user_key);
+                    sqlx::query(
+                        "DELETE FROM user_credentials
+                         WHERE user_key = $1 AND refresh_token_sealed = $2",
+                    )
+                    .bind(user_key)
+                    .bind(&sealed)
+                    .execute(&self.storage.pool)
+                    .await
+                    .map_err(|e| {
+                        AppError::Internal(format!("deleting the credential failed: {e}"))
+                    })?;
                     if let Ok(mut refusals) = self.refusals.lock() {
                         refusals.insert(user_key.to_string(), reason.clone());
                     }
+                } else {
+                    tracing::warn!(error = %error, "token renewal failed; the stored sign-in is kept");
                 }
                 return Err(error);
             }
         };
 
-        if let Some(rotated) = response.refresh_token() {
-            self.save_refresh_token(user_key, &upn, &display_name, rotated.secret())
-                .await?;
+        let app_roles = match response.extra_fields().id_token.as_deref() {
+            Some(id_token) => Some(self.refreshed_roles(&provider, id_token, user_key).await?),
+            None => None,
+        };
+        let rotated = response
+            .refresh_token()
+            .map(|token| self.sealer.seal(token.secret(), user_key));
+        // Compare-and-swap on the token that was redeemed: a sign-out (the row is gone) or a
+        // newer sign-in (another token) while the call was under way must win, or a rotated
+        // token saved now would bring a signed-out credential back.
+        let updated = sqlx::query(
+            "UPDATE user_credentials
+             SET refresh_token_sealed = COALESCE($1, refresh_token_sealed),
+                 app_roles = COALESCE($2, app_roles), updated_at_ms = $3
+             WHERE user_key = $4 AND refresh_token_sealed = $5",
+        )
+        .bind(rotated)
+        .bind(app_roles.as_deref().map(roles_json).transpose()?)
+        .bind(crate::ssr::storage::now_ms())
+        .bind(user_key)
+        .bind(&sealed)
+        .execute(&self.storage.pool)
+        .await
+        .map_err(|e| AppError::Internal(format!("storing the renewed credential failed: {e}")))?
+        .rows_affected();
+        if updated == 0 {
+            let still_signed_in: Option<(String,)> =
+                sqlx::query_as("SELECT user_key FROM user_credentials WHERE user_key = $1")
+                    .bind(user_key)
+                    .fetch_optional(&self.storage.pool)
+                    .await
+                    .map_err(|e| {
+                        AppError::Internal(format!("reading the credential failed: {e}"))
+                    })?;
+            if still_signed_in.is_none() {
+                return Err(AppError::SignInRequired {
+                    reason: "you signed out while your access was being renewed".into(),
+                });
+            }
         }
         let lifetime = response.expires_in().unwrap_or(Duration::from_secs(300));
         let token = response.access_token().secret();
         self.remember(user_key, audience, token, lifetime);
         Ok(AccessToken(Arc::from(token.as_str())))
     }
+
+    /// The app roles of an id token returned at refresh, verified like at sign-in (without the
+    /// nonce) and checked to belong to the admin whose credential was redeemed.
+    async fn refreshed_roles(
+        &self,
+        provider: &super::oidc::Provider,
+        id_token: &str,
+        user_key: &str,
+    ) -> Result<Vec<String>, AppError> {
+        let claims = self
+            .authority
+            .verify_refreshed_id_token(provider, id_token)
+            .await
+            .map_err(|e| match e {
+                super::oidc::OidcError::Unreachable(_) => AppError::SignInUnavailable {
+                    reason: e.to_string(),
+                },
+                other => AppError::Internal(format!("at token renewal: {other}")),
+            })?;
+        if claims.user_key() != user_key {
+            return Err(AppError::Internal(
+                "at token renewal the authority returned the id token of another account".into(),
+            ));
+        }
+        Ok(claims.roles)
+    }
 }
 
-/// Entra's refusals of a refresh token mean "sign in again"; say why in words.
+fn roles_json(roles: &[String]) -> Result<String, AppError> {
+    serde_json::to_string(roles)
+        .map_err(|e| AppError::Internal(format!("app roles could not be stored: {e}")))
+}
+
+/// What the token endpoint's answer means for the stored credential.
 fn map_token_error<RE: std::error::Error + 'static>(
     error: RequestTokenError<RE, oauth2::basic::BasicErrorResponse>,
 ) -> AppError {
     match error {
         RequestTokenError::ServerResponse(response) => {
             let description = response.error_description().cloned().unwrap_or_default();
-            AppError::SignInRequired {
-                reason: explain_aadsts(response.error().as_ref(), &description),
-            }
+            classify_refusal(response.error().as_ref(), &description)
         }
-        RequestTokenError::Request(e) => AppError::Unreachable(format!("token endpoint: {e}")),
-        RequestTokenError::Parse(e, _) => {
-            AppError::Internal(format!("token endpoint answered unreadable JSON: {e}"))
-        }
-        RequestTokenError::Other(e) => AppError::Internal(format!("token endpoint: {e}")),
+        RequestTokenError::Request(e) => AppError::SignInUnavailable {
+            reason: format!("the token endpoint could not be reached: {}", describe(&e)),
+        },
+        RequestTokenError::Parse(e, _) => AppError::SignInUnavailable {
+            reason: format!("the token endpoint answered something unreadable: {e}"),
+        },
+        RequestTokenError::Other(e) => AppError::SignInUnavailable {
+            reason: format!("the token endpoint failed: {e}"),
+        },
     }
+}
+
+/// The error and its causes: reqwest's own text hides whether it was a timeout or a refusal.
+fn describe(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// An OAuth error answer of the token endpoint. Only a dead grant (`invalid_grant`, or an
+/// interaction the user must make) asks for a new sign-in; a refusal of the dashboard's own
+/// request is a configuration problem; anything else (`temporarily_unavailable`,
+/// `server_error`, unknown codes) is treated as temporary, so the credential is never lost to
+/// an outage.
+pub fn classify_refusal(error: &str, description: &str) -> AppError {
+    let explained = explain_aadsts(error, description);
+    let code = aadsts_code(description);
+    // Missing consent arrives as invalid_grant, but a new sign-in of the same admin does not
+    // fix it: the app registration's permissions must be consented.
+    let configuration_code = matches!(
+        code,
+        "AADSTS65001" | "AADSTS650057" | "AADSTS700016" | "AADSTS7000215" | "AADSTS7000222"
+    );
+    if configuration_code {
+        return AppError::SignInMisconfigured { reason: explained };
+    }
+    match error {
+        "invalid_grant" | "interaction_required" | "login_required" => {
+            AppError::SignInRequired { reason: explained }
+        }
+        "invalid_scope"
+        | "invalid_client"
+        | "unauthorized_client"
+        | "unsupported_grant_type"
+        | "invalid_request"
+        | "consent_required" => AppError::SignInMisconfigured {
+            reason: with_error_code(error, explained),
+        },
+        _ => AppError::SignInUnavailable {
+            reason: with_error_code(error, explained),
+        },
+    }
+}
+
+fn with_error_code(error: &str, explained: String) -> String {
+    if explained == error {
+        explained
+    } else {
+        format!("{error}: {explained}")
+    }
+}
+
+fn aadsts_code(description: &str) -> &str {
+    description
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .find(|word| word.starts_with("AADSTS"))
+        .unwrap_or("")
 }
 
 /// Maps the AADSTS codes a partner admin meets to a sentence; the code stays in the text so it
 /// can be looked up.
 pub fn explain_aadsts(error: &str, description: &str) -> String {
-    let code = description
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .find(|word| word.starts_with("AADSTS"))
-        .unwrap_or("");
+    let code = aadsts_code(description);
     let meaning = match code {
         "AADSTS700082" => "the refresh token expired after 90 days without use",
         "AADSTS50173" => "the grant was revoked (password change or admin action)",
-        "AADSTS50078" | "AADSTS50079" => "multi-factor authentication has expired or is required",
+        "AADSTS50078" | "AADSTS50079" | "AADSTS50076" => {
+            "multi-factor authentication has expired or is required"
+        }
+        "AADSTS700084" => "the refresh token expired (its lifetime is limited)",
+        "AADSTS650057" => "the app registration does not list the requested permission",
+        "AADSTS7000215" | "AADSTS7000222" => "the client secret is wrong or expired",
+        "AADSTS70011" => "the requested scope is not valid for this application",
         "AADSTS65001" => "consent for the Partner Center API is missing",
         "AADSTS70043" => "the sign-in frequency policy requires a new sign-in",
         "AADSTS65004" => "consent was declined",
@@ -297,6 +474,70 @@ mod tests {
             "Something else"
         );
         assert_eq!(explain_aadsts("invalid_grant", ""), "invalid_grant");
+    }
+
+    #[test]
+    fn only_a_dead_grant_asks_for_a_new_sign_in() {
+        let dead = [
+            ("invalid_grant", "AADSTS700082: The refresh token has expired."),
+            ("invalid_grant", "AADSTS50173: The provided grant has expired."),
+            ("invalid_grant", "AADSTS50078: Presented multi-factor authentication has expired."),
+            ("invalid_grant", "AADSTS70043: The refresh token has expired or is invalid due to sign-in frequency checks."),
+            ("interaction_required", "AADSTS50076: you must use multi-factor authentication."),
+            ("invalid_grant", "AADSTS700084: The refresh token was issued to a single page app."),
+        ];
+        for (error, description) in dead {
+            assert!(
+                matches!(
+                    classify_refusal(error, description),
+                    AppError::SignInRequired { .. }
+                ),
+                "{error} {description}"
+            );
+        }
+        let temporary = [
+            (
+                "temporarily_unavailable",
+                "AADSTS90033: A transient error has occurred.",
+            ),
+            (
+                "server_error",
+                "AADSTS50000: There was an error issuing a token.",
+            ),
+            ("something_new", ""),
+        ];
+        for (error, description) in temporary {
+            match classify_refusal(error, description) {
+                AppError::SignInUnavailable { reason } => {
+                    assert!(reason.contains(error), "{reason}")
+                }
+                other => panic!("{error}: expected SignInUnavailable, got {other:?}"),
+            }
+        }
+        let configuration = [
+            (
+                "invalid_scope",
+                "AADSTS70011: The provided value for scope is not valid.",
+            ),
+            (
+                "invalid_client",
+                "AADSTS7000215: Invalid client secret provided.",
+            ),
+            (
+                "invalid_grant",
+                "AADSTS65001: The user or administrator has not consented.",
+            ),
+        ];
+        for (error, description) in configuration {
+            let mapped = classify_refusal(error, description);
+            assert!(
+                matches!(mapped, AppError::SignInMisconfigured { .. }),
+                "{error}: {mapped:?}"
+            );
+            let text = mapped.to_string();
+            assert!(text.contains("will not help"), "{text}");
+            assert!(!text.contains("Please sign in again"), "{text}");
+        }
     }
 
     #[test]

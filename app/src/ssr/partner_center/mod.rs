@@ -61,6 +61,20 @@ impl UpstreamError {
         }
     }
 
+    /// Partner Center's refusal of a token issued without multi-factor authentication: 401
+    /// with code 10001, "Authentication failed. MFA required." A new sign-in with MFA fixes it.
+    pub fn is_mfa_required(&self) -> bool {
+        match self {
+            UpstreamError::Status {
+                status: 401,
+                code,
+                message,
+                ..
+            } => code.as_deref() == Some("10001") || message.contains("MFA required"),
+            _ => false,
+        }
+    }
+
     pub fn status(&self) -> Option<u16> {
         match self {
             UpstreamError::Status { status, .. } => Some(*status),
@@ -71,6 +85,13 @@ impl UpstreamError {
 
 impl From<UpstreamError> for AppError {
     fn from(error: UpstreamError) -> Self {
+        if error.is_mfa_required() {
+            let correlation_id = match &error {
+                UpstreamError::Status { correlation_id, .. } => Some(correlation_id.clone()),
+                _ => None,
+            };
+            return AppError::MfaRequired { correlation_id };
+        }
         match error {
             UpstreamError::Status {
                 status,
@@ -651,6 +672,23 @@ mod tests {
             retry_after: Some(Duration::from_secs(7)),
         };
         assert!(AppError::from(status(401)).needs_sign_in());
+        let mfa = UpstreamError::Status {
+            status: 401,
+            code: Some("10001".into()),
+            message: "Authentication failed. MFA required.".into(),
+            request_id: "r".into(),
+            correlation_id: "c".into(),
+            retry_after: None,
+        };
+        let mapped = AppError::from(mfa);
+        assert_eq!(
+            mapped,
+            AppError::MfaRequired {
+                correlation_id: Some("c".into())
+            }
+        );
+        assert!(mapped.needs_sign_in());
+        assert!(mapped.to_string().contains("sign in again with MFA"));
         assert!(matches!(
             AppError::from(status(403)),
             AppError::Forbidden { .. }
