@@ -89,6 +89,15 @@ pub struct ConsentRecord {
     /// Set once revoked; a later grant clears it.
     pub revoked_by: Option<String>,
     pub revoked_at: Option<String>,
+    /// "grant" or "revoke" sent to Partner Center and not confirmed yet: while the call runs,
+    /// or for good when the dashboard stopped before the answer (the outcome is then unknown;
+    /// granting or revoking again settles it).
+    #[serde(default)]
+    pub pending_action: Option<String>,
+    #[serde(default)]
+    pub pending_by: Option<String>,
+    #[serde(default)]
+    pub pending_since: Option<String>,
 }
 
 impl ConsentRecord {

@@ -1,6 +1,8 @@
-//! The append-only audit log. `append` is the only code that touches the table besides reads:
-//! there is no update or delete. It takes any executor, so an entry can be written in the same
-//! transaction as the state it describes.
+//! The append-only audit log. `append` writes an entry; it takes any executor, so an entry can
+//! be written in the same transaction as the state it describes. There is no delete, and one
+//! update only: a one-off write to Partner Center is recorded as an attempt (`begin`) before the
+//! call and that same row is completed (`complete`) after it, once, from "attempted" to its
+//! outcome. A crash in between leaves the attempt in the log, saying the outcome is unknown.
 
 use super::partner_center::{CallIds, UpstreamError};
 use super::storage::Storage;
@@ -15,6 +17,8 @@ pub enum Outcome {
     /// The service or the dashboard refused it (403, a missing confirmation...).
     Refused,
     Failed,
+    /// Sent (or about to be) and not completed yet: after a crash, the outcome is unknown.
+    Attempted,
 }
 
 impl Outcome {
@@ -23,6 +27,7 @@ impl Outcome {
             Outcome::Succeeded => "succeeded",
             Outcome::Refused => "refused",
             Outcome::Failed => "failed",
+            Outcome::Attempted => "attempted",
         }
     }
 }
@@ -117,13 +122,103 @@ pub async fn append<'e, E>(executor: E, entry: &Entry) -> Result<(), sqlx::Error
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
+    insert(executor, &Guid::new_v4().to_string(), entry).await
+}
+
+/// The row of an attempt written before an upstream call, to be completed after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    id: String,
+}
+
+/// What an attempt row says until it is completed (and forever, after a crash).
+pub const ATTEMPT_NOTE: &str =
+    "attempted, outcome unknown: the call was sent to Partner Center and its answer was not recorded";
+
+/// Writes `entry` as an attempt, before its upstream call, and returns the row to complete.
+pub async fn begin<'e, E>(executor: E, entry: &Entry) -> Result<Attempt, sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let mut attempt = entry.clone();
+    attempt.outcome = Outcome::Attempted;
+    attempt.upstream_status = None;
+    attempt.error = Some(ATTEMPT_NOTE.to_string());
+    let id = Guid::new_v4().to_string();
+    insert(executor, &id, &attempt).await?;
+    Ok(Attempt { id })
+}
+
+/// Completes an attempt with how the call ended: the one update of the audit log, and only of
+/// a row still "attempted" (a completed entry never changes). Should the row not be found, the
+/// outcome is appended as an entry of its own, so it is not lost.
+pub async fn complete(
+    conn: &mut sqlx::AnyConnection,
+    attempt: &Attempt,
+    entry: &Entry,
+) -> Result<(), sqlx::Error> {
+    let updated = sqlx::query(
+        "UPDATE audit_log SET target = $1, request_id = $2, correlation_id = $3,
+             upstream_status = $4, outcome = $5, error = $6
+         WHERE id = $7 AND outcome = 'attempted'",
+    )
+    .bind(entry.target.clone())
+    .bind(entry.request_id.clone())
+    .bind(entry.correlation_id.clone())
+    .bind(entry.upstream_status.map(i64::from))
+    .bind(entry.outcome.as_str())
+    .bind(entry.error.clone())
+    .bind(&attempt.id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        append(&mut *conn, entry).await?;
+    }
+    Ok(())
+}
+
+/// `begin` on its own, failing the operation when the attempt cannot be recorded: nothing is
+/// sent that the log would not show.
+pub async fn record_attempt(storage: &Storage, entry: &Entry) -> Result<Attempt, AppError> {
+    begin(&storage.pool, entry).await.map_err(|e| {
+        tracing::error!(action = entry.action, error = %e, "audit attempt could not be written");
+        AppError::Internal(format!(
+            "nothing was sent: the audit entry of the attempt could not be written: {e}"
+        ))
+    })
+}
+
+/// `complete` on its own; a failure fails the operation's response (the write upstream has
+/// happened or not, as the error says).
+pub async fn record_completion(
+    storage: &Storage,
+    attempt: &Attempt,
+    entry: &Entry,
+) -> Result<(), AppError> {
+    let completed = async {
+        let mut conn = storage.pool.acquire().await?;
+        complete(&mut conn, attempt, entry).await
+    };
+    completed.await.map_err(|e| {
+        tracing::error!(action = entry.action, error = %e, "audit entry could not be completed");
+        AppError::Internal(format!(
+            "the action was sent, but its audit entry could not be completed: {e}"
+        ))
+    })
+}
+
+async fn insert<'e, E>(executor: E, id: &str, entry: &Entry) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     let at_ms = super::storage::now_ms();
     sqlx::query(
         "INSERT INTO audit_log (id, at_ms, actor_upn, action, customer_tenant_id, target,
          request_id, correlation_id, upstream_status, outcome, error)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
-    .bind(Guid::new_v4().to_string())
+    .bind(id)
     .bind(at_ms)
     .bind(&entry.actor_upn)
     .bind(entry.action)

@@ -1,6 +1,9 @@
 //! CPV application consent for one customer: grant, revoke, and restore what was revoked.
 //! Partner Center has no read of consents, so the dashboard's record (written in the same
-//! transaction as the audit entry) is the only list there is.
+//! transaction as the audit entry) is the only list there is. Before the call, the record is
+//! marked pending in the same transaction as the audit attempt; after it, both are settled
+//! together. A crash in between leaves a pending record and an "attempted" entry, which the
+//! admin settles by granting or revoking again (both are idempotent upstream).
 
 use super::audit::{self, Entry};
 use super::auth::SessionUser;
@@ -76,20 +79,39 @@ pub async fn grant(
     let token = token_or_audit(state, user, &entry).await?;
     let body = grant_body(application, display_name, grants);
     let ids = CallIds::new(Guid::new_v4());
+    entry = entry.call(&ids);
+    let existed = record_of(state, customer, application).await?.is_some();
+    let mut tx = state.storage.pool.begin().await.map_err(db)?;
+    mark_grant_pending(
+        &mut tx,
+        customer,
+        application,
+        display_name,
+        grants,
+        &user.upn,
+    )
+    .await?;
+    let attempt = audit::begin(&mut *tx, &entry).await.map_err(db)?;
+    tx.commit().await.map_err(db)?;
+
     let pc = &state.partner_center;
     let url = grant_url(pc, customer);
     let result = retrying(|| pc.send(&token, Method::POST, url.clone(), &ids, Some(&body))).await;
     let already = result.as_ref().err().is_some_and(already_exists);
-    entry = entry.call(&ids).result(&result, 201);
+    entry = entry.result(&result, 201);
     if already {
         entry = entry.succeeded_with_note("already consented");
     }
+    let mut tx = state.storage.pool.begin().await.map_err(db)?;
     if let (Err(error), false) = (result, already) {
-        audit::record(&state.storage, &entry).await?;
+        // Not granted: the record returns to what it was before the attempt.
+        clear_pending(&mut tx, customer, application, existed).await?;
+        audit::complete(&mut tx, &attempt, &entry)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
         return Err(AppError::from(error).explain_forbidden(&needed_roles(true)));
     }
-
-    let mut tx = state.storage.pool.begin().await.map_err(db)?;
     store_grant(
         &mut tx,
         customer,
@@ -99,11 +121,88 @@ pub async fn grant(
         &user.upn,
     )
     .await?;
-    audit::append(&mut *tx, &entry).await.map_err(db)?;
+    audit::complete(&mut tx, &attempt, &entry)
+        .await
+        .map_err(db)?;
     tx.commit().await.map_err(db)?;
     record_of(state, customer, application)
         .await?
         .ok_or_else(|| AppError::Internal("the consent record vanished".into()))
+}
+
+/// Before a grant is sent: a new record, or the existing one, marked as a pending grant.
+async fn mark_grant_pending(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    customer: Guid,
+    application: Guid,
+    display_name: &str,
+    grants: &[Grant],
+    by: &str,
+) -> Result<(), AppError> {
+    let grants_json = serde_json::to_string(grants)
+        .map_err(|e| AppError::Internal(format!("grants could not be stored: {e}")))?;
+    sqlx::query(
+        "INSERT INTO consents (customer_tenant_id, application_id, display_name, grants_json,
+         granted_by, granted_at_ms, revoked_by, revoked_at_ms, pending_action, pending_by,
+         pending_since_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, 'grant', $5, $6)
+         ON CONFLICT (customer_tenant_id, application_id) DO UPDATE SET
+           pending_action = 'grant', pending_by = $5, pending_since_ms = $6",
+    )
+    .bind(customer.to_string())
+    .bind(application.to_string())
+    .bind(display_name)
+    .bind(&grants_json)
+    .bind(by)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+/// Before a revoke is sent: the record (if the dashboard has one) marked as a pending revoke.
+async fn mark_revoke_pending(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    customer: Guid,
+    application: Guid,
+    by: &str,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "UPDATE consents SET pending_action = 'revoke', pending_by = $1, pending_since_ms = $2
+         WHERE customer_tenant_id = $3 AND application_id = $4",
+    )
+    .bind(by)
+    .bind(now_ms())
+    .bind(customer.to_string())
+    .bind(application.to_string())
+    .execute(&mut **tx)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+/// After a refused or failed call: the record as it was before (a record created for the
+/// attempt goes away).
+async fn clear_pending(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    customer: Guid,
+    application: Guid,
+    existed: bool,
+) -> Result<(), AppError> {
+    let sql = if existed {
+        "UPDATE consents SET pending_action = NULL, pending_by = NULL, pending_since_ms = NULL
+         WHERE customer_tenant_id = $1 AND application_id = $2"
+    } else {
+        "DELETE FROM consents WHERE customer_tenant_id = $1 AND application_id = $2"
+    };
+    sqlx::query(sql)
+        .bind(customer.to_string())
+        .bind(application.to_string())
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?;
+    Ok(())
 }
 
 pub fn grant_url(pc: &PartnerCenterClient, customer: Guid) -> url::Url {
@@ -145,7 +244,8 @@ pub async fn store_grant(
          VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL)
          ON CONFLICT (customer_tenant_id, application_id) DO UPDATE SET
            display_name = $3, grants_json = $4, granted_by = $5, granted_at_ms = $6,
-           revoked_by = NULL, revoked_at_ms = NULL",
+           revoked_by = NULL, revoked_at_ms = NULL,
+           pending_action = NULL, pending_by = NULL, pending_since_ms = NULL",
     )
     .bind(customer.to_string())
     .bind(application.to_string())
@@ -167,7 +267,8 @@ pub async fn store_revoke(
     revoked_by: &str,
 ) -> Result<(), AppError> {
     sqlx::query(
-        "UPDATE consents SET revoked_by = $1, revoked_at_ms = $2
+        "UPDATE consents SET revoked_by = $1, revoked_at_ms = $2,
+           pending_action = NULL, pending_by = NULL, pending_since_ms = NULL
          WHERE customer_tenant_id = $3 AND application_id = $4",
     )
     .bind(revoked_by)
@@ -192,22 +293,34 @@ pub async fn revoke(
         .target(format!("application {application}"));
     let token = token_or_audit(state, user, &entry).await?;
     let ids = CallIds::new(Guid::new_v4());
+    entry = entry.call(&ids);
+    let mut tx = state.storage.pool.begin().await.map_err(db)?;
+    mark_revoke_pending(&mut tx, customer, application, &user.upn).await?;
+    let attempt = audit::begin(&mut *tx, &entry).await.map_err(db)?;
+    tx.commit().await.map_err(db)?;
+
     let pc = &state.partner_center;
     let url = revoke_url(pc, customer, application);
     let result = retrying(|| pc.send(&token, Method::DELETE, url.clone(), &ids, None::<&()>)).await;
     // Nothing to revoke upstream is the state the admin asked for.
     let absent = matches!(&result, Err(e) if e.status() == Some(404));
-    entry = entry.call(&ids).result(&result, 200);
+    entry = entry.result(&result, 200);
     if absent {
         entry = entry.succeeded_with_note("no consent existed");
     }
+    let mut tx = state.storage.pool.begin().await.map_err(db)?;
     if let (Err(error), false) = (result, absent) {
-        audit::record(&state.storage, &entry).await?;
+        clear_pending(&mut tx, customer, application, true).await?;
+        audit::complete(&mut tx, &attempt, &entry)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
         return Err(AppError::from(error).explain_forbidden(&needed_roles(false)));
     }
-    let mut tx = state.storage.pool.begin().await.map_err(db)?;
     store_revoke(&mut tx, customer, application, &user.upn).await?;
-    audit::append(&mut *tx, &entry).await.map_err(db)?;
+    audit::complete(&mut tx, &attempt, &entry)
+        .await
+        .map_err(db)?;
     tx.commit().await.map_err(db)?;
     record_of(state, customer, application)
         .await?
@@ -240,11 +353,13 @@ pub async fn restore(
 }
 
 const SELECT: &str = "SELECT customer_tenant_id, application_id, display_name, grants_json,
-    granted_by, granted_at_ms, revoked_by, revoked_at_ms FROM consents";
+    granted_by, granted_at_ms, revoked_by, revoked_at_ms, pending_action, pending_by,
+    pending_since_ms FROM consents";
 
 fn record(row: &sqlx::any::AnyRow) -> Result<ConsentRecord, sqlx::Error> {
     let grants: String = row.try_get("grants_json")?;
     let revoked_at: Option<i64> = row.try_get("revoked_at_ms")?;
+    let pending_since: Option<i64> = row.try_get("pending_since_ms")?;
     Ok(ConsentRecord {
         customer_tenant_id: row.try_get("customer_tenant_id")?,
         application_id: row.try_get("application_id")?,
@@ -254,6 +369,9 @@ fn record(row: &sqlx::any::AnyRow) -> Result<ConsentRecord, sqlx::Error> {
         granted_at: rfc3339_of_ms(row.try_get("granted_at_ms")?),
         revoked_by: row.try_get("revoked_by")?,
         revoked_at: revoked_at.map(rfc3339_of_ms),
+        pending_action: row.try_get("pending_action")?,
+        pending_by: row.try_get("pending_by")?,
+        pending_since: pending_since.map(rfc3339_of_ms),
     })
 }
 

@@ -127,7 +127,8 @@ fn explain_read_forbidden(error: AppError) -> AppError {
 
 /// Adds `member` to, or removes it from, `role` in `customer`, with the admin's token. Adding
 /// or removing Global Administrator or Privileged Role Administrator needs `confirmed`. Every
-/// attempt is audited, refused ones included.
+/// attempt is audited, refused ones included; the write itself is recorded as an attempt before
+/// it is sent and completed after, so a crash in between still leaves a trace.
 pub async fn change_member(
     state: &AppState,
     user: &SessionUser,
@@ -141,7 +142,8 @@ pub async fn change_member(
     let mut entry = audit::Entry::new(&user.upn, action)
         .customer(change.customer)
         .target(format!("role {} · user {}", change.role, change.member));
-    let result = apply_change(state, user, &change, &mut entry).await;
+    let mut attempt = None;
+    let result = apply_change(state, user, &change, &mut entry, &mut attempt).await;
     if let Err(error) = &result {
         if entry.error.is_none() {
             entry = match error {
@@ -152,7 +154,10 @@ pub async fn change_member(
             };
         }
     }
-    audit::record(&state.storage, &entry).await?;
+    match &attempt {
+        Some(attempt) => audit::record_completion(&state.storage, attempt, &entry).await?,
+        None => audit::record(&state.storage, &entry).await?,
+    }
     result
 }
 
@@ -170,6 +175,7 @@ async fn apply_change(
     user: &SessionUser,
     change: &MemberChangeRequest,
     entry: &mut audit::Entry,
+    attempt: &mut Option<audit::Attempt>,
 ) -> Result<MemberChange, AppError> {
     let role_id = change.role.to_string();
     let privileged = role_id == GLOBAL_ADMINISTRATOR || role_id == PRIVILEGED_ROLE_ADMINISTRATOR;
@@ -213,6 +219,8 @@ async fn apply_change(
 
     // One MS-RequestId for every attempt: a retried write is applied once.
     let ids = CallIds::new(correlation_id);
+    *entry = entry.clone().call(&ids);
+    *attempt = Some(audit::record_attempt(&state.storage, entry).await?);
     let result = if change.add {
         let body = NewRoleMember {
             id: member.id.clone(),
@@ -231,7 +239,6 @@ async fn apply_change(
     };
     *entry = entry
         .clone()
-        .call(&ids)
         .result(&result, if change.add { 201 } else { 204 });
     result.map_err(|e| {
         AppError::from(e).explain_forbidden(

@@ -145,8 +145,14 @@ fn ConsentTable(
                     .into_iter()
                     .map(|r| {
                         let active = r.is_active();
-                        let status = match (&r.revoked_by, &r.revoked_at) {
-                            (Some(by), Some(at)) => format!("revoked by {by}, {at}"),
+                        let pending = r.pending_action.is_some();
+                        let status = match (&r.pending_action, &r.revoked_by, &r.revoked_at) {
+                            (Some(action), _, _) => format!(
+                                "{action} sent by {} at {}, outcome unknown until Partner Center's answer is recorded (grant or revoke again to settle it)",
+                                r.pending_by.clone().unwrap_or_default(),
+                                r.pending_since.clone().unwrap_or_default(),
+                            ),
+                            (None, Some(by), Some(at)) => format!("revoked by {by}, {at}"),
                             _ => format!("granted by {}, {}", r.granted_by, r.granted_at),
                         };
                         let grants = r
@@ -160,6 +166,22 @@ fn ConsentTable(
                         let row_application = r.application_id.clone();
                         let action = if !can_operate {
                             ().into_any()
+                        } else if pending {
+                            // Either outcome may have happened: offer both ways to settle it.
+                            let (customer2, application2) = (customer.clone(), application.clone());
+                            view! {
+                                <ActionForm action=revoke attr:class="inline">
+                                    <input type="hidden" name="customer_tenant_id" value=customer />
+                                    <input type="hidden" name="application_id" value=application />
+                                    <button type="submit" class="button danger">"Revoke"</button>
+                                </ActionForm>
+                                <ActionForm action=restore attr:class="inline">
+                                    <input type="hidden" name="customer_tenant_id" value=customer2 />
+                                    <input type="hidden" name="application_id" value=application2 />
+                                    <button type="submit" class="button">"Grant again"</button>
+                                </ActionForm>
+                            }
+                                .into_any()
                         } else if active {
                             view! {
                                 <ActionForm action=revoke attr:class="inline">
@@ -182,7 +204,13 @@ fn ConsentTable(
                         view! {
                             <tr
                                 data-application-id=row_application
-                                data-status=if active { "granted" } else { "revoked" }
+                                data-status=if pending {
+                                    "pending"
+                                } else if active {
+                                    "granted"
+                                } else {
+                                    "revoked"
+                                }
                             >
                                 <td>
                                     {r.display_name} " " <code>{r.application_id}</code>
