@@ -139,7 +139,22 @@ async fn a_consent_grant_and_revoke_are_recorded_before_the_call_and_completed_a
 
 #[tokio::test]
 async fn a_failed_grant_completes_its_attempt_and_leaves_no_record() {
-    let server = TestServer::start().await;
+    failed_grant(TestServer::start().await).await;
+}
+
+#[tokio::test]
+async fn a_failed_grant_completes_its_attempt_and_leaves_no_record_on_postgresql() {
+    failed_grant(
+        TestServer::start_with(common::Options {
+            db: common::Db::Postgres,
+            ..Default::default()
+        })
+        .await,
+    )
+    .await;
+}
+
+async fn failed_grant(server: TestServer) {
     let customer = customer(&server).await;
     let (client, _) = server.sign_in(ADMIN_UPN).await;
     server.simulator.set_faults(FaultConfig {
@@ -169,6 +184,29 @@ async fn a_failed_grant_completes_its_attempt_and_leaves_no_record() {
         None,
         "nothing was granted"
     );
+
+    server.simulator.set_faults(FaultConfig::default());
+    let response = server
+        .call_with(
+            &client,
+            "grant_consent",
+            &[
+                ("customer_tenant_id", customer.as_str()),
+                ("application_id", APP),
+                ("display_name", "Contoso CPV"),
+                ("preset_graph", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    assert_eq!(
+        pending_of(&server, &customer).await,
+        Some(None),
+        "confirmed"
+    );
+    let rows = audit_rows(&server, "grant-consent").await;
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[1].1, "succeeded");
 }
 
 #[tokio::test]

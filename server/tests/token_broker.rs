@@ -13,7 +13,12 @@ use std::time::Duration;
 
 /// Access tokens live one second, so the next call after `expire` redeems the refresh token.
 async fn server() -> TestServer {
+    server_on(common::Db::Sqlite).await
+}
+
+async fn server_on(db: common::Db) -> TestServer {
     TestServer::start_with(common::Options {
+        db,
         token_lifetime: Duration::from_secs(1),
         ..Default::default()
     })
@@ -241,7 +246,30 @@ async fn a_credential_deleted_elsewhere_during_a_renewal_stays_deleted() {
 
 #[tokio::test]
 async fn app_roles_are_stored_at_sign_in_and_re_read_at_each_refresh() {
-    let server = server().await;
+    app_roles_re_read(server().await).await;
+}
+
+#[tokio::test]
+async fn app_roles_are_re_read_and_renewals_compare_and_swap_on_postgresql() {
+    let server = server_on(common::Db::Postgres).await;
+    app_roles_re_read(server).await;
+
+    let server = server_on(common::Db::Postgres).await;
+    let (client, _) = server.sign_in(ADMIN_UPN).await;
+    expire().await;
+    server
+        .simulator
+        .set_faults(token_fault("temporarily_unavailable"));
+    let (status, _) = error_of(server.call_upstream(&client).await).await;
+    assert_eq!(status, 503);
+    assert_eq!(stored_credentials(&server).await, 1);
+    server.simulator.set_faults(token_fault("invalid_grant"));
+    let (status, _) = error_of(server.call_upstream(&client).await).await;
+    assert_eq!(status, 401);
+    assert_eq!(stored_credentials(&server).await, 0);
+}
+
+async fn app_roles_re_read(server: TestServer) {
     let (client, _) = server.sign_in(ADMIN_UPN).await;
     let user_key = server.user_key(ADMIN_UPN);
     assert_eq!(
