@@ -289,3 +289,31 @@ async fn standalone_server_answers_over_tcp_and_drops_connections() {
     assert!(!response.ends_with("0\r\n\r\n"), "{response:?}");
     server.abort();
 }
+
+#[tokio::test]
+async fn added_latency_applies_only_to_matching_paths() {
+    let t = TestSim::small();
+    let pc_token = t.pc_token(ADMIN).await;
+    let customer = t.customer_ids()[0].clone();
+    let roles = format!("{PC}/customers/{customer}/directoryroles");
+    t.sim.set_faults(FaultConfig {
+        latency_ms: 2_000,
+        path_contains: Some("applicationconsents".to_owned()),
+        ..FaultConfig::default()
+    });
+    let started = std::time::Instant::now();
+    assert_eq!(t.get(&roles, Some(&pc_token)).await.status, StatusCode::OK);
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(1_000),
+        "a read outside path_contains waited {:?}",
+        started.elapsed()
+    );
+    t.sim.set_faults(FaultConfig {
+        latency_ms: 300,
+        path_contains: Some("directoryroles".to_owned()),
+        ..FaultConfig::default()
+    });
+    let started = std::time::Instant::now();
+    assert_eq!(t.get(&roles, Some(&pc_token)).await.status, StatusCode::OK);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+}
