@@ -392,3 +392,41 @@ async fn partner_centers_refusal_of_a_sign_in_without_mfa_says_to_sign_in_with_m
     let (client, _) = server.sign_in(ADMIN_UPN).await;
     assert_eq!(server.call_upstream(&client).await.status(), 200);
 }
+
+#[tokio::test]
+async fn a_newer_sign_in_stored_during_a_renewal_is_kept() {
+    // Another instance stores a new sign-in (another sealed refresh token) while this one is
+    // renewing with the old token: the newer credential must survive the renewal.
+    let server = server().await;
+    let (_client, _) = server.sign_in(ADMIN_UPN).await;
+    expire().await;
+    server.simulator.set_faults(FaultConfig {
+        token_latency_ms: 1000,
+        ..FaultConfig::default()
+    });
+    let tokens = server.state.tokens.clone();
+    let (user_key, audience) = (
+        server.user_key(ADMIN_UPN),
+        server.state.config.partner_center_audience.clone(),
+    );
+    let renewal = tokio::spawn(async move { tokens.access_token(&user_key, &audience).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let newer = "sealed-by-a-newer-sign-in";
+    sqlx::query("UPDATE user_credentials SET refresh_token_sealed = $1 WHERE user_key = $2")
+        .bind(newer)
+        .bind(server.user_key(ADMIN_UPN))
+        .execute(&server.state.storage.pool)
+        .await
+        .unwrap();
+    let renewed = renewal.await.unwrap();
+    server.simulator.set_faults(FaultConfig::default());
+    assert!(renewed.is_ok(), "the admin is still signed in: {renewed:?}");
+    let stored: String =
+        sqlx::query_scalar("SELECT refresh_token_sealed FROM user_credentials WHERE user_key = $1")
+            .bind(server.user_key(ADMIN_UPN))
+            .fetch_one(&server.state.storage.pool)
+            .await
+            .unwrap();
+    // Compared without printing: the stored value is a sealed refresh token.
+    assert!(stored == newer, "the renewal overwrote the newer sign-in");
+}
