@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{TestServer, ADMIN_UPN, NO_ROLE_UPN, READER_UPN};
+use common::{Options, TestServer, ADMIN_UPN, NO_ROLE_UPN, READER_UPN};
 use std::collections::BTreeSet;
 
 /// A server function, arguments that reach the check (they need not be valid beyond it), and
@@ -317,4 +317,42 @@ async fn the_session_tells_the_pages_what_the_admin_may_do() {
         !page.contains("start-review"),
         "no review button for a reader"
     );
+}
+
+#[tokio::test]
+async fn a_role_removed_in_entra_is_lost_at_the_next_refresh() {
+    let server = TestServer::start_with(Options {
+        token_lifetime: std::time::Duration::from_secs(2),
+        ..Options::default()
+    })
+    .await;
+    let (avery, _) = server.sign_in(ADMIN_UPN).await;
+    assert_eq!(server.call(&avery, "start_sync").await.status(), 200);
+
+    // Entra now assigns Avery only Dashboard.Read; the next refresh brings that in.
+    assert!(server
+        .simulator
+        .set_app_roles(ADMIN_UPN, vec!["Dashboard.Read".into()]));
+    let key = server.user_key(ADMIN_UPN);
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    server
+        .state
+        .tokens
+        .access_token(&key, &server.state.config.graph_audience)
+        .await
+        .unwrap();
+
+    let (status, refused, body) =
+        refused_for(server.call(&avery, "start_sync").await, "Dashboard.Operate").await;
+    assert!(
+        refused,
+        "the session's old roles still acted: {status} {body}"
+    );
+    let info: serde_json::Value = server
+        .call(&avery, "current_session")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["user"]["permissions"]["operate"], false);
 }

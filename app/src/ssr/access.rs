@@ -22,6 +22,19 @@ pub async fn require(
     authorize(&state, user, permission, action).await
 }
 
+/// The admin with the roles of their latest verified id token: the session keeps the roles of
+/// the sign-in, while each refresh that returns an id token re-reads them (an admin whose role
+/// was removed in Entra loses it here at the next refresh, not at the session's end).
+pub async fn with_current_roles(
+    state: &AppState,
+    mut user: SessionUser,
+) -> Result<SessionUser, AppError> {
+    if let Some(roles) = state.tokens.current_app_roles(&user.user_key).await? {
+        user.app_roles = roles;
+    }
+    Ok(user)
+}
+
 /// The check itself, for callers that already hold the session's admin.
 pub async fn authorize(
     state: &AppState,
@@ -29,6 +42,7 @@ pub async fn authorize(
     permission: Permission,
     action: &'static str,
 ) -> Result<SessionUser, AppError> {
+    let user = with_current_roles(state, user).await?;
     if user.permissions().allows(permission) {
         return Ok(user);
     }

@@ -108,7 +108,11 @@ mod tests {
     fn a_failed_read_keeps_the_last_known_coverage_and_says_so() {
         let unknown = Verdict::unknown("Graph answered 503");
         let (coverage, reasons) = keep_previous(
-            Some((Coverage::Covered, "All roles assigned.", "2026-11-29 10:00 UTC")),
+            Some((
+                Coverage::Covered,
+                "All roles assigned.",
+                "2026-11-29 10:00 UTC",
+            )),
             &unknown,
         );
         assert_eq!(coverage, Coverage::Covered);

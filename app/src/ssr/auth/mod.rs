@@ -27,7 +27,6 @@ const USER_KEY: &str = "auth.user";
 /// The sign-in error code of an admin who holds none of the dashboard's app roles.
 pub const NO_DASHBOARD_ROLE: &str = "no_dashboard_role";
 
-
 /// What the session remembers about the signed-in admin. No tokens.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct SessionUser {

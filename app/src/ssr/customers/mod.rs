@@ -13,11 +13,11 @@ use super::state::AppState;
 use super::storage::Storage;
 use crate::error::AppError;
 use crate::model::customers::{CustomerQuery, CustomersView, SyncStatus};
+use crate::model::gdap::Coverage;
 use parking_lot::Mutex;
 use snapshot::Snapshot;
 use std::sync::Arc;
 use sync::SyncManager;
-use crate::model::gdap::Coverage;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 

@@ -2,8 +2,8 @@
 
 use super::{format_time, parse_time, CustomerRecord};
 use crate::ids::Guid;
-use crate::model::gdap::Coverage;
 use crate::model::customers::SnapshotInfo;
+use crate::model::gdap::Coverage;
 use crate::ssr::storage::Storage;
 use sqlx::any::AnyRow;
 use sqlx::Row;

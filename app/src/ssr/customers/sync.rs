@@ -7,15 +7,15 @@ use super::CustomerRecord;
 use crate::error::AppError;
 use crate::ids::Guid;
 use crate::model::customers::{SnapshotInfo, SyncFailure, SyncProgress, SyncStatus};
+use crate::model::gdap::Verdict;
 use crate::ssr::auth::SessionUser;
+use crate::ssr::gdap;
 use crate::ssr::partner_center::models::{DelegatedAdminCustomer, ODataPage};
 use crate::ssr::partner_center::{retrying, UpstreamError, ATTEMPTS, MAX_PAGE_SIZE};
 use crate::ssr::state::AppState;
 use futures::future::{BoxFuture, FutureExt, Shared};
 use futures::{StreamExt, TryStreamExt};
 use parking_lot::Mutex;
-use crate::model::gdap::Verdict;
-use crate::ssr::gdap;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -171,7 +171,9 @@ fn apply_coverage(
                         .collect()
                 })
                 .unwrap_or_default();
-            let synced_at = previous.map(|p| p.info.synced_at.clone()).unwrap_or_default();
+            let synced_at = previous
+                .map(|p| p.info.synced_at.clone())
+                .unwrap_or_default();
             for record in records {
                 let kept = before
                     .get(record.tenant_id.as_str())
