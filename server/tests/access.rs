@@ -75,6 +75,11 @@ const SERVER_FUNCTIONS: &[Row] = &[
         Some("Dashboard.Operate"),
     ),
     (
+        "customer_gdap",
+        &[("customer_tenant_id", "x")],
+        Some("Dashboard.Read"),
+    ),
+    (
         "consents",
         &[("customer_tenant_id", "x")],
         Some("Dashboard.Read"),

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod consent;
 pub mod customers;
+pub mod gdap;
 pub mod jobs;
 pub mod reports;
 pub mod reviews;

@@ -2,6 +2,7 @@
 //! survives reload, and works as a plain GET form without JavaScript.
 
 use crate::urls::query_string;
+use crate::model::gdap::Coverage;
 use serde::{Deserialize, Serialize};
 
 pub const PAGE_SIZES: [u32; 5] = [25, 50, 100, 250, 500];
@@ -244,6 +245,9 @@ pub struct CustomerQuery {
     pub stale: Option<Staleness>,
     /// Set by clicking a bar of the staleness chart.
     pub bucket: Option<SignInBucket>,
+    /// GDAP coverage class.
+    #[serde(default)]
+    pub gdap: Option<Coverage>,
     pub sort: SortKey,
     pub dir: SortDir,
     /// 1-based.
@@ -258,6 +262,7 @@ impl Default for CustomerQuery {
             dap: DapFilter::All,
             stale: None,
             bucket: None,
+            gdap: None,
             sort: SortKey::Name,
             dir: SortDir::Asc,
             page: 1,
@@ -276,6 +281,7 @@ impl CustomerQuery {
                 "dap" => query.dap = DapFilter::parse(value).unwrap_or_default(),
                 "stale" => query.stale = Staleness::parse(value),
                 "bucket" => query.bucket = SignInBucket::parse(value),
+                "gdap" => query.gdap = Coverage::parse(value),
                 "sort" => query.sort = SortKey::parse(value).unwrap_or_default(),
                 "dir" => query.dir = SortDir::parse(value).unwrap_or_default(),
                 "page" => query.page = value.parse::<u32>().ok().filter(|p| *p >= 1).unwrap_or(1),
@@ -307,6 +313,9 @@ impl CustomerQuery {
         }
         if let Some(bucket) = self.bucket {
             pairs.push(("bucket", bucket.param().to_string()));
+        }
+        if let Some(gdap) = self.gdap {
+            pairs.push(("gdap", gdap.as_str().to_string()));
         }
         if self.sort != defaults.sort || self.dir != defaults.dir {
             pairs.push(("sort", self.sort.param().to_string()));
@@ -379,6 +388,7 @@ impl CustomerQuery {
             && self
                 .bucket
                 .is_none_or(|b| SignInBucket::of(customer.days_since_sign_in) == b)
+            && self.gdap.is_none_or(|g| customer.gdap == g)
             && (self.q.is_empty() || customer.matches_search(&self.q))
     }
 }
@@ -390,6 +400,7 @@ pub struct CustomerFacts<'a> {
     pub tenant_id: &'a str,
     pub dap_enabled: bool,
     pub days_since_sign_in: Option<i64>,
+    pub gdap: Coverage,
 }
 
 impl CustomerFacts<'_> {
@@ -418,6 +429,15 @@ pub struct CustomerRow {
     /// Applications with an active CPV consent the dashboard recorded for this customer.
     #[serde(default)]
     pub consented_applications: u32,
+    /// GDAP coverage as of the snapshot, with its reasons (one per line).
+    #[serde(default = "unknown_coverage")]
+    pub gdap: Coverage,
+    #[serde(default)]
+    pub gdap_reasons: String,
+}
+
+fn unknown_coverage() -> Coverage {
+    Coverage::Unknown
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -426,6 +446,9 @@ pub struct CustomersSummary {
     pub dap: usize,
     /// DAP customers that pass `stale_threshold`.
     pub stale_dap: usize,
+    /// Of those, the ones GDAP covers: DAP can go without losing access.
+    #[serde(default)]
+    pub stale_dap_safe: usize,
     pub stale_threshold: Staleness,
     /// Customers that pass the current filters.
     pub matching: usize,
@@ -435,6 +458,9 @@ pub struct CustomersSummary {
 pub struct ChartBar {
     pub bucket: SignInBucket,
     pub dap_customers: usize,
+    /// Of those, the ones GDAP covers (the safe part of the bar).
+    #[serde(default)]
+    pub covered: usize,
 }
 
 /// The stored list the view is computed from.
@@ -562,8 +588,13 @@ mod tests {
             tenant_id: "53018d99-ac51-4ec8-b86e-c8a61de43717",
             dap_enabled: true,
             days_since_sign_in: Some(3),
+            gdap: Coverage::Partial,
         };
         assert!(parse("q=MÜLLER").admits(&facts));
+        assert!(parse("gdap=partial").admits(&facts));
+        assert!(!parse("gdap=covered").admits(&facts));
+        assert_eq!(parse("gdap=at_risk").to_pairs(), [("gdap", "at_risk".to_string())]);
+        assert_eq!(parse("gdap=bogus").gdap, None);
         assert!(parse("q=ac51-4ec8").admits(&facts));
         assert!(!parse("q=contoso").admits(&facts));
         assert!(!parse("q=müller&dap=off").admits(&facts));

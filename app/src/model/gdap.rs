@@ -306,6 +306,13 @@ impl Verdict {
     }
 }
 
+/// One customer's relationships (with their access assignments) and the verdict, for its page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerGdap {
+    pub relationships: Vec<Relationship>,
+    pub verdict: Verdict,
+}
+
 /// Why an answer with no relationship for any customer is not "none" (the empty-list trap).
 pub const EMPTY_FOR_EVERYONE: &str = "Microsoft Graph returned no GDAP relationship for any \
      customer. A partner admin who is not in the Admin Agents group gets exactly this answer, \

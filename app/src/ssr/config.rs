@@ -883,6 +883,10 @@ mod tests {
                 "https://dash.example.com/auth/callback",
             ),
             ("DASHBOARD_TOKEN_ENCRYPTION_KEY", KEY),
+            (
+                "DASHBOARD_PARTNER_TENANT_ID",
+                "0b9a4e2c-6d1f-4a8e-9c3b-5f7e2d1a0c4b",
+            ),
         ];
         let c = config(&microsoft).unwrap();
         let Upstream::Configured(endpoints) = &c.upstream else {

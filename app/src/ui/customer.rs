@@ -2,6 +2,7 @@
 //! users with the roles they hold. Global Administrators stand out.
 
 use super::consent::ConsentPanel;
+use super::gdap::GdapPanel;
 use super::{viewer_permissions, ErrorPanel, NotAllowed, SessionResource};
 use crate::api::roles::{fetch_customer_directory, AddRoleMember, RemoveRoleMember};
 use crate::model::access::Permission;
@@ -248,6 +249,7 @@ fn DirectoryView(directory: CustomerDirectory, can_operate: bool) -> impl IntoVi
                 </tbody>
             </table>
         </section>
+        <GdapPanel customer_tenant_id=directory.customer_tenant_id.clone() />
         <ConsentPanel customer_tenant_id=directory.customer_tenant_id.clone() can_operate />
         <section class="panel">
             <h2>"Users"</h2>

@@ -8,6 +8,7 @@ use super::{ErrorPanel, IfAllowed, RefreshWithoutJavaScript, SessionResource};
 use crate::api::customers::{fetch_customers_view, fetch_sync_status, StartSync};
 use crate::error::AppError;
 use crate::model::access::Permission;
+use crate::model::gdap::Coverage;
 use crate::model::customers::{
     ChartBar, CustomerQuery, CustomerRow, CustomersView, DapFilter, SortDir, SortKey, Staleness,
     SyncStatus, PAGE_SIZES, STALE_PRESETS,
@@ -214,6 +215,22 @@ fn FilterForm(query: Memo<CustomerQuery>) -> impl IntoView {
                     </select>
                 </label>
                 <label>
+                    "GDAP "
+                    <select name="gdap" on:change=on_select("gdap")>
+                        {move || {
+                            let mut choices = vec![(String::new(), "all".to_string())];
+                            choices.extend(
+                                Coverage::ALL
+                                    .into_iter()
+                                    .rev()
+                                    .map(|c| (c.as_str().to_string(), c.label().to_string())),
+                            );
+                            let current = query.get().gdap.map(Coverage::as_str).unwrap_or_default();
+                            options(choices, current)
+                        }}
+                    </select>
+                </label>
+                <label>
                     "Sort "
                     <select name="sort" on:change=on_select("sort")>
                         {move || {
@@ -307,6 +324,7 @@ fn CustomersBody(data: CustomersView) -> impl IntoView {
             data-all=summary.all
             data-dap=summary.dap
             data-stale-dap=summary.stale_dap
+            data-stale-dap-safe=summary.stale_dap_safe
             data-matching=summary.matching
         >
             <strong>{thousands(summary.all)}</strong>
@@ -317,6 +335,20 @@ fn CustomersBody(data: CustomersView) -> impl IntoView {
             {format!(" stale DAP ({threshold}) · ")}
             <strong>{thousands(summary.matching)}</strong>
             " match the filters"
+        </p>
+        <p class="summary" id="safe-to-remove">
+            "Stale DAP customers safe to remove (GDAP covers them): "
+            <a href=CustomerQuery {
+                dap: DapFilter::On,
+                stale: Some(summary.stale_threshold),
+                gdap: Some(Coverage::Covered),
+                bucket: None,
+                page: 1,
+                ..query.clone()
+            }
+                .href(PATH)>
+                <strong>{thousands(summary.stale_dap_safe)}</strong>
+            </a>
         </p>
         <StalenessChart chart query=query.clone() />
         {bucket_note}
@@ -356,10 +388,12 @@ fn StalenessChart(chart: Vec<ChartBar>, query: CustomerQuery) -> impl IntoView {
             let height = 100.0 * bar.dap_customers as f64 / max;
             let href = query.in_bucket(bar.bucket).href(PATH);
             let active = query.bucket == Some(bar.bucket);
+            let safe_height = 100.0 * bar.covered as f64 / max;
             let label = format!(
-                "{}: {} DAP customers",
+                "{}: {} DAP customers, {} covered by GDAP",
                 bar.bucket.label(),
-                bar.dap_customers
+                bar.dap_customers,
+                bar.covered
             );
             view! {
                 <a
@@ -378,6 +412,13 @@ fn StalenessChart(chart: Vec<ChartBar>, query: CustomerQuery) -> impl IntoView {
                             width="40"
                             height=format!("{height:.1}")
                         />
+                        <rect
+                            class="covered"
+                            x="0"
+                            y=format!("{:.1}", 100.0 - safe_height)
+                            width="40"
+                            height=format!("{safe_height:.1}")
+                        />
                     </svg>
                     <span class="axis">{bar.bucket.label()}</span>
                 </a>
@@ -386,7 +427,9 @@ fn StalenessChart(chart: Vec<ChartBar>, query: CustomerQuery) -> impl IntoView {
         .collect_view();
     view! {
         <figure class="chart">
-            <figcaption>"DAP customers by last partner sign-in (click a bar to filter)"</figcaption>
+            <figcaption>
+                "DAP customers by last partner sign-in (click a bar to filter); the darker part of each bar is covered by GDAP"
+            </figcaption>
             <div class="bars">{bars}</div>
         </figure>
     }
@@ -422,11 +465,17 @@ fn CustomerTable(rows: Vec<CustomerRow>, query: CustomerQuery) -> impl IntoView 
         <th scope="col" title="Applications with a CPV consent recorded by the dashboard">
             "CPV consent"
         </th>
+        <th
+            scope="col"
+            title="GDAP coverage: whether an active GDAP relationship with the roles the dashboard needs, and an active access assignment, covers the customer once DAP is gone"
+        >
+            "GDAP"
+        </th>
     };
     let empty = rows.is_empty().then(|| {
         view! {
             <tr>
-                <td colspan="10" class="empty">
+                <td colspan="12" class="empty">
                     "No customer matches these filters."
                 </td>
             </tr>
@@ -482,6 +531,13 @@ fn CustomerRowView(row: CustomerRow) -> impl IntoView {
                     1 => "1 app".to_string(),
                     n => format!("{n} apps"),
                 }}
+            </td>
+            <td
+                class=format!("gdap gdap-{}", row.gdap.as_str())
+                data-gdap=row.gdap.as_str()
+                title=row.gdap_reasons.clone()
+            >
+                {row.gdap.label()}
             </td>
         </tr>
     }

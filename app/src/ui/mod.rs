@@ -6,6 +6,7 @@ mod customer;
 mod customers;
 mod errors;
 mod format;
+mod gdap;
 mod jobs;
 mod reports;
 mod reviews;

@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 
 const ROWS_PER_CHUNK: usize = 500;
 
-pub const HEADER: [&str; 10] = [
+pub const HEADER: [&str; 12] = [
     "Organisation",
     "Customer tenant id",
     "DAP",
@@ -31,6 +31,8 @@ pub const HEADER: [&str; 10] = [
     "Partner agents (last day)",
     "Partner sign-ins (last day)",
     "Global Admin sign-ins (last day)",
+    "GDAP coverage",
+    "GDAP reasons",
 ];
 
 pub fn routes() -> Router<AppState> {
@@ -90,7 +92,7 @@ fn csv_chunks(
     futures::StreamExt::chain(header, rows)
 }
 
-pub fn record(customer: &super::CustomerRecord, days_since_sign_in: Option<i64>) -> [String; 10] {
+pub fn record(customer: &super::CustomerRecord, days_since_sign_in: Option<i64>) -> [String; 12] {
     let time = |t: Option<OffsetDateTime>| t.map(format_time).unwrap_or_default();
     [
         neutralize_formula(&customer.name),
@@ -105,5 +107,7 @@ pub fn record(customer: &super::CustomerRecord, days_since_sign_in: Option<i64>)
         customer.partner_agent_count.to_string(),
         customer.partner_sign_in_count.to_string(),
         customer.global_admin_sign_in_count.to_string(),
+        customer.gdap.as_str().to_string(),
+        customer.gdap_reasons.replace('\n', " "),
     ]
 }

@@ -29,6 +29,7 @@ fn facts(customer: &CustomerRecord, days_since_sign_in: Option<i64>) -> Customer
         tenant_id: &customer.tenant_id,
         dap_enabled: customer.dap_enabled,
         days_since_sign_in,
+        gdap: customer.gdap,
     }
 }
 
@@ -91,6 +92,8 @@ pub fn row(selected: &Selected<'_>) -> CustomerRow {
         partner_sign_in_count: c.partner_sign_in_count,
         global_admin_sign_in_count: c.global_admin_sign_in_count,
         consented_applications: 0,
+        gdap: c.gdap,
+        gdap_reasons: c.gdap_reasons.clone(),
     }
 }
 
@@ -111,16 +114,20 @@ pub fn render(snapshot: &Snapshot, query: &CustomerQuery, now: OffsetDateTime) -
     let threshold = query.stale_threshold();
     let mut dap = 0;
     let mut stale_dap = 0;
-    let mut bars = [0usize; SignInBucket::ALL.len()];
+    let mut stale_dap_safe = 0;
+    let mut bars = [(0usize, 0usize); SignInBucket::ALL.len()];
     for customer in snapshot.customers.iter().filter(|c| c.dap_enabled) {
         let days = days_since(customer.last_sign_in, now);
+        let safe = customer.gdap.is_safe();
         dap += 1;
         if threshold.admits(days) {
             stale_dap += 1;
+            stale_dap_safe += usize::from(safe);
         }
         let bucket = SignInBucket::of(days);
         if let Some(i) = SignInBucket::ALL.iter().position(|b| *b == bucket) {
-            bars[i] += 1;
+            bars[i].0 += 1;
+            bars[i].1 += usize::from(safe);
         }
     }
     CustomersView {
@@ -131,15 +138,17 @@ pub fn render(snapshot: &Snapshot, query: &CustomerQuery, now: OffsetDateTime) -
             all: snapshot.customers.len(),
             dap,
             stale_dap,
+            stale_dap_safe,
             stale_threshold: threshold,
             matching,
         },
         chart: SignInBucket::ALL
             .iter()
             .zip(bars)
-            .map(|(bucket, dap_customers)| ChartBar {
+            .map(|(bucket, (dap_customers, covered))| ChartBar {
                 bucket: *bucket,
                 dap_customers,
+                covered,
             })
             .collect(),
         snapshot: snapshot.info.clone(),
