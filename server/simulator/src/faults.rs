@@ -16,14 +16,15 @@ pub struct FaultConfig {
     /// Milliseconds added to every API call.
     pub latency_ms: u64,
     /// Status code → probability of answering with it, e.g. `{500: 0.2, 429: 0.1}`. An injected
-    /// 429 carries `Retry-After: 1` and the throttling body.
+    /// 429 carries `Retry-After` (`retry_after`, default 1) and the throttling body.
     pub error_rates: BTreeMap<u16, f64>,
     /// Probability that the connection drops after the response headers were sent.
     pub drop_rate: f64,
     /// When set, faults only apply to API paths containing this text.
     pub path_contains: Option<String>,
     /// `Retry-After` (seconds, fractions allowed, e.g. `0.35`) of injected 429 and 503 answers;
-    /// unset: 429 says `1` and 503 says nothing.
+    /// unset: 429 says `1` and 503 says nothing. Up to an hour: the service asks for minutes
+    /// when it throttles hard, and a client must not hold work that long.
     pub retry_after: Option<f64>,
     /// When set, only this many more errors are injected (each one counts it down), so a test
     /// can have exactly the next N matching calls fail and the following ones pass.
@@ -102,9 +103,9 @@ impl FaultConfig {
             ));
         }
         if let Some(secs) = self.retry_after {
-            if !secs.is_finite() || secs <= 0.0 || secs > 120.0 {
+            if !secs.is_finite() || secs <= 0.0 || secs > 3600.0 {
                 return Err(format!(
-                    "retry_after must be a number of seconds in (0, 120], got {secs}"
+                    "retry_after must be a number of seconds in (0, 3600], got {secs}"
                 ));
             }
         }
