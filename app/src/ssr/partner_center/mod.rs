@@ -159,15 +159,30 @@ pub fn backoff() -> ExponentialBuilder {
         .with_jitter()
 }
 
+/// The longest `Retry-After` anything here sleeps on. An admin waiting on a page should not
+/// wait minutes, and a bulk job would hold its claim doing nothing: a longer one is answered as
+/// "throttled, try again in N s" (interactive calls) or puts the job's item off (bulk jobs).
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+
+/// Worth another try right away (after the backoff): transient, and not asking to wait longer
+/// than [`MAX_RETRY_AFTER`].
+fn worth_waiting_for(error: &UpstreamError) -> bool {
+    error.is_transient()
+        && error
+            .retry_after()
+            .is_none_or(|asked| asked <= MAX_RETRY_AFTER)
+}
+
 /// Transient failures (429, 5xx, lost connections) are retried with exponential backoff and
-/// jitter, waiting at least what `Retry-After` asks.
+/// jitter, waiting at least what `Retry-After` asks, unless it asks for more than
+/// [`MAX_RETRY_AFTER`]: then the 429 is the answer.
 pub async fn retrying<T, F, Fut>(call: F) -> Result<T, UpstreamError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, UpstreamError>>,
 {
     call.retry(backoff())
-        .when(UpstreamError::is_transient)
+        .when(worth_waiting_for)
         .adjust(|error, backoff| match (error.retry_after(), backoff) {
             (Some(asked), Some(planned)) => Some(asked.max(planned)),
             (_, planned) => planned,
@@ -711,5 +726,49 @@ mod tests {
         assert!(
             status(503).is_transient() && status(429).is_transient() && !status(400).is_transient()
         );
+    }
+
+    fn throttled(retry_after_secs: u64) -> UpstreamError {
+        UpstreamError::Status {
+            status: 429,
+            code: Some("429".into()),
+            message: "Rate limit is exceeded.".into(),
+            request_id: "r".into(),
+            correlation_id: "c".into(),
+            retry_after: Some(Duration::from_secs(retry_after_secs)),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_retry_after_beyond_the_cap_is_answered_not_slept_on() {
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let result = tokio::time::timeout(
+            Duration::from_secs(5),
+            retrying(|| async {
+                calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Err::<(), _>(throttled(300))
+            }),
+        )
+        .await
+        .expect("slept on a Retry-After of 300 s");
+        assert_eq!(calls.into_inner(), 1);
+        let error = AppError::from(result.unwrap_err());
+        assert_eq!(error.status_code(), 429);
+        assert_eq!(
+            error.to_string(),
+            "Partner Center is throttling requests; try again in 300 s."
+        );
+
+        // Within the cap it is waited for and retried.
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let answer = retrying(|| async {
+            match calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed) {
+                0 => Err(throttled(1)),
+                _ => Ok(7),
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!((answer, calls.into_inner()), (7, 2));
     }
 }
