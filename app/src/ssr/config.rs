@@ -275,7 +275,12 @@ impl Config {
         };
         let instance_id = get("DASHBOARD_INSTANCE_ID")
             .map(|v| v.trim().to_string())
-            .unwrap_or_else(|| format!("{}:{}", host_name(), bind_addr.port()));
+            // A random part: two processes on one host and port (a restart while the old one
+            // is still winding down, containers sharing a hostname) never share a claim.
+            .unwrap_or_else(|| {
+                let unique = uuid::Uuid::new_v4().simple().to_string();
+                format!("{}:{}:{}", host_name(), bind_addr.port(), &unique[..8])
+            });
 
         Ok(Config {
             upstream,
@@ -922,7 +927,9 @@ mod tests {
         let c = demo(&[("DASHBOARD_BIND_ADDR", "127.0.0.1:3107")]).unwrap();
         assert_eq!(c.consent_rate_limit_per_second, 50);
         assert!(!c.review_four_eyes);
-        assert!(c.instance_id.ends_with(":3107"), "{}", c.instance_id);
+        assert!(c.instance_id.contains(":3107:"), "{}", c.instance_id);
+        let again = config(&[("DASHBOARD_BIND_ADDR", "127.0.0.1:3107")]).unwrap();
+        assert_ne!(c.instance_id, again.instance_id, "unique per process");
 
         let c = demo(&[
             ("DASHBOARD_CONSENT_RATE_LIMIT", "20"),
