@@ -220,7 +220,7 @@ async fn concurrent_claims_take_each_row_once(db: Db) {
     }
     let mut claimed = Vec::new();
     for instance in instances {
-        claimed.extend(instance.await.unwrap());
+        claimed.extend(instance.await.unwrap().into_iter().map(|claim| claim.id));
     }
     claimed.sort();
     let before = claimed.len();

@@ -1,25 +1,31 @@
 //! Background work that outlives the request that started it: bulk jobs and privileged-role
 //! reports. Several instances may share one database, so each piece of work is held by one
-//! instance at a time through a lease on its row: `claimed_by` names the instance and
-//! `claimed_until_ms` is renewed every second while it runs.
+//! instance at a time through a lease on its row: `claimed_by` names the instance,
+//! `claimed_until_ms` (the database's clock) is renewed every second while it runs, and
+//! `claim_fence` counts the claims, so every write of the holder can check the row is still its.
 //!
 //! Claims take row locks: on PostgreSQL the candidate rows are locked `FOR UPDATE SKIP LOCKED`,
 //! so two instances polling at the same moment never wait on or take the same row; on SQLite the
 //! single UPDATE runs under the database's one writer lock. An instance that dies stops renewing,
-//! its lease lapses, and the next instance to poll (or the same one restarted) takes the work over
-//! and continues with what is still pending.
+//! its lease lapses, and the next instance to poll takes the work over and continues with what is
+//! still pending. An instance that cannot renew stops sending before its lease can lapse, and
+//! one that lost the row anyway is refused by the fencing number in each write.
 
 use super::state::AppState;
 use super::storage::{now_ms, Backend, Storage};
 use crate::error::AppError;
+use parking_lot::Mutex;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// How long a claim holds without renewal.
+/// How long a claim holds without renewal, on the database's clock.
 pub const LEASE: Duration = Duration::from_secs(10);
 const RENEW_EVERY: Duration = Duration::from_secs(1);
+/// The holder stops sending this long before its lease could lapse on the database's clock:
+/// time for a call that passed its last check to leave, and for the renewal's own round trip.
+const SAFETY_MARGIN: Duration = Duration::from_secs(3);
 /// How often an instance looks for work to take over when nothing wakes it.
 const POLL_EVERY: Duration = Duration::from_secs(2);
 
@@ -53,24 +59,64 @@ fn lease_ms() -> i64 {
     i64::try_from(LEASE.as_millis()).unwrap_or(10_000)
 }
 
+/// The database's clock as Unix milliseconds, in SQL. Leases are compared and set on it alone:
+/// the instances' own clocks may disagree by any amount, and an instance whose clock runs ahead
+/// would otherwise see every other instance's lease as lapsed and take its work while it runs.
+pub fn db_now_ms(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres => "CAST(extract(epoch FROM clock_timestamp()) * 1000 AS BIGINT)",
+        Backend::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)",
+    }
+}
+
+/// This instance's wall clock, for the times it writes for people to read (when an attempt
+/// started, when an item finished). Nothing that decides who holds work reads it. Tests skew it
+/// to stand for an instance whose clock is wrong.
+#[derive(Debug, Default)]
+pub struct LocalClock {
+    offset_ms: AtomicI64,
+}
+
+impl LocalClock {
+    pub fn now_ms(&self) -> i64 {
+        now_ms().saturating_add(self.offset_ms.load(Ordering::Relaxed))
+    }
+
+    /// Makes this instance's clock run `offset_ms` ahead (negative: behind) of the real time.
+    pub fn skew(&self, offset_ms: i64) {
+        self.offset_ms.store(offset_ms, Ordering::Relaxed);
+    }
+}
+
 /// Which unfinished rows a claim may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Claimable {
     /// Nobody holds them (new, retried or released), or their holder's lease lapsed.
     Unheld,
     /// Also those this instance held before it restarted: at start-up nothing runs here yet, so
-    /// they need not wait for their lease to lapse.
+    /// they need not wait for their lease to lapse. Only an instance given a fixed
+    /// `DASHBOARD_INSTANCE_ID` restarts under the same name.
     UnheldOrMine,
 }
 
-/// Claims every unfinished row of `work` that `claimable` allows, oldest first; returns their
-/// ids. The caller runs them and keeps each lease with [`keep_renewed`].
+/// A row taken by [`claim_available`]: its id and fencing number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub id: String,
+    /// Incremented at every claim of the row: every write the holder makes for the work checks,
+    /// in the same statement, that it is still the row's, so a holder that lost the row (its
+    /// lease lapsed and another instance claimed it) cannot change anything any more.
+    pub fence: i64,
+}
+
+/// Claims every unfinished row of `work` that `claimable` allows, oldest first. The caller runs
+/// them and keeps each lease with [`keep_renewed`].
 pub async fn claim_available(
     storage: &Storage,
     work: Work,
     instance: &str,
     claimable: Claimable,
-) -> Result<Vec<String>, AppError> {
+) -> Result<Vec<Claim>, AppError> {
     let lock = match storage.backend {
         Backend::Postgres => "FOR UPDATE SKIP LOCKED",
         Backend::Sqlite => "",
@@ -79,37 +125,95 @@ pub async fn claim_available(
         Claimable::Unheld => "",
         Claimable::UnheldOrMine => "OR claimed_by = $1",
     };
-    let (table, created) = (work.table(), work.created_column());
-    let sql = format!(
-        "UPDATE {table} SET claimed_by = $1, claimed_until_ms = $2 WHERE id IN (
-             SELECT id FROM {table} WHERE finished_at_ms IS NULL
-             AND (claimed_until_ms IS NULL OR claimed_until_ms < $3 {mine})
-             ORDER BY {created} {lock})
-         RETURNING id"
+    let (table, created, now) = (
+        work.table(),
+        work.created_column(),
+        db_now_ms(storage.backend),
     );
-    let now = now_ms();
-    sqlx::query_scalar(&sql)
+    let sql = format!(
+        "UPDATE {table} SET claimed_by = $1, claimed_until_ms = {now} + $2,
+             claim_fence = claim_fence + 1
+         WHERE id IN (
+             SELECT id FROM {table} WHERE finished_at_ms IS NULL
+             AND (claimed_until_ms IS NULL OR claimed_until_ms < {now} {mine})
+             ORDER BY {created} {lock})
+         RETURNING id, claim_fence"
+    );
+    let rows: Vec<(String, i64)> = sqlx::query_as(&sql)
         .bind(instance)
-        .bind(now + lease_ms())
-        .bind(now)
+        .bind(lease_ms())
         .fetch_all(&storage.pool)
         .await
-        .map_err(db)
+        .map_err(db)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, fence)| Claim { id, fence })
+        .collect())
 }
 
-/// Extends this instance's lease; false when another instance holds the row now (or it is
-/// finished).
-pub async fn renew(state: &AppState, work: Work, id: &str) -> Result<bool, AppError> {
+/// This instance's hold on one row, while it runs the work.
+#[derive(Debug)]
+pub struct Lease {
+    pub work: Work,
+    pub id: String,
+    pub fence: i64,
+    lost: AtomicBool,
+    /// On this machine's monotonic clock: the lease cannot have lapsed on the database's clock
+    /// before then (each renewal that held moves it on, counting from when it was sent).
+    send_until: Mutex<Instant>,
+}
+
+impl Lease {
+    /// A lease taken by a claim sent at `asked`.
+    pub fn new(work: Work, claim: Claim, asked: Instant) -> Arc<Lease> {
+        Arc::new(Lease {
+            work,
+            id: claim.id,
+            fence: claim.fence,
+            lost: AtomicBool::new(false),
+            send_until: Mutex::new(Self::deadline_from(asked)),
+        })
+    }
+
+    fn deadline_from(asked: Instant) -> Instant {
+        asked + LEASE.saturating_sub(SAFETY_MARGIN)
+    }
+
+    /// Whether the holder may still send calls for this work: the lease was neither lost nor
+    /// left unrenewed so long that it may have lapsed.
+    pub fn may_send(&self) -> bool {
+        !self.lost.load(Ordering::Relaxed) && Instant::now() < *self.send_until.lock()
+    }
+
+    /// The row is not (or may no longer be) this instance's: stop at once.
+    pub fn lose(&self) {
+        self.lost.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_lost(&self) -> bool {
+        self.lost.load(Ordering::Relaxed)
+    }
+
+    fn renewed(&self, asked: Instant) {
+        let mut until = self.send_until.lock();
+        *until = (*until).max(Self::deadline_from(asked));
+    }
+}
+
+/// Extends the lease on the database's clock; false when the row was claimed again since (by
+/// another instance, or after a lapse) or is finished.
+pub async fn renew(storage: &Storage, lease: &Lease) -> Result<bool, AppError> {
     let sql = format!(
-        "UPDATE {} SET claimed_until_ms = $1 WHERE id = $2 AND claimed_by = $3
+        "UPDATE {} SET claimed_until_ms = {} + $1 WHERE id = $2 AND claim_fence = $3
          AND finished_at_ms IS NULL",
-        work.table()
+        lease.work.table(),
+        db_now_ms(storage.backend)
     );
     Ok(sqlx::query(&sql)
-        .bind(now_ms() + lease_ms())
-        .bind(id)
-        .bind(&state.jobs.instance_id)
-        .execute(&state.storage.pool)
+        .bind(lease_ms())
+        .bind(&lease.id)
+        .bind(lease.fence)
+        .execute(&storage.pool)
         .await
         .map_err(db)?
         .rows_affected()
@@ -117,41 +221,48 @@ pub async fn renew(state: &AppState, work: Work, id: &str) -> Result<bool, AppEr
 }
 
 /// Gives the row up unfinished, for the next poll (here or elsewhere) to take again.
-pub async fn release(state: &AppState, work: Work, id: &str) -> Result<(), AppError> {
+pub async fn release(state: &AppState, lease: &Lease) -> Result<(), AppError> {
     let sql = format!(
-        "UPDATE {} SET claimed_until_ms = 0 WHERE id = $1 AND claimed_by = $2",
-        work.table()
+        "UPDATE {} SET claimed_until_ms = 0 WHERE id = $1 AND claim_fence = $2",
+        lease.work.table()
     );
     sqlx::query(&sql)
-        .bind(id)
-        .bind(&state.jobs.instance_id)
+        .bind(&lease.id)
+        .bind(lease.fence)
         .execute(&state.storage.pool)
         .await
         .map_err(db)
         .map(drop)
 }
 
-/// Renews the lease every second until dropped. `lost` is set once the row is no longer ours;
+/// Renews the lease every second until dropped. The first renewal that fails or finds the row
+/// claimed again loses the lease: the work stops sending at once rather than hope the next one
+/// holds. A renewal that hangs stops it too, once [`Lease::may_send`]'s deadline passes.
 /// `after_renewal` runs after each renewal that held (a job checks for a cancel request there).
 pub fn keep_renewed<F, Fut>(
     state: &AppState,
-    work: Work,
-    id: &str,
-    lost: Arc<AtomicBool>,
+    lease: Arc<Lease>,
     mut after_renewal: F,
 ) -> RenewalTask
 where
     F: FnMut() -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send,
 {
-    let (state, id) = (state.clone(), id.to_string());
+    let storage = state.storage.clone();
     RenewalTask(tokio::spawn(async move {
-        while !lost.load(Ordering::Relaxed) {
+        while !lease.is_lost() {
             tokio::time::sleep(RENEW_EVERY).await;
-            match renew(&state, work, &id).await {
-                Ok(true) => after_renewal().await,
-                Ok(false) => lost.store(true, Ordering::Relaxed),
-                Err(error) => tracing::warn!(?work, %id, %error, "could not renew the claim"),
+            let asked = Instant::now();
+            match renew(&storage, &lease).await {
+                Ok(true) => {
+                    lease.renewed(asked);
+                    after_renewal().await;
+                }
+                Ok(false) => lease.lose(),
+                Err(error) => {
+                    tracing::warn!(work = ?lease.work, id = %lease.id, %error, "could not renew the claim; stopping");
+                    lease.lose();
+                }
             }
         }
     }))

@@ -5,7 +5,7 @@
 //! restart, or another instance after this one stops, resumes the customers still pending.
 
 use super::auth::SessionUser;
-use super::background::{self, Claimable, Work};
+use super::background::{self, Claim, Claimable, Lease, Work};
 use super::customers::view;
 use super::partner_center::{retrying, ATTEMPTS};
 use super::state::AppState;
@@ -20,6 +20,7 @@ use sqlx::Row;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 use time::OffsetDateTime;
 
 /// Customers read at once (each is four Partner Center calls).
@@ -87,20 +88,34 @@ pub async fn start(
 /// each (see [`crate::ssr::background`]).
 pub(crate) async fn claim_and_run(state: &AppState, claimable: Claimable) -> Result<(), AppError> {
     let me = &state.jobs.instance_id;
-    for id in background::claim_available(&state.storage, Work::RoleReport, me, claimable).await? {
-        tracing::info!(report = %id, instance = %me, "running privileged-role report");
-        tokio::spawn(run(state.clone(), id));
+    let asked = Instant::now();
+    for claim in
+        background::claim_available(&state.storage, Work::RoleReport, me, claimable).await?
+    {
+        tracing::info!(report = %claim.id, instance = %me, "running privileged-role report");
+        tokio::spawn(run(state.clone(), claim, asked));
     }
     Ok(())
 }
 
-async fn run(state: AppState, report_id: String) {
-    if let Err(error) = run_claimed(&state, &report_id).await {
-        tracing::error!(report = %report_id, %error, "privileged-role report stopped; it resumes at the next poll");
+async fn run(state: AppState, claim: Claim, asked: Instant) {
+    let lease = Lease::new(Work::RoleReport, claim, asked);
+    if let Err(error) = run_claimed(&state, &lease).await {
+        tracing::error!(report = %lease.id, %error, "privileged-role report stopped; it resumes at the next poll");
     }
 }
 
-async fn run_claimed(state: &AppState, report_id: &str) -> Result<(), AppError> {
+/// A result refused by the fencing check: the report was claimed again since this run's claim.
+fn fenced_out(lease: &Lease) -> AppError {
+    lease.lose();
+    AppError::Internal(format!(
+        "report {} was claimed again (fencing number {} is stale); this instance stops",
+        lease.id, lease.fence
+    ))
+}
+
+async fn run_claimed(state: &AppState, lease: &Arc<Lease>) -> Result<(), AppError> {
+    let report_id = lease.id.as_str();
     let user_key: String =
         sqlx::query_scalar("SELECT started_by_key FROM role_reports WHERE id = $1")
             .bind(report_id)
@@ -115,10 +130,7 @@ async fn run_claimed(state: &AppState, report_id: &str) -> Result<(), AppError> 
     .fetch_all(&state.storage.pool)
     .await
     .map_err(db)?;
-    let lost = Arc::new(AtomicBool::new(false));
-    let renewal =
-        background::keep_renewed(state, Work::RoleReport, report_id, lost.clone(), || async {
-        });
+    let renewal = background::keep_renewed(state, lease.clone(), || async {});
 
     // Reads run concurrently; writes go one at a time (SQLite has a single writer, and waiting
     // for its lock inside a transaction costs seconds).
@@ -126,15 +138,14 @@ async fn run_claimed(state: &AppState, report_id: &str) -> Result<(), AppError> 
     let storage_failed = AtomicBool::new(false);
     futures::stream::iter(pending)
         .for_each_concurrent(REPORT_CONCURRENCY, |customer| {
-            let (user_key, writer, lost, storage_failed) =
-                (&user_key, &writer, &lost, &storage_failed);
+            let (user_key, writer, storage_failed) = (&user_key, &writer, &storage_failed);
             async move {
-                if lost.load(Ordering::Relaxed) {
+                if !lease.may_send() {
                     return;
                 }
                 let outcome = holders_of(state, user_key, &customer).await;
                 let _turn = writer.lock().await;
-                if let Err(error) = record(state, report_id, &customer, outcome).await {
+                if let Err(error) = record(state, lease, &customer, outcome).await {
                     // Left pending: the next run picks it up again.
                     tracing::error!(report = %report_id, %customer, %error, "could not store a result");
                     storage_failed.store(true, Ordering::Relaxed);
@@ -143,26 +154,30 @@ async fn run_claimed(state: &AppState, report_id: &str) -> Result<(), AppError> 
         })
         .await;
     drop(renewal);
-    if lost.load(Ordering::Relaxed) {
-        tracing::warn!(report = %report_id, "the claim lapsed; another instance continues the report");
+    if !lease.may_send() {
+        tracing::warn!(report = %report_id, "the claim was lost or could not be renewed; the report stopped and is taken up again once its claim lapses");
         return Ok(());
     }
     if storage_failed.load(Ordering::Relaxed) {
-        background::release(state, Work::RoleReport, report_id).await?;
+        background::release(state, lease).await?;
         return Err(AppError::Internal(
             "some results could not be stored; those customers stay pending".into(),
         ));
     }
-    sqlx::query(
+    let finished = sqlx::query(
         "UPDATE role_reports SET finished_at_ms = $1, claimed_until_ms = NULL
-         WHERE id = $2 AND claimed_by = $3",
+         WHERE id = $2 AND claim_fence = $3",
     )
-    .bind(now_ms())
+    .bind(state.jobs.clock.now_ms())
     .bind(report_id)
-    .bind(&state.jobs.instance_id)
+    .bind(lease.fence)
     .execute(&state.storage.pool)
     .await
-    .map_err(db)?;
+    .map_err(db)?
+    .rows_affected();
+    if finished != 1 {
+        return Err(fenced_out(lease));
+    }
     Ok(())
 }
 
@@ -195,7 +210,8 @@ async fn holders_of(
         })
         .await
         .map_err(|e| {
-            let transient = e.is_transient();
+            // A 429 says when to come back, which the throttling error tells the admin.
+            let transient = e.is_transient() && e.status() != Some(429);
             let error = AppError::from(e);
             if transient {
                 AppError::Unreachable(format!(
@@ -216,13 +232,15 @@ async fn holders_of(
     Ok(holders)
 }
 
-/// A customer's holders and its status, in one transaction.
+/// A customer's holders and its status, in one transaction, which the fencing check undoes whole
+/// when the report was claimed again since this run's claim.
 async fn record(
     state: &AppState,
-    report_id: &str,
+    lease: &Lease,
     customer: &str,
     outcome: Result<Vec<Holder>, AppError>,
 ) -> Result<(), AppError> {
+    let report_id = lease.id.as_str();
     let mut tx = state.storage.pool.begin().await.map_err(db)?;
     let (status, error, correlation_id) = match &outcome {
         Ok(holders) if !holders.is_empty() => {
@@ -257,18 +275,29 @@ async fn record(
             error.correlation_id().map(str::to_string),
         ),
     };
-    sqlx::query(
+    // Share-locked on PostgreSQL until the commit, as for job items (see the jobs runner).
+    let lock = match state.storage.backend {
+        super::storage::Backend::Postgres => "FOR SHARE",
+        super::storage::Backend::Sqlite => "",
+    };
+    let written = sqlx::query(&format!(
         "UPDATE role_report_customers SET status = $1, error = $2, correlation_id = $3
-         WHERE report_id = $4 AND customer_tenant_id = $5",
-    )
+         WHERE report_id = $4 AND customer_tenant_id = $5
+         AND EXISTS (SELECT 1 FROM role_reports WHERE id = $4 AND claim_fence = $6 {lock})"
+    ))
     .bind(status.as_str())
     .bind(error)
     .bind(correlation_id)
     .bind(report_id)
     .bind(customer)
+    .bind(lease.fence)
     .execute(&mut *tx)
     .await
-    .map_err(db)?;
+    .map_err(db)?
+    .rows_affected();
+    if written != 1 {
+        return Err(fenced_out(lease));
+    }
     tx.commit().await.map_err(db)
 }
 

@@ -307,10 +307,20 @@ pub async fn cancel(state: &AppState, user: &SessionUser, id: Guid) -> Result<()
             Some(None) => Ok(()), // already being cancelled
         };
     }
+    // A job nobody holds, waiting for put-off items to fall due, is claimed now to cancel them.
+    sqlx::query(
+        "UPDATE jobs SET claimed_until_ms = 0 WHERE id = $1 AND claimed_by IS NULL
+         AND claimed_until_ms IS NOT NULL",
+    )
+    .bind(id.to_string())
+    .execute(&mut *tx)
+    .await
+    .map_err(db)?;
     let entry = Entry::new(&user.upn, "cancel-job").target(format!("job {id}"));
     audit::append(&mut *tx, &entry).await.map_err(db)?;
     tx.commit().await.map_err(db)?;
     state.jobs.cancel_local(&id.to_string());
+    state.jobs.wake();
     Ok(())
 }
 

@@ -1,6 +1,12 @@
 //! Runs bulk jobs. Which instance runs a job is settled by a lease on its row (see
 //! [`crate::ssr::background`]); the lease is renewed every second while the job runs, and the job
-//! stops without finishing when another instance holds it.
+//! stops sending without finishing as soon as the lease is lost or cannot be renewed. Every write
+//! to the job's items checks the claim's fencing number in the same statement.
+//!
+//! The service may ask to be left alone for longer than a job should hold its lease doing
+//! nothing (`Retry-After` beyond [`MAX_RETRY_AFTER`]): such an item stays pending with a time
+//! before which it is not sent (`not_before_ms`), the job lets its lease go until then, and
+//! whichever instance claims it next sends the item again with its same MS-RequestId.
 //!
 //! Each attempt is written ahead (`attempt_started_at_ms`) and settled in one transaction with
 //! its audit entry, so the audit has exactly one entry per attempt even across a crash: an
@@ -14,13 +20,15 @@ use crate::model::consent::Grant;
 use crate::model::jobs::{JobItemStatus, JobKind};
 use crate::ssr::audit::{self, Entry, Outcome};
 use crate::ssr::auth::AccessToken;
-use crate::ssr::background::{self, Claimable, Work};
+use crate::ssr::background::{self, db_now_ms, Claimable, Lease, LocalClock, Work};
 use crate::ssr::config::Config;
 use crate::ssr::consent;
 use crate::ssr::customers::snapshot;
-use crate::ssr::partner_center::{backoff, CallIds, UpstreamError, ATTEMPTS, THROTTLED_ATTEMPTS};
+use crate::ssr::partner_center::{
+    backoff, CallIds, UpstreamError, ATTEMPTS, MAX_RETRY_AFTER, THROTTLED_ATTEMPTS,
+};
 use crate::ssr::state::AppState;
-use crate::ssr::storage::now_ms;
+use crate::ssr::storage::Backend;
 use backon::BackoffBuilder;
 use futures::StreamExt;
 use parking_lot::Mutex;
@@ -28,7 +36,7 @@ use reqwest::Method;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 /// Customers in flight at once per job; enough to keep 50 calls per second going at ~300 ms
@@ -39,26 +47,59 @@ fn db(error: sqlx::Error) -> AppError {
     AppError::Internal(format!("job storage failed: {error}"))
 }
 
+/// A write refused by the fencing check: another claim took the job since this run's.
+fn fenced_out(lease: &Lease) -> AppError {
+    lease.lose();
+    AppError::Internal(format!(
+        "job {} was claimed again (fencing number {} is stale); this instance stops",
+        lease.id, lease.fence
+    ))
+}
+
+/// The fencing check of item writes, whose `$1` is the job id and `${n}` the fencing number. On
+/// PostgreSQL it share-locks the job's row until the write commits, so a claim waits for a write
+/// that passed the check, and a write that waited for a claim sees the new number and is refused;
+/// SQLite runs one writing transaction at a time anyway.
+fn fence_holds(backend: Backend, n: usize) -> String {
+    let lock = match backend {
+        Backend::Postgres => "FOR SHARE",
+        Backend::Sqlite => "",
+    };
+    format!("EXISTS (SELECT 1 FROM jobs WHERE jobs.id = $1 AND jobs.claim_fence = ${n} {lock})")
+}
+
+/// The same check without the lock, for the write made just before a call leaves: a share lock
+/// there queues behind a renewal waiting for the job's row and bunches up calls the rate limiter
+/// spaced out. A stale write here only marks an attempt as started, which the next holder audits
+/// as cut off; whether the holder may still send is settled by its lease.
+fn fence_matches(n: usize) -> String {
+    format!("EXISTS (SELECT 1 FROM jobs WHERE jobs.id = $1 AND jobs.claim_fence = ${n})")
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
 /// Held in `AppState`: this process's rate limiter, its name in claims, and the jobs it runs.
 pub struct JobsRuntime {
     pub limiter: ConsentLimiter,
     pub instance_id: String,
+    pub clock: LocalClock,
     wake: Notify,
     running: Mutex<HashMap<String, Arc<JobControl>>>,
     /// SQLite has one writer: job writes take turns here instead of waiting for its lock.
     writer: tokio::sync::Mutex<()>,
 }
 
-#[derive(Default)]
 struct JobControl {
     cancelled: AtomicBool,
-    /// The lease was lost (another instance holds the job now): stop without finishing.
-    lost: Arc<AtomicBool>,
+    /// When it is lost or cannot be renewed in time, stop sending and do not finish.
+    lease: Arc<Lease>,
 }
 
 impl JobControl {
     fn should_stop(&self) -> bool {
-        self.cancelled.load(Ordering::Relaxed) || self.lost.load(Ordering::Relaxed)
+        self.cancelled.load(Ordering::Relaxed) || !self.lease.may_send()
     }
 }
 
@@ -67,6 +108,7 @@ impl JobsRuntime {
         JobsRuntime {
             limiter: ConsentLimiter::new(config.consent_rate_limit_per_second, storage),
             instance_id: config.instance_id.clone(),
+            clock: LocalClock::default(),
             wake: Notify::new(),
             running: Mutex::new(HashMap::new()),
             writer: tokio::sync::Mutex::new(()),
@@ -97,12 +139,19 @@ impl JobsRuntime {
 /// Claims the jobs `claimable` allows and runs each (see [`crate::ssr::background`]).
 pub(crate) async fn claim_and_run(state: &AppState, claimable: Claimable) -> Result<(), AppError> {
     let me = &state.jobs.instance_id;
-    for id in background::claim_available(&state.storage, Work::Job, me, claimable).await? {
-        let control = Arc::new(JobControl::default());
+    let asked = Instant::now();
+    for claim in background::claim_available(&state.storage, Work::Job, me, claimable).await? {
+        let id = claim.id.clone();
+        let control = Arc::new(JobControl {
+            cancelled: AtomicBool::new(false),
+            lease: Lease::new(Work::Job, claim, asked),
+        });
         {
             let mut running = state.jobs.running.lock();
             if running.contains_key(&id) {
-                continue; // already running here; the claim only extended its lease
+                // The run here lost its lease and is winding down: this claim lapses unused
+                // and a later poll takes the job afresh.
+                continue;
             }
             running.insert(id.clone(), control.clone());
         }
@@ -191,14 +240,15 @@ async fn run_claimed(
     control: &Arc<JobControl>,
 ) -> Result<(), AppError> {
     let job = load_context(state, id).await?;
-    audit_interrupted_attempts(state, &job).await?;
+    let lease = control.lease.clone();
+    audit_interrupted_attempts(state, &job, &lease).await?;
     // A cancel requested before this run started, or on another instance.
     if cancel_requested(state, id).await? {
         control.cancelled.store(true, Ordering::Relaxed);
     }
     let renewal = {
         let (watcher, id_owned, control) = (state.clone(), id.to_string(), control.clone());
-        background::keep_renewed(state, Work::Job, id, control.lost.clone(), move || {
+        background::keep_renewed(state, control.lease.clone(), move || {
             let (state, id, control) = (watcher.clone(), id_owned.clone(), control.clone());
             async move {
                 match cancel_requested(&state, &id).await {
@@ -212,10 +262,13 @@ async fn run_claimed(
         })
     };
 
-    let pending: Vec<(String, String, i64)> = sqlx::query_as(
+    let pending: Vec<(String, String, i64)> = sqlx::query_as(&format!(
         "SELECT customer_tenant_id, request_id, attempts FROM job_items
-         WHERE job_id = $1 AND status = 'pending' ORDER BY position",
-    )
+         WHERE job_id = $1 AND status = 'pending'
+         AND (not_before_ms IS NULL OR not_before_ms <= {})
+         ORDER BY position",
+        db_now_ms(state.storage.backend)
+    ))
     .bind(id)
     .fetch_all(&state.storage.pool)
     .await
@@ -242,18 +295,41 @@ async fn run_claimed(
         })
         .await;
     drop(renewal);
-    if control.lost.load(Ordering::Relaxed) {
-        tracing::warn!(job = %id, "the claim lapsed; another instance continues the job");
+    if !lease.may_send() {
+        tracing::warn!(job = %id, "the claim was lost or could not be renewed; the job stopped sending and is taken up again once its claim lapses");
         return Ok(());
     }
     let cancelled = control.cancelled.load(Ordering::Relaxed);
     if storage_failed.load(Ordering::Relaxed) && !cancelled {
-        background::release(state, Work::Job, id).await?;
+        background::release(state, &lease).await?;
         return Err(AppError::Internal(
             "some items could not be stored; they stay pending".into(),
         ));
     }
-    finish(state, &job, cancelled).await
+    if !cancelled && release_until_due(state, &lease).await? {
+        tracing::info!(job = %id, "items put off for later; the job is claimed again when they are due");
+        return Ok(());
+    }
+    finish(state, &job, &lease, cancelled).await
+}
+
+/// When items are put off, lets the claim go until the first of them is due (on the database's
+/// clock, like every lease), so no instance holds the job waiting; true if it did. Nobody holds
+/// it meanwhile (`claimed_by` empty), which lets a cancel bring it forward.
+async fn release_until_due(state: &AppState, lease: &Lease) -> Result<bool, AppError> {
+    let released = sqlx::query(
+        "UPDATE jobs SET claimed_by = NULL, claimed_until_ms = (SELECT COALESCE(MIN(not_before_ms), 0)
+             FROM job_items WHERE job_id = $1 AND status = 'pending')
+         WHERE id = $1 AND claim_fence = $2
+         AND EXISTS (SELECT 1 FROM job_items WHERE job_id = $1 AND status = 'pending')",
+    )
+    .bind(&lease.id)
+    .bind(lease.fence)
+    .execute(&state.storage.pool)
+    .await
+    .map_err(db)?
+    .rows_affected();
+    Ok(released == 1)
 }
 
 async fn cancel_requested(state: &AppState, id: &str) -> Result<bool, AppError> {
@@ -266,35 +342,49 @@ async fn cancel_requested(state: &AppState, id: &str) -> Result<bool, AppError> 
     Ok(requested.is_some())
 }
 
-async fn finish(state: &AppState, job: &JobContext, cancelled: bool) -> Result<(), AppError> {
+async fn finish(
+    state: &AppState,
+    job: &JobContext,
+    lease: &Lease,
+    cancelled: bool,
+) -> Result<(), AppError> {
+    let now = state.jobs.clock.now_ms();
     let _turn = state.jobs.writer.lock().await;
     let mut tx = state.storage.pool.begin().await.map_err(db)?;
+    let finished = sqlx::query(
+        "UPDATE jobs SET finished_at_ms = $2, claimed_until_ms = NULL WHERE id = $1
+         AND claim_fence = $3",
+    )
+    .bind(&job.id)
+    .bind(now)
+    .bind(lease.fence)
+    .execute(&mut *tx)
+    .await
+    .map_err(db)?
+    .rows_affected();
+    if finished != 1 {
+        return Err(fenced_out(lease));
+    }
     if cancelled {
         sqlx::query(
             "UPDATE job_items SET status = 'cancelled', detail = 'cancelled before it was sent',
-             finished_at_ms = $1 WHERE job_id = $2 AND status = 'pending'",
+             finished_at_ms = $2 WHERE job_id = $1 AND status = 'pending'",
         )
-        .bind(now_ms())
         .bind(&job.id)
+        .bind(now)
         .execute(&mut *tx)
         .await
         .map_err(db)?;
     }
-    sqlx::query(
-        "UPDATE jobs SET finished_at_ms = $1, claimed_until_ms = NULL WHERE id = $2
-         AND claimed_by = $3",
-    )
-    .bind(now_ms())
-    .bind(&job.id)
-    .bind(&state.jobs.instance_id)
-    .execute(&mut *tx)
-    .await
-    .map_err(db)?;
     tx.commit().await.map_err(db)
 }
 
 /// After a crash: attempts that were on the wire get their audit entry now (outcome unknown).
-async fn audit_interrupted_attempts(state: &AppState, job: &JobContext) -> Result<(), AppError> {
+async fn audit_interrupted_attempts(
+    state: &AppState,
+    job: &JobContext,
+    lease: &Lease,
+) -> Result<(), AppError> {
     let interrupted: Vec<(String, String, i64)> = sqlx::query_as(
         "SELECT customer_tenant_id, request_id, attempts FROM job_items
          WHERE job_id = $1 AND status = 'pending' AND attempt_started_at_ms IS NOT NULL",
@@ -316,15 +406,21 @@ async fn audit_interrupted_attempts(state: &AppState, job: &JobContext) -> Resul
         let _turn = state.jobs.writer.lock().await;
         let mut tx = state.storage.pool.begin().await.map_err(db)?;
         audit::append(&mut *tx, &entry).await.map_err(db)?;
-        sqlx::query(
+        let cleared = sqlx::query(&format!(
             "UPDATE job_items SET attempt_started_at_ms = NULL
-             WHERE job_id = $1 AND customer_tenant_id = $2",
-        )
+             WHERE job_id = $1 AND customer_tenant_id = $2 AND {}",
+            fence_holds(state.storage.backend, 3)
+        ))
         .bind(&job.id)
         .bind(&customer)
+        .bind(lease.fence)
         .execute(&mut *tx)
         .await
-        .map_err(db)?;
+        .map_err(db)?
+        .rows_affected();
+        if cleared != 1 {
+            return Err(fenced_out(lease));
+        }
         tx.commit().await.map_err(db)?;
     }
     Ok(())
@@ -342,16 +438,17 @@ enum Attempt {
     Failed(AppError, Option<UpstreamError>),
 }
 
-/// Attempts one customer until it is done, fails for good or runs out of attempts.
+/// Attempts one customer until it is done, fails for good, runs out of attempts or is put off.
 async fn settle_item(
     state: &AppState,
     job: &JobContext,
     control: &JobControl,
     item: &PendingItem,
 ) -> Result<(), AppError> {
+    let lease = &control.lease;
     let customer = match Guid::parse(&item.customer) {
         Ok(customer) => customer,
-        Err(error) => return settle_without_call(state, job, item, error).await,
+        Err(error) => return settle_without_call(state, job, lease, item, error).await,
     };
     let ids = CallIds {
         request_id: Guid::parse(&item.request_id)?,
@@ -372,7 +469,7 @@ async fn settle_item(
             .await
         {
             Ok(token) => token,
-            Err(error) => return settle_without_call(state, job, item, error).await,
+            Err(error) => return settle_without_call(state, job, lease, item, error).await,
         };
         if let (Some(application), JobKind::GrantConsent | JobKind::RevokeConsent) =
             (job.application, job.kind)
@@ -386,9 +483,15 @@ async fn settle_item(
                 return Ok(());
             }
         }
-        begin_attempt(state, job, item).await?;
+        begin_attempt(state, job, lease, item).await?;
+        if !lease.may_send() {
+            // Lost while the attempt was written ahead: whoever holds the job next audits it as
+            // cut off and sends it.
+            return Ok(());
+        }
         attempts += 1;
         let attempt = classify(job, send(state, job, &token, &ids, customer).await);
+        let mut later = None;
         let (allowed, retry_in) = match &attempt {
             Attempt::Transient(error) => {
                 let throttled = error.status() == Some(429);
@@ -398,15 +501,27 @@ async fn settle_item(
                 let planned = delays
                     .next()
                     .or(throttled.then_some(Duration::from_secs(1)));
-                let wait = planned.map(|wait| wait.max(error.retry_after().unwrap_or_default()));
-                (allowed, wait.filter(|_| attempts < allowed))
+                let wait = planned
+                    .map(|wait| wait.max(error.retry_after().unwrap_or_default()))
+                    .filter(|_| attempts < allowed);
+                match wait {
+                    // Not slept on the lease: the item is put off and the job lets go.
+                    Some(wait) if wait > MAX_RETRY_AFTER => {
+                        later = Some(wait);
+                        (allowed, None)
+                    }
+                    wait => (allowed, wait),
+                }
             }
             _ => (budget, None),
         };
-        record_attempt(
-            state, job, item, &ids, attempts, allowed, &attempt, retry_in,
-        )
-        .await?;
+        let outcome = AttemptOutcome {
+            number: attempts,
+            budget: allowed,
+            retry_in,
+            later,
+        };
+        record_attempt(state, job, lease, item, &ids, &attempt, &outcome).await?;
         match retry_in {
             Some(wait) => tokio::time::sleep(wait).await,
             None => return Ok(()),
@@ -489,39 +604,57 @@ fn classify(job: &JobContext, result: Result<u16, UpstreamError>) -> Attempt {
 async fn begin_attempt(
     state: &AppState,
     job: &JobContext,
+    lease: &Lease,
     item: &PendingItem,
 ) -> Result<(), AppError> {
     let _turn = state.jobs.writer.lock().await;
-    sqlx::query(
-        "UPDATE job_items SET attempts = attempts + 1, attempt_started_at_ms = $1
-         WHERE job_id = $2 AND customer_tenant_id = $3",
-    )
-    .bind(now_ms())
+    let written = sqlx::query(&format!(
+        "UPDATE job_items SET attempts = attempts + 1, attempt_started_at_ms = $2
+         WHERE job_id = $1 AND customer_tenant_id = $3 AND {}",
+        fence_matches(4)
+    ))
     .bind(&job.id)
+    .bind(state.jobs.clock.now_ms())
     .bind(&item.customer)
+    .bind(lease.fence)
     .execute(&state.storage.pool)
     .await
-    .map_err(db)
-    .map(drop)
+    .map_err(db)?
+    .rows_affected();
+    if written != 1 {
+        return Err(fenced_out(lease));
+    }
+    Ok(())
+}
+
+/// Where one attempt leaves its item.
+struct AttemptOutcome {
+    /// This attempt's number, and how many the item may take.
+    number: u32,
+    budget: u32,
+    /// Tried again after this wait, holding the lease.
+    retry_in: Option<Duration>,
+    /// Put off for this long: the service asked for more than a job waits holding its lease.
+    later: Option<Duration>,
 }
 
 /// The attempt's audit entry, the item's state and (when done) what the job changes in the
-/// dashboard's own records, in one transaction.
-#[allow(clippy::too_many_arguments)]
+/// dashboard's own records, in one transaction, which the fencing check undoes whole when the
+/// job was claimed again since: the new holder audits the attempt as cut off and sends it again.
 async fn record_attempt(
     state: &AppState,
     job: &JobContext,
+    lease: &Lease,
     item: &PendingItem,
     ids: &CallIds,
-    attempt_number: u32,
-    budget: u32,
     attempt: &Attempt,
-    retry_in: Option<Duration>,
+    outcome: &AttemptOutcome,
 ) -> Result<(), AppError> {
     let mut entry = Entry::new(&job.started_by, job.action())
         .target(job.target())
         .call(ids);
     entry.customer_tenant_id = Some(item.customer.clone());
+    let (number, budget) = (outcome.number, outcome.budget);
     let (status, upstream, detail) = match attempt {
         Attempt::Done { status, note } => {
             entry.upstream_status = Some(*status);
@@ -530,15 +663,23 @@ async fn record_attempt(
         }
         Attempt::Transient(error) => {
             entry.upstream_status = error.status();
-            let detail = match retry_in {
-                Some(wait) => format!(
-                    "attempt {attempt_number} of {budget}: {error}; retrying in {} ms",
+            let detail = match (outcome.retry_in, outcome.later) {
+                (Some(wait), _) => format!(
+                    "attempt {number} of {budget}: {error}; retrying in {} ms",
                     wait.as_millis()
                 ),
-                None => format!("gave up after {attempt_number} attempts: {error}"),
+                (None, Some(later)) => format!(
+                    "attempt {number} of {budget}: {error}; the service asks to wait {} s, \
+                     longer than a job waits holding its claim ({} s): put off, sent again \
+                     with the same MS-RequestId in {} s",
+                    later.as_secs(),
+                    MAX_RETRY_AFTER.as_secs(),
+                    later.as_secs()
+                ),
+                (None, None) => format!("gave up after {number} attempts: {error}"),
             };
             entry = entry.failed(detail.clone());
-            let status = if retry_in.is_some() {
+            let status = if outcome.retry_in.is_some() || outcome.later.is_some() {
                 JobItemStatus::Pending
             } else {
                 JobItemStatus::Failed
@@ -559,24 +700,33 @@ async fn record_attempt(
     debug_assert!(entry.outcome != Outcome::Succeeded || status == JobItemStatus::Done);
 
     let customer = Guid::parse(&item.customer)?;
+    let now = state.jobs.clock.now_ms();
     let _turn = state.jobs.writer.lock().await;
     let mut tx = state.storage.pool.begin().await.map_err(db)?;
-    audit::append(&mut *tx, &entry).await.map_err(db)?;
-    let finished = (status != JobItemStatus::Pending).then(now_ms);
-    sqlx::query(
-        "UPDATE job_items SET status = $1, upstream_status = $2, detail = $3,
-         finished_at_ms = $4, attempt_started_at_ms = NULL
-         WHERE job_id = $5 AND customer_tenant_id = $6",
-    )
+    let finished = (status != JobItemStatus::Pending).then_some(now);
+    let written = sqlx::query(&format!(
+        "UPDATE job_items SET status = $2, upstream_status = $3, detail = $4,
+         finished_at_ms = $5, attempt_started_at_ms = NULL, not_before_ms = {} + $6
+         WHERE job_id = $1 AND customer_tenant_id = $7 AND {}",
+        db_now_ms(state.storage.backend),
+        fence_holds(state.storage.backend, 8)
+    ))
+    .bind(&job.id)
     .bind(status.as_str())
     .bind(upstream.map(i64::from))
     .bind(detail)
     .bind(finished)
-    .bind(&job.id)
+    .bind(outcome.later.map(millis))
     .bind(&item.customer)
+    .bind(lease.fence)
     .execute(&mut *tx)
     .await
-    .map_err(db)?;
+    .map_err(db)?
+    .rows_affected();
+    if written != 1 {
+        return Err(fenced_out(lease));
+    }
+    audit::append(&mut *tx, &entry).await.map_err(db)?;
     if status == JobItemStatus::Done {
         match (job.kind, job.application) {
             (JobKind::GrantConsent, Some(application)) => {
@@ -594,7 +744,7 @@ async fn record_attempt(
                 consent::store_revoke(&mut tx, customer, application, &job.started_by).await?;
             }
             (JobKind::RemoveDap, _) => {
-                snapshot::mark_dap_removed(&mut tx, &item.customer, now_ms())
+                snapshot::mark_dap_removed(&mut tx, &item.customer, now)
                     .await
                     .map_err(db)?;
             }
@@ -609,6 +759,7 @@ async fn record_attempt(
 async fn settle_without_call(
     state: &AppState,
     job: &JobContext,
+    lease: &Lease,
     item: &PendingItem,
     error: AppError,
 ) -> Result<(), AppError> {
@@ -618,19 +769,26 @@ async fn settle_without_call(
         .failed(reason.clone());
     entry.customer_tenant_id = Some(item.customer.clone());
     entry.correlation_id = Some(job.correlation_id.to_string());
+    let now = state.jobs.clock.now_ms();
     let _turn = state.jobs.writer.lock().await;
     let mut tx = state.storage.pool.begin().await.map_err(db)?;
-    audit::append(&mut *tx, &entry).await.map_err(db)?;
-    sqlx::query(
-        "UPDATE job_items SET status = 'failed', detail = $1, finished_at_ms = $2
-         WHERE job_id = $3 AND customer_tenant_id = $4",
-    )
-    .bind(reason)
-    .bind(now_ms())
+    let written = sqlx::query(&format!(
+        "UPDATE job_items SET status = 'failed', detail = $2, finished_at_ms = $3
+         WHERE job_id = $1 AND customer_tenant_id = $4 AND {}",
+        fence_holds(state.storage.backend, 5)
+    ))
     .bind(&job.id)
+    .bind(reason)
+    .bind(now)
     .bind(&item.customer)
+    .bind(lease.fence)
     .execute(&mut *tx)
     .await
-    .map_err(db)?;
+    .map_err(db)?
+    .rows_affected();
+    if written != 1 {
+        return Err(fenced_out(lease));
+    }
+    audit::append(&mut *tx, &entry).await.map_err(db)?;
     tx.commit().await.map_err(db)
 }
