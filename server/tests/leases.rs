@@ -1,6 +1,7 @@
 //! Failing safe in background work: leases on the database's clock, fencing numbers on every item
 //! write, an instance that cannot renew its claim stops sending, a long `Retry-After` puts the
-//! item off instead of holding the job.
+//! item off instead of holding the job, and a token that cannot be had for a moment leaves the
+//! item pending.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -420,6 +421,68 @@ async fn a_retry_after_of_five_minutes_puts_the_item_off_instead_of_holding_the_
     let writes = &server.sim_state().await["writes"][done["request_id"].as_str().unwrap()];
     assert_eq!(writes["received"], 2);
     assert_eq!(writes["applied"], 1);
+}
+
+#[tokio::test]
+async fn a_token_that_cannot_be_had_for_now_leaves_the_items_pending() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let server = TestServer::start_with(Options {
+        customers: 5,
+        token_lifetime: Duration::from_secs(2),
+        ..Options::default()
+    })
+    .await;
+    let (client, _) = server.sign_in(ADMIN_UPN).await;
+    // The cached access token runs out; the next one needs the stored credential, which the
+    // database cannot read for now (a broker failure other than a dead grant).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let pool = &server.state.storage.pool;
+    sqlx::query("ALTER TABLE user_credentials RENAME TO user_credentials_away")
+        .execute(pool)
+        .await
+        .unwrap();
+    let id = start_job(&server, &client).await;
+
+    let started = Instant::now();
+    let job = loop {
+        let job = server.job(&client, &id).await;
+        let items = job["items"].as_array().unwrap();
+        if items.iter().all(|i| {
+            i["detail"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("not sent yet: no token"))
+        }) {
+            break job;
+        }
+        assert!(
+            job["summary"]["counts"]["failed"] == 0,
+            "an item failed on a passing token failure: {}",
+            job["items"]
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "items not put off: {}",
+            job["items"]
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(job["summary"]["counts"]["pending"], 5);
+    assert!(job["summary"]["finished_at"].is_null());
+    assert!(
+        !job["items"].to_string().contains("user_credentials"),
+        "SQL error text reached the page: {}",
+        job["items"]
+    );
+    assert_eq!(server.sim_state().await["writes"], serde_json::json!({}));
+
+    // Once the credential can be read again, the items are sent.
+    sqlx::query("ALTER TABLE user_credentials_away RENAME TO user_credentials")
+        .execute(pool)
+        .await
+        .unwrap();
+    make_due(&server, &id).await;
+    let job = server.wait_for_job(&client, &id).await;
+    assert_eq!(job["summary"]["counts"]["done"], 5, "{}", job["items"]);
 }
 
 #[tokio::test]

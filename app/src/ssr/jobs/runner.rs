@@ -4,9 +4,10 @@
 //! to the job's items checks the claim's fencing number in the same statement.
 //!
 //! The service may ask to be left alone for longer than a job should hold its lease doing
-//! nothing (`Retry-After` beyond [`MAX_RETRY_AFTER`]): such an item stays pending with a time
-//! before which it is not sent (`not_before_ms`), the job lets its lease go until then, and
-//! whichever instance claims it next sends the item again with its same MS-RequestId.
+//! nothing (`Retry-After` beyond [`MAX_RETRY_AFTER`]), and a token may be out of reach for a
+//! while: such an item stays pending with a time before which it is not sent (`not_before_ms`),
+//! the job lets its lease go until then, and whichever instance claims it next sends the item
+//! again with its same MS-RequestId.
 //!
 //! Each attempt is written ahead (`attempt_started_at_ms`) and settled in one transaction with
 //! its audit entry, so the audit has exactly one entry per attempt even across a crash: an
@@ -42,6 +43,11 @@ use tokio::sync::Notify;
 /// Customers in flight at once per job; enough to keep 50 calls per second going at ~300 ms
 /// per call.
 pub const JOB_CONCURRENCY: usize = 16;
+
+/// How long an item waits, unsent, after the token broker failed for a reason other than a dead
+/// grant (the authority or the database out of reach for a moment) and the retries right away
+/// failed too.
+const TOKEN_RETRY_LATER: Duration = Duration::from_secs(30);
 
 fn db(error: sqlx::Error) -> AppError {
     AppError::Internal(format!("job storage failed: {error}"))
@@ -232,6 +238,12 @@ struct PendingItem {
     customer: String,
     request_id: String,
     attempts: u32,
+}
+
+/// A pending item put off until `wait` from now on the database's clock, with the reason.
+struct PutOff {
+    wait: Duration,
+    detail: String,
 }
 
 async fn run_claimed(
@@ -438,6 +450,13 @@ enum Attempt {
     Failed(AppError, Option<UpstreamError>),
 }
 
+/// Whether an error of the token broker means the admin's grant is dead, so the item fails with
+/// the reason. The broker answers `SignInRequired` for that alone; anything else (the authority
+/// or the database out of reach, a 5xx) passes, so the item waits and tries again.
+pub(crate) fn grant_is_dead(error: &AppError) -> bool {
+    matches!(error, AppError::SignInRequired { .. })
+}
+
 /// Attempts one customer until it is done, fails for good, runs out of attempts or is put off.
 async fn settle_item(
     state: &AppState,
@@ -458,6 +477,7 @@ async fn settle_item(
     let budget = u32::try_from(ATTEMPTS).unwrap_or(4).max(item.attempts + 1);
     let throttled_budget = u32::try_from(THROTTLED_ATTEMPTS).unwrap_or(8).max(budget);
     let mut delays = backoff().build().skip(item.attempts as usize);
+    let mut token_delays = backoff().build();
     let mut attempts = item.attempts;
     loop {
         if control.should_stop() {
@@ -469,7 +489,30 @@ async fn settle_item(
             .await
         {
             Ok(token) => token,
-            Err(error) => return settle_without_call(state, job, lease, item, error).await,
+            Err(error) if grant_is_dead(&error) => {
+                return settle_without_call(state, job, lease, item, error).await
+            }
+            Err(error) => {
+                if let Some(wait) = token_delays.next() {
+                    tracing::warn!(job = %job.id, customer = %item.customer, %error, "no token for the job's admin; trying again");
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+                tracing::error!(job = %job.id, customer = %item.customer, %error, "no token for the job's admin; the item is put off");
+                // Internal error text (SQL) stays in the log; the job's page shows the rest.
+                let why = match &error {
+                    AppError::Internal(_) => "an internal error, logged".to_string(),
+                    other => other.to_string(),
+                };
+                let put_off = PutOff {
+                    wait: TOKEN_RETRY_LATER,
+                    detail: format!(
+                        "not sent yet: no token for the admin ({why}); tried again in {} s",
+                        TOKEN_RETRY_LATER.as_secs()
+                    ),
+                };
+                return put_off_unsent(state, job, lease, item, &put_off).await;
+            }
         };
         if let (Some(application), JobKind::GrantConsent | JobKind::RevokeConsent) =
             (job.application, job.kind)
@@ -754,8 +797,38 @@ async fn record_attempt(
     tx.commit().await.map_err(db)
 }
 
-/// No call could be made (the admin's sign-in is no longer valid, or a stored id is bad): the
-/// item fails with the reason, audited without a request id.
+/// An item that could not be sent for now stays pending until `put_off.wait` from now.
+async fn put_off_unsent(
+    state: &AppState,
+    job: &JobContext,
+    lease: &Lease,
+    item: &PendingItem,
+    put_off: &PutOff,
+) -> Result<(), AppError> {
+    let _turn = state.jobs.writer.lock().await;
+    let written = sqlx::query(&format!(
+        "UPDATE job_items SET detail = $2, not_before_ms = {} + $3
+         WHERE job_id = $1 AND customer_tenant_id = $4 AND status = 'pending' AND {}",
+        db_now_ms(state.storage.backend),
+        fence_holds(state.storage.backend, 5)
+    ))
+    .bind(&job.id)
+    .bind(&put_off.detail)
+    .bind(millis(put_off.wait))
+    .bind(&item.customer)
+    .bind(lease.fence)
+    .execute(&state.storage.pool)
+    .await
+    .map_err(db)?
+    .rows_affected();
+    if written != 1 {
+        return Err(fenced_out(lease));
+    }
+    Ok(())
+}
+
+/// No call could be made (the admin's grant is dead, or a stored id is bad): the item fails with
+/// the reason, audited without a request id.
 async fn settle_without_call(
     state: &AppState,
     job: &JobContext,
@@ -791,4 +864,30 @@ async fn settle_without_call(
     }
     audit::append(&mut *tx, &entry).await.map_err(db)?;
     tx.commit().await.map_err(db)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_dead_grant_fails_an_item_other_token_errors_wait() {
+        let dead = AppError::SignInRequired {
+            reason: "AADSTS700082: the refresh token has expired".into(),
+        };
+        assert!(grant_is_dead(&dead));
+        let temporary = [
+            AppError::Unreachable("login.microsoftonline.com: connection refused".into()),
+            AppError::Upstream {
+                status: 503,
+                code: Some("temporarily_unavailable".into()),
+                message: "AADSTS50196".into(),
+                correlation_id: None,
+            },
+            AppError::Internal("reading the credential failed: pool timed out".into()),
+        ];
+        for error in temporary {
+            assert!(!grant_is_dead(&error), "{error:?}");
+        }
+    }
 }
