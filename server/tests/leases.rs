@@ -524,3 +524,75 @@ async fn a_job_waiting_for_a_put_off_item_is_cancelled_at_once() {
         (Some(2), Some(1))
     );
 }
+
+/// The same for a privileged-role report: a customer read by a holder whose claim was taken
+/// over is not recorded by it.
+async fn a_stale_holders_report_results_are_refused(db: Db) {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let server = TestServer::start_with(Options {
+        db,
+        customers: 30,
+        ..Options::default()
+    })
+    .await;
+    let (client, _) = server.sign_in(ADMIN_UPN).await;
+    server.simulator.set_faults(simulator::FaultConfig {
+        latency_ms: 300,
+        path_contains: Some("directoryroles".into()),
+        ..Default::default()
+    });
+    let response = server
+        .call_with(&client, "start_role_report", &[("filter", "")])
+        .await;
+    assert_eq!(response.status(), 200);
+    let id: String = response.json().await.unwrap();
+    let storage = &server.state.storage;
+    let done = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM role_report_customers WHERE report_id = $1 AND status <> 'pending'",
+        )
+        .bind(&id)
+        .fetch_one(&storage.pool)
+        .await
+        .unwrap()
+    };
+    let started = Instant::now();
+    while done().await == 0 {
+        assert!(started.elapsed() < Duration::from_secs(30), "nothing done");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    sqlx::query("UPDATE role_reports SET claimed_until_ms = 0 WHERE id = $1")
+        .bind(&id)
+        .execute(&storage.pool)
+        .await
+        .unwrap();
+    let mut taken = Vec::new();
+    for _ in 0..100 {
+        taken = claim_available(storage, Work::RoleReport, "intruder", Claimable::Unheld)
+            .await
+            .unwrap();
+        if !taken.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(taken.len(), 1);
+    let done_at_takeover = done().await;
+    // Customers on the wire come back within two seconds (four reads of 300 ms each).
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert_eq!(
+        done().await,
+        done_at_takeover,
+        "the stale holder recorded customers after the report was claimed again"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_a_stale_holders_report_results_are_refused() {
+    a_stale_holders_report_results_are_refused(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_a_stale_holders_report_results_are_refused() {
+    a_stale_holders_report_results_are_refused(Db::Postgres).await;
+}

@@ -143,7 +143,11 @@ async fn run_claimed(state: &AppState, lease: &Arc<Lease>) -> Result<(), AppErro
                 if !lease.may_send() {
                     return;
                 }
-                let outcome = holders_of(state, user_key, &customer).await;
+                let outcome = holders_of(state, lease, user_key, &customer).await;
+                if !lease.may_send() {
+                    // Cut short by the lost claim, not failed: left pending for the next holder.
+                    return;
+                }
                 let _turn = writer.lock().await;
                 if let Err(error) = record(state, lease, &customer, outcome).await {
                     // Left pending: the next run picks it up again.
@@ -191,6 +195,7 @@ struct Holder {
 
 async fn holders_of(
     state: &AppState,
+    lease: &Lease,
     user_key: &str,
     customer: &str,
 ) -> Result<Vec<Holder>, AppError> {
@@ -202,6 +207,9 @@ async fn holders_of(
     let correlation_id = Guid::new_v4();
     let mut holders = Vec::new();
     for (role_id, role_name) in PRIVILEGED_ROLES {
+        if !lease.may_send() {
+            return Err(AppError::Internal("the report's claim was lost".into()));
+        }
         let role = Guid::parse(role_id)?;
         let members = retrying(|| {
             state
