@@ -195,7 +195,9 @@ impl DashboardProcess {
         wait_until_healthy(&url, &mut self.process.child, &log).await;
     }
 
-    /// Starts the same configuration again (same port, database and instance id).
+    /// Starts the same configuration again (same port, database and instance id). The explicit
+    /// instance id is what lets the new process resume its jobs at once; with the default id,
+    /// new at each start, it would wait for their leases to lapse like any other instance.
     pub async fn restart(&mut self, dir: &TempDir) {
         self.process.kill();
         self.process = Self::spawn(dir, self.port, &self.vars);
