@@ -1411,6 +1411,7 @@ fn every_server_function() -> Vec<(&'static str, Vec<(&'static str, &'static str
         ("bulk_selection", vec![("filter", "")]),
         ("cancel_job", vec![("id", UNKNOWN)]),
         ("consents", vec![("customer_tenant_id", UNKNOWN)]),
+        ("customer_gdap", vec![("customer_tenant_id", UNKNOWN)]),
         ("current_session", vec![]),
         ("customer_directory", vec![("customer_tenant_id", UNKNOWN)]),
         ("customers_view", customer_query),

@@ -140,7 +140,7 @@ async fn the_csv_keeps_awkward_names_intact() {
     let rows = parse_csv(&text);
     assert_eq!(rows.len(), 1 + names.len());
     for row in &rows[1..] {
-        assert_eq!(row.len(), 10);
+        assert_eq!(row.len(), 12);
         assert_eq!(&row[0], &names[&row[1]], "name of {}", row[1]);
     }
     // The default view sorts by name; so does the export.

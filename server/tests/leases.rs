@@ -356,7 +356,7 @@ async fn a_retry_after_of_five_minutes_puts_the_item_off_instead_of_holding_the_
         .to_string();
     server.simulator.set_faults(simulator::FaultConfig {
         error_rates: BTreeMap::from([(429, 1.0)]),
-        retry_after_secs: Some(300),
+        retry_after: Some(300.0),
         path_contains: Some(format!("customers/{throttled}/applicationconsents")),
         ..Default::default()
     });
@@ -512,7 +512,7 @@ async fn a_job_waiting_for_a_put_off_item_is_cancelled_at_once() {
         .to_string();
     server.simulator.set_faults(simulator::FaultConfig {
         error_rates: BTreeMap::from([(429, 1.0)]),
-        retry_after_secs: Some(600),
+        retry_after: Some(600.0),
         path_contains: Some(format!("customers/{throttled}/applicationconsents")),
         ..Default::default()
     });

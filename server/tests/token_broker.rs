@@ -279,7 +279,11 @@ async fn app_roles_re_read(server: TestServer) {
             .current_app_roles(&user_key)
             .await
             .unwrap(),
-        Some(vec!["DapReview.Approve".to_string()])
+        Some(vec![
+            "Dashboard.Read".to_string(),
+            "Dashboard.Operate".to_string(),
+            "DapReview.Approve".to_string()
+        ])
     );
     assert_eq!(
         server

@@ -1,8 +1,8 @@
 //! The customers view. Its state lives in the URL (`CustomerQuery`), so a view can be shared,
 //! survives reload, and works as a plain GET form without JavaScript.
 
-use crate::urls::query_string;
 use crate::model::gdap::Coverage;
+use crate::urls::query_string;
 use serde::{Deserialize, Serialize};
 
 pub const PAGE_SIZES: [u32; 5] = [25, 50, 100, 250, 500];
@@ -593,7 +593,10 @@ mod tests {
         assert!(parse("q=MÜLLER").admits(&facts));
         assert!(parse("gdap=partial").admits(&facts));
         assert!(!parse("gdap=covered").admits(&facts));
-        assert_eq!(parse("gdap=at_risk").to_pairs(), [("gdap", "at_risk".to_string())]);
+        assert_eq!(
+            parse("gdap=at_risk").to_pairs(),
+            [("gdap", "at_risk".to_string())]
+        );
         assert_eq!(parse("gdap=bogus").gdap, None);
         assert!(parse("q=ac51-4ec8").admits(&facts));
         assert!(!parse("q=contoso").admits(&facts));

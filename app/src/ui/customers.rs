@@ -8,11 +8,11 @@ use super::{ErrorPanel, IfAllowed, RefreshWithoutJavaScript, SessionResource};
 use crate::api::customers::{fetch_customers_view, fetch_sync_status, StartSync};
 use crate::error::AppError;
 use crate::model::access::Permission;
-use crate::model::gdap::Coverage;
 use crate::model::customers::{
     ChartBar, CustomerQuery, CustomerRow, CustomersView, DapFilter, SortDir, SortKey, Staleness,
     SyncStatus, PAGE_SIZES, STALE_PRESETS,
 };
+use crate::model::gdap::Coverage;
 use leptos::prelude::*;
 use leptos_router::components::Form;
 use leptos_router::hooks::{use_navigate, use_query_map};

@@ -28,10 +28,7 @@ fn role_names(roles: &[String]) -> String {
 #[component]
 pub fn GdapPanel(customer_tenant_id: String) -> impl IntoView {
     let here = format!("/customers/{customer_tenant_id}");
-    let gdap = Resource::new(
-        move || customer_tenant_id.clone(),
-        fetch_customer_gdap,
-    );
+    let gdap = Resource::new(move || customer_tenant_id.clone(), fetch_customer_gdap);
     view! {
         <section class="panel gdap-panel" id="gdap">
             <h2>"GDAP relationships"</h2>

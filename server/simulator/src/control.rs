@@ -46,6 +46,7 @@ struct CountersView {
     throttled: u64,
     injected_faults: u64,
     api_calls: u64,
+    graph_calls: u64,
 }
 
 #[derive(Serialize)]
@@ -136,6 +137,7 @@ pub(crate) async fn state(State(sim): State<Simulator>, RawQuery(query): RawQuer
         throttled: counters.throttled.load(Ordering::Relaxed),
         injected_faults: counters.injected_faults.load(Ordering::Relaxed),
         api_calls: counters.api_calls.load(Ordering::Relaxed),
+        graph_calls: counters.graph_calls.load(Ordering::Relaxed),
     };
     let mut store = sim.inner.store.lock();
     for id in &forced {

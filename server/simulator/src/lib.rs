@@ -90,7 +90,10 @@ pub(crate) struct Counters {
     pub refresh_token_grants: AtomicU64,
     pub throttled: AtomicU64,
     pub injected_faults: AtomicU64,
+    /// Every call to any simulated API (Graph included).
     pub api_calls: AtomicU64,
+    /// Calls to Microsoft Graph alone, so tests can count the other APIs' calls apart.
+    pub graph_calls: AtomicU64,
 }
 
 impl Simulator {

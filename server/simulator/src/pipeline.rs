@@ -158,6 +158,9 @@ pub(crate) async fn api_pipeline(
     let path = request.uri().path().to_owned();
     let inner = &sim.inner;
     inner.counters.api_calls.fetch_add(1, Ordering::Relaxed);
+    if graph_ids.is_some() {
+        inner.counters.graph_calls.fetch_add(1, Ordering::Relaxed);
+    }
     if is_write(request.method()) {
         inner
             .store

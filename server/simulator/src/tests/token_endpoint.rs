@@ -101,7 +101,7 @@ async fn refresh_returns_an_id_token_with_the_current_app_roles() {
     let first = t.sign_in(ADMIN, PC_SCOPE).await;
     assert_eq!(
         claims(&first.id_token.unwrap())["roles"],
-        json!(["DapReview.Approve"])
+        json!(["Dashboard.Read", "Dashboard.Operate", "DapReview.Approve"])
     );
     let rt = first.refresh_token.unwrap();
 
