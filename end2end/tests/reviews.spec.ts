@@ -20,6 +20,9 @@ async function secondAdmin(browser: Browser, baseURL: string | undefined, javaSc
   return { context, page: await context.newPage() };
 }
 
+/** A review row of a customer that GDAP covers. */
+const COVERED_ROW = 'tr[data-tenant-id]:has(td[data-gdap="covered"])';
+
 /** Starts the stale-DAP review from /reviews; returns its id. */
 async function startReview(page: Page): Promise<string> {
   await page.getByRole("button", { name: START }).click();
@@ -79,7 +82,8 @@ test("a DAP removal decided by one admin, approved by another, executed as a job
   await expect(page.locator("#app")).toHaveAttribute("data-hydrated", "true");
   const reviewId = await startReview(page);
 
-  const first = page.locator("tr[data-tenant-id]").first();
+  // A customer GDAP covers: removing its DAP needs no override.
+  const first = page.locator(COVERED_ROW).first();
   const tenantId = (await first.getAttribute("data-tenant-id")) as string;
   expect(await dapEnabled(request, tenantId), "the reviewed customer has DAP").toBe(true);
   await decideRemove(page, tenantId);
@@ -122,7 +126,7 @@ test.describe("without JavaScript", () => {
     const reviewId = await startReview(page);
 
     // A customer other than the first (the hydrated test takes the first).
-    const second = page.locator("tr[data-tenant-id]").nth(1);
+    const second = page.locator(COVERED_ROW).nth(1);
     const tenantId = (await second.getAttribute("data-tenant-id")) as string;
     expect(await dapEnabled(request, tenantId), "the reviewed customer has DAP").toBe(true);
     await decideRemove(page, tenantId);
@@ -163,3 +167,33 @@ test.describe("without JavaScript", () => {
     await casey.context.close();
   });
 });
+
+for (const javaScriptEnabled of [true, false]) {
+  test.describe(javaScriptEnabled ? "uncovered, hydrated" : "uncovered, without JavaScript", () => {
+    test.use({ javaScriptEnabled });
+
+    test("removing DAP from a customer GDAP does not cover needs the override and a reason", async ({ page }) => {
+      await signIn(page, AVERY, "/reviews");
+      await startReview(page);
+      const row = page.locator('tr[data-tenant-id]:has(td[data-gdap="none"])').first();
+      const tenantId = (await row.getAttribute("data-tenant-id")) as string;
+      const here = page.locator(`tr[data-tenant-id="${tenantId}"]`);
+
+      // Without the override the server refuses, and says why.
+      await here.locator('select[name="decision"]').selectOption("remove");
+      await here.locator('input[name="note"]').fill(NOTE);
+      await here.getByRole("button", { name: "Save" }).click();
+      await expect(page.getByRole("alert")).toContainText("may lock the partner out");
+      await expect(page.locator(`tr[data-tenant-id="${tenantId}"]`)).toHaveAttribute("data-decision", "");
+
+      // With it, the removal is recorded as an override.
+      const again = page.locator(`tr[data-tenant-id="${tenantId}"]`);
+      await again.locator('select[name="decision"]').selectOption("remove");
+      await again.locator('input[name="note"]').fill(NOTE);
+      await again.locator('input[name="override_uncovered"]').check();
+      await again.getByRole("button", { name: "Save" }).click();
+      await expect(page.locator(`tr[data-tenant-id="${tenantId}"]`)).toHaveAttribute("data-decision", "remove");
+      await expect(page.locator(`tr[data-tenant-id="${tenantId}"]`)).toContainText("override");
+    });
+  });
+}

@@ -79,6 +79,7 @@ async fn a_removal_approved_by_a_second_admin_is_executed_and_dap_shows_off() {
                         ("customer_tenant_id", customer.as_str()),
                         ("decision", decision.as_str()),
                         ("note", note.as_str()),
+                        ("override_uncovered", "on"),
                     ],
                 )
                 .await
@@ -87,8 +88,8 @@ async fn a_removal_approved_by_a_second_admin_is_executed_and_dap_shows_off() {
     };
     let hostile_note = "<script>alert('x')</script> no sign-in since 2024";
     assert_eq!(decide(&avery, &removed, "remove", hostile_note).await, 200);
-    assert_eq!(decide(&avery, &unapproved, "remove", "").await, 200);
-    assert_eq!(decide(&avery, &kept, "remove", "").await, 200);
+    assert_eq!(decide(&avery, &unapproved, "remove", "stale").await, 200);
+    assert_eq!(decide(&avery, &kept, "remove", "stale").await, 200);
     assert_eq!(
         decide(&avery, &kept, "keep", "changed my mind: still a customer").await,
         200
@@ -308,6 +309,7 @@ async fn decide_as(
                 ("customer_tenant_id", customer),
                 ("decision", decision),
                 ("note", "checked"),
+                ("override_uncovered", "on"),
             ],
         )
         .await;

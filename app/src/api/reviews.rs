@@ -63,6 +63,7 @@ pub async fn decide(
     customer_tenant_id: String,
     decision: String,
     note: Option<String>,
+    override_uncovered: Option<String>,
 ) -> Result<(), AppError> {
     use crate::ids::Guid;
     use crate::model::access::Permission;
@@ -87,6 +88,7 @@ pub async fn decide(
                 customer,
                 decision,
                 note.as_deref().unwrap_or_default(),
+                override_uncovered.is_some_and(|v| !v.is_empty() && v != "false"),
             )
             .await
         }

@@ -1,6 +1,7 @@
 //! DAP-removal reviews: the customers of a filter, a remove-or-keep decision for each with a
 //! note, (four-eyes) a second admin's approval of each removal, then a bulk job.
 
+use crate::model::gdap::Coverage;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +45,9 @@ pub struct DecisionRecord {
     /// Decided by the admin viewing the review (identities are compared on the server).
     #[serde(default)]
     pub by_viewer: bool,
+    /// The GDAP coverage the decision was taken against (`None` on older decisions).
+    #[serde(default)]
+    pub coverage: Option<Coverage>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +64,15 @@ pub struct ReviewCustomer {
     pub will_be_removed: bool,
     /// Every decision and approval, oldest first.
     pub history: Vec<DecisionRecord>,
+    /// GDAP coverage when the review started, and its reasons (one per line).
+    #[serde(default = "unknown_coverage")]
+    pub gdap: Coverage,
+    #[serde(default)]
+    pub gdap_reasons: String,
+}
+
+fn unknown_coverage() -> Coverage {
+    Coverage::Unknown
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

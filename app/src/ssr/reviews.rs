@@ -12,6 +12,7 @@ use super::storage::{now_ms, rfc3339_of_ms};
 use crate::error::AppError;
 use crate::ids::Guid;
 use crate::model::customers::CustomerQuery;
+use crate::model::gdap::Coverage;
 use crate::model::jobs::JobKind;
 use crate::model::reviews::{
     Decision, DecisionRecord, Review, ReviewCustomer, ReviewSummary, MAX_NOTE_CHARS,
@@ -76,13 +77,15 @@ pub async fn start(
     for chunk in selected.chunks(ROWS_PER_INSERT) {
         let values: Vec<String> = (0..chunk.len())
             .map(|i| {
-                let p = |k: usize| format!("${}", 2 + i * 4 + k);
-                format!("($1, {}, {}, {}, {})", p(0), p(1), p(2), p(3))
+                let p = |k: usize| format!("${}", 2 + i * 6 + k);
+                let cells: Vec<String> = (0..6).map(p).collect();
+                format!("($1, {})", cells.join(", "))
             })
             .collect();
         let sql = format!(
             "INSERT INTO review_customers (review_id, customer_tenant_id,
-             organization_display_name, dap_since, last_sign_in) VALUES {}",
+             organization_display_name, dap_since, last_sign_in, gdap_coverage, gdap_reasons)
+             VALUES {}",
             values.join(", ")
         );
         let mut insert = sqlx::query(&sql).bind(id.to_string());
@@ -91,7 +94,9 @@ pub async fn start(
                 .bind(s.customer.tenant_id.clone())
                 .bind(s.customer.name.clone())
                 .bind(s.customer.dap_since.map(format_time))
-                .bind(s.customer.last_sign_in.map(format_time));
+                .bind(s.customer.last_sign_in.map(format_time))
+                .bind(s.customer.gdap.as_str())
+                .bind(s.customer.gdap_reasons.clone());
         }
         insert.execute(&mut *tx).await.map_err(db)?;
     }
@@ -112,6 +117,7 @@ pub async fn decide(
     customer: Guid,
     decision: Decision,
     note: &str,
+    override_uncovered: bool,
 ) -> Result<(), AppError> {
     let note = note.trim();
     if note.chars().count() > MAX_NOTE_CHARS {
@@ -125,14 +131,27 @@ pub async fn decide(
             "This review has been executed; its decisions are final.".into(),
         ));
     }
-    let row = loaded
+    let Some(row) = loaded
         .customers
         .iter()
-        .find(|c| c.customer_tenant_id == customer.to_string());
-    if row.is_none() {
+        .find(|c| c.customer_tenant_id == customer.to_string())
+    else {
         return Err(AppError::NotFound {
             what: "this customer in the review".into(),
         });
+    };
+    let coverage = row.gdap;
+    // Removing DAP where GDAP does not cover the customer can lock the partner out: only as a
+    // deliberate, explained override.
+    if decision == Decision::Remove
+        && !coverage.is_safe()
+        && (!override_uncovered || note.is_empty())
+    {
+        return Err(AppError::InvalidInput(format!(
+            "GDAP coverage of this customer is {}: removing DAP may lock the partner out of it. \
+             To remove it anyway, confirm the override and give the reason in the note.",
+            coverage.label()
+        )));
     }
     if decision == Decision::Approve && !loaded.summary.four_eyes {
         return Err(AppError::InvalidInput(
@@ -174,8 +193,8 @@ pub async fn decide(
     };
     sqlx::query(
         "INSERT INTO review_decisions (id, review_id, customer_tenant_id, decision, note,
-         decided_by, decided_at_ms, decided_by_key, approves_decision_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         decided_by, decided_at_ms, decided_by_key, approves_decision_id, coverage_at_decision)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(Guid::new_v4().to_string())
     .bind(review.to_string())
@@ -186,12 +205,22 @@ pub async fn decide(
     .bind(now_ms())
     .bind(&user.user_key)
     .bind(approves)
+    .bind(coverage.as_str())
     .execute(&mut *tx)
     .await
     .map_err(db)?;
     let entry = Entry::new(&user.upn, "review-decision")
         .customer(customer)
-        .target(format!("review {review}: {}", decision.as_str()));
+        .target(format!(
+            "review {review}: {} (GDAP coverage {}{})",
+            decision.as_str(),
+            coverage.as_str(),
+            if decision == Decision::Remove && !coverage.is_safe() {
+                ", removal overridden"
+            } else {
+                ""
+            }
+        ));
     audit::append(&mut *tx, &entry).await.map_err(db)?;
     tx.commit().await.map_err(db)
 }
@@ -355,8 +384,17 @@ pub async fn load(state: &AppState, id: Guid, viewer: &SessionUser) -> Result<Re
     .map_err(db)?
     .ok_or_else(not_found)?;
     let mut summary = summary_of(&row).map_err(db)?;
-    let customers: Vec<(String, String, Option<String>, Option<String>)> = sqlx::query_as(
-        "SELECT customer_tenant_id, organization_display_name, dap_since, last_sign_in
+    type CustomerRow = (
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let customers: Vec<CustomerRow> = sqlx::query_as(
+        "SELECT customer_tenant_id, organization_display_name, dap_since, last_sign_in,
+         gdap_coverage, gdap_reasons
          FROM review_customers WHERE review_id = $1 ORDER BY organization_display_name",
     )
     .bind(id.to_string())
@@ -372,10 +410,11 @@ pub async fn load(state: &AppState, id: Guid, viewer: &SessionUser) -> Result<Re
         i64,
         Option<String>,
         Option<String>,
+        Option<String>,
     );
     let decisions: Vec<DecisionRow> = sqlx::query_as(
         "SELECT id, customer_tenant_id, decision, note, decided_by, decided_at_ms,
-         decided_by_key, approves_decision_id
+         decided_by_key, approves_decision_id, coverage_at_decision
          FROM review_decisions WHERE review_id = $1 ORDER BY decided_at_ms, id",
     )
     .bind(id.to_string())
@@ -383,7 +422,9 @@ pub async fn load(state: &AppState, id: Guid, viewer: &SessionUser) -> Result<Re
     .await
     .map_err(db)?;
     let mut history: HashMap<String, Vec<StoredDecision>> = HashMap::new();
-    for (decision_id, customer, decision, note, decided_by, at, by_key, approves) in decisions {
+    for (decision_id, customer, decision, note, decided_by, at, by_key, approves, coverage) in
+        decisions
+    {
         if let Some(decision) = Decision::parse(&decision) {
             let by_viewer = by_key.as_deref() == Some(viewer.user_key.as_str());
             history.entry(customer).or_default().push(StoredDecision {
@@ -394,6 +435,7 @@ pub async fn load(state: &AppState, id: Guid, viewer: &SessionUser) -> Result<Re
                     decided_by,
                     decided_at: rfc3339_of_ms(at),
                     by_viewer,
+                    coverage: coverage.as_deref().and_then(Coverage::parse),
                 },
                 by_key,
                 approves,
@@ -402,21 +444,28 @@ pub async fn load(state: &AppState, id: Guid, viewer: &SessionUser) -> Result<Re
     }
     let customers: Vec<ReviewCustomer> = customers
         .into_iter()
-        .map(|(tenant, name, dap_since, last_sign_in)| {
-            let history = history.remove(&tenant).unwrap_or_default();
-            let (decision, approval, will_be_removed) = settle(&history, summary.four_eyes);
-            let history = history.into_iter().map(|d| d.record).collect();
-            ReviewCustomer {
-                customer_tenant_id: tenant,
-                organization_display_name: name,
-                dap_since,
-                last_sign_in,
-                decision,
-                approval,
-                will_be_removed,
-                history,
-            }
-        })
+        .map(
+            |(tenant, name, dap_since, last_sign_in, gdap, gdap_reasons)| {
+                let history = history.remove(&tenant).unwrap_or_default();
+                let (decision, approval, will_be_removed) = settle(&history, summary.four_eyes);
+                let history = history.into_iter().map(|d| d.record).collect();
+                ReviewCustomer {
+                    customer_tenant_id: tenant,
+                    organization_display_name: name,
+                    dap_since,
+                    last_sign_in,
+                    decision,
+                    approval,
+                    will_be_removed,
+                    history,
+                    gdap: gdap
+                        .as_deref()
+                        .and_then(Coverage::parse)
+                        .unwrap_or(Coverage::Unknown),
+                    gdap_reasons: gdap_reasons.unwrap_or_default(),
+                }
+            },
+        )
         .collect();
     summary.customers = customers.len();
     summary.decided = customers.iter().filter(|c| c.decision.is_some()).count();
@@ -469,9 +518,10 @@ pub fn routes() -> axum::Router<AppState> {
     axum::Router::new().route("/reviews/{id}/export.csv", axum::routing::get(export_csv))
 }
 
-pub const CSV_HEADER: [&str; 11] = [
+pub const CSV_HEADER: [&str; 12] = [
     "Organisation",
     "Customer tenant id",
+    "GDAP coverage at start",
     "DAP since",
     "Last partner sign-in",
     "Decision",
@@ -499,6 +549,7 @@ async fn export_csv(
             [
                 neutralize_formula(&c.organization_display_name),
                 c.customer_tenant_id.clone(),
+                c.gdap.as_str().to_string(),
                 c.dap_since.clone().unwrap_or_default(),
                 c.last_sign_in.clone().unwrap_or_default(),
                 decision
@@ -551,6 +602,7 @@ mod tests {
                     decided_by: (*upn).into(),
                     decided_at: String::new(),
                     by_viewer: false,
+                    coverage: None,
                 },
                 by_key: Some((*key).into()),
                 approves,

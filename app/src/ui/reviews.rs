@@ -227,6 +227,9 @@ fn ReviewView(
                     <th scope="col">"Customer"</th>
                     <th scope="col">"DAP since"</th>
                     <th scope="col">"Last partner sign-in"</th>
+                    <th scope="col" title="GDAP coverage when the review started">
+                        "GDAP"
+                    </th>
                     <th scope="col">"Decision"</th>
                     {(open && (can_decide || can_approve))
                         .then(|| view! { <th scope="col">"Decide"</th> })}
@@ -256,8 +259,14 @@ fn ReviewView(
 }
 
 fn describe(record: &DecisionRecord) -> String {
+    let overridden = (record.decision == Decision::Remove)
+        .then_some(record.coverage)
+        .flatten()
+        .filter(|c| !c.is_safe())
+        .map(|c| format!(" (GDAP {}: override)", c.label()))
+        .unwrap_or_default();
     format!(
-        "{} by {} on {}",
+        "{} by {} on {}{overridden}",
         record.decision.as_str(),
         record.decided_by,
         day(Some(&record.decided_at))
@@ -311,6 +320,20 @@ fn ReviewRow(
         }
     };
     let tenant = customer.customer_tenant_id.clone();
+    let uncovered = !customer.gdap.is_safe();
+    let coverage_cell = view! {
+        <td
+            class=format!("gdap gdap-{}", customer.gdap.as_str())
+            data-gdap=customer.gdap.as_str()
+            title=customer.gdap_reasons.clone()
+        >
+            {if customer.gdap.is_safe() {
+                "covered: safe to remove".to_string()
+            } else {
+                customer.gdap.label().to_string()
+            }}
+        </td>
+    };
     let forms = (open && (can_decide || can_approve)).then(|| {
         let (approve_review, approve_tenant) = (review_id.clone(), tenant.clone());
         let approve = offer_approval.then(move || {
@@ -339,6 +362,13 @@ fn ReviewRow(
                     " "
                     <input type="text" name="note" placeholder="Note" maxlength="1000" aria-label="Note" />
                     " "
+                    {uncovered.then(|| view! {
+                        <label class="confirm override">
+                            <input type="checkbox" name="override_uncovered" />
+                            " remove although GDAP does not cover it (give the reason in the note)"
+                        </label>
+                        " "
+                    })}
                     <button type="submit" class="button">
                         "Save"
                     </button>
@@ -362,6 +392,7 @@ fn ReviewRow(
             </td>
             <td>{day(customer.dap_since.as_deref())}</td>
             <td>{day(customer.last_sign_in.as_deref())}</td>
+            {coverage_cell}
             <td>{current}</td>
             {forms}
         </tr>

@@ -1,0 +1,279 @@
+//! GDAP coverage in the dashboard: the sync stores each customer's class beside its DAP flag,
+//! the customers view filters and exports it, the customer page shows the relationships, and an
+//! answer that proves nothing (the empty-list trap, a failed read) is never "none".
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{TestServer, ADMIN_UPN, READER_UPN};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// The simulator's truth: tenant → expected coverage class.
+async fn truth(server: &TestServer) -> BTreeMap<String, String> {
+    server.sim_state().await["gdap"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(tenant, c)| {
+            (
+                tenant.to_ascii_lowercase(),
+                c["expectedCoverage"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The customers export of `query`: tenant → (GDAP class, GDAP reasons).
+async fn exported(
+    server: &TestServer,
+    client: &reqwest::Client,
+    query: &str,
+) -> BTreeMap<String, (String, String)> {
+    let (status, text) = server
+        .page(client, &format!("/customers/export.csv?{query}"))
+        .await;
+    assert_eq!(status, 200, "{text}");
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header = reader.headers().unwrap().clone();
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let (tenant, class, reasons) = (
+        column("Customer tenant id"),
+        column("GDAP coverage"),
+        column("GDAP reasons"),
+    );
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (
+                r[tenant].to_string(),
+                (r[class].to_string(), r[reasons].to_string()),
+            )
+        })
+        .collect()
+}
+
+async fn sync_and_wait(server: &TestServer, client: &reqwest::Client) {
+    assert_eq!(server.call(client, "start_sync").await.status(), 200);
+    for _ in 0..600 {
+        let status: Value = server
+            .call(client, "sync_status")
+            .await
+            .json()
+            .await
+            .unwrap();
+        if status["running"].is_null() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the sync did not finish");
+}
+
+#[tokio::test]
+async fn the_sync_stores_each_customers_coverage_as_the_simulator_says() {
+    let server = TestServer::start().await;
+    let (avery, _) = server.sign_in(ADMIN_UPN).await;
+    let truth = truth(&server).await;
+    let all = exported(&server, &avery, "").await;
+    assert_eq!(all.len(), truth.len());
+    for (tenant, expected) in &truth {
+        let (class, reasons) = &all[tenant];
+        assert_eq!(class, expected, "{tenant}: {reasons}");
+        assert!(!reasons.is_empty(), "{tenant} has reasons");
+    }
+    // The filter of each class selects exactly the simulator's customers of that class.
+    for class in ["covered", "partial", "at_risk", "none", "unknown"] {
+        let selected = exported(&server, &avery, &format!("gdap={class}")).await;
+        let expected = truth.values().filter(|c| *c == class).count();
+        assert_eq!(selected.len(), expected, "gdap={class}");
+        assert!(selected.values().all(|(c, _)| c == class));
+    }
+    let html = server.page(&avery, "/customers?gdap=covered").await.1;
+    assert!(html.contains("data-gdap=\"covered\""), "the column shows");
+    assert!(html.contains("id=\"safe-to-remove\""), "the summary shows");
+}
+
+#[tokio::test]
+async fn the_empty_list_trap_makes_every_customer_unknown_never_none() {
+    let server = TestServer::start().await;
+    // Riley is not in Admin Agents: Graph answers 200 with no relationship at all.
+    let (riley, _) = server.sign_in(READER_UPN).await;
+    let all = exported(&server, &riley, "").await;
+    assert!(!all.is_empty());
+    for (tenant, (class, reasons)) in &all {
+        assert_eq!(class, "unknown", "{tenant}");
+        assert!(reasons.contains("Admin Agents"), "{reasons}");
+    }
+}
+
+#[tokio::test]
+async fn a_failed_gdap_read_keeps_the_last_known_coverage() {
+    let server = TestServer::start().await;
+    let (avery, _) = server.sign_in(ADMIN_UPN).await;
+    let before = exported(&server, &avery, "").await;
+
+    server.simulator.set_faults(simulator::FaultConfig {
+        error_rates: std::collections::BTreeMap::from([(403, 1.0)]),
+        path_contains: Some("tenantRelationships".into()),
+        ..Default::default()
+    });
+    sync_and_wait(&server, &avery).await;
+    let after = exported(&server, &avery, "").await;
+    assert_eq!(after.len(), before.len());
+    for (tenant, (class, reasons)) in &after {
+        assert_eq!(class, &before[tenant].0, "{tenant} keeps its class");
+        assert!(reasons.starts_with("Kept from the sync of"), "{reasons}");
+    }
+}
+
+#[tokio::test]
+async fn the_customer_page_shows_each_relationship_and_the_verdict() {
+    let server = TestServer::start().await;
+    let (avery, _) = server.sign_in(ADMIN_UPN).await;
+    let state = server.sim_state().await;
+    let (tenant, expected) = state["gdap"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(_, c)| c["relationships"].as_array().unwrap().len() >= 2)
+        .map(|(t, c)| (t.clone(), c.clone()))
+        .unwrap();
+    let response = server
+        .call_with(&avery, "customer_gdap", &[("customer_tenant_id", &tenant)])
+        .await;
+    assert_eq!(response.status(), 200);
+    let gdap: Value = response.json().await.unwrap();
+    assert_eq!(gdap["verdict"]["coverage"], expected["expectedCoverage"]);
+    let mut listed: Vec<&str> = gdap["relationships"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    let mut truth: Vec<&str> = expected["relationships"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    listed.sort_unstable();
+    truth.sort_unstable();
+    assert_eq!(listed, truth);
+
+    let html = server.page(&avery, &format!("/customers/{tenant}")).await.1;
+    assert!(html.contains("id=\"gdap-verdict\""), "the section renders");
+    for id in truth {
+        assert!(html.contains(id), "relationship {id} listed");
+    }
+}
+
+async fn decide(
+    server: &TestServer,
+    client: &reqwest::Client,
+    review: &str,
+    customer: &str,
+    args: &[(&str, &str)],
+) -> (u16, String) {
+    let mut form = vec![
+        ("review", review),
+        ("customer_tenant_id", customer),
+        ("decision", "remove"),
+    ];
+    form.extend_from_slice(args);
+    let response = server.call_with(client, "decide", &form).await;
+    (
+        response.status().as_u16(),
+        response.text().await.unwrap_or_default(),
+    )
+}
+
+#[tokio::test]
+async fn removing_dap_where_gdap_does_not_cover_needs_an_explained_override() {
+    let server = TestServer::start().await;
+    let (avery, _) = server.sign_in(ADMIN_UPN).await;
+    let started = server
+        .call_with(
+            &avery,
+            "start_review",
+            &[("filter", "dap=on&stale=90"), ("title", "")],
+        )
+        .await;
+    assert_eq!(started.status(), 200);
+    let id: String = started.json().await.unwrap();
+    let review: Value = server
+        .call_with(&avery, "review", &[("id", &id)])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let truth = truth(&server).await;
+    let customers = review["customers"].as_array().unwrap();
+    for c in customers {
+        let tenant = c["customer_tenant_id"].as_str().unwrap();
+        assert_eq!(c["gdap"].as_str().unwrap(), truth[tenant], "{tenant}");
+    }
+    let pick = |class: &str| {
+        customers
+            .iter()
+            .find(|c| c["gdap"] == class)
+            .map(|c| c["customer_tenant_id"].as_str().unwrap().to_string())
+            .unwrap_or_else(|| panic!("a stale DAP customer whose coverage is {class}"))
+    };
+    let (uncovered, covered) = (pick("none"), pick("covered"));
+
+    let (status, body) = decide(&server, &avery, &id, &uncovered, &[("note", "stale")]).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("may lock the partner out"), "{body}");
+    let (status, _) = decide(
+        &server,
+        &avery,
+        &id,
+        &uncovered,
+        &[("override_uncovered", "on"), ("note", "")],
+    )
+    .await;
+    assert_eq!(status, 400, "an override needs its reason");
+    let (status, body) = decide(
+        &server,
+        &avery,
+        &id,
+        &uncovered,
+        &[("override_uncovered", "on"), ("note", "customer left us")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = decide(&server, &avery, &id, &covered, &[]).await;
+    assert_eq!(status, 200, "a covered customer needs no override: {body}");
+
+    let review: Value = server
+        .call_with(&avery, "review", &[("id", &id)])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let decision_of = |tenant: &str| {
+        review["customers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["customer_tenant_id"] == tenant)
+            .unwrap()["decision"]
+            .clone()
+    };
+    assert_eq!(decision_of(&uncovered)["coverage"], "none");
+    assert_eq!(decision_of(&covered)["coverage"], "covered");
+    let audited: Vec<String> = sqlx::query_scalar(
+        "SELECT target FROM audit_log WHERE action = 'review-decision' ORDER BY at_ms, id",
+    )
+    .fetch_all(&server.state.storage.pool)
+    .await
+    .unwrap();
+    assert!(
+        audited
+            .iter()
+            .any(|t| t.contains("GDAP coverage none, removal overridden")),
+        "{audited:?}"
+    );
+}
