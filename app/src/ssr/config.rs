@@ -928,7 +928,7 @@ mod tests {
         assert_eq!(c.consent_rate_limit_per_second, 50);
         assert!(!c.review_four_eyes);
         assert!(c.instance_id.contains(":3107:"), "{}", c.instance_id);
-        let again = config(&[("DASHBOARD_BIND_ADDR", "127.0.0.1:3107")]).unwrap();
+        let again = demo(&[("DASHBOARD_BIND_ADDR", "127.0.0.1:3107")]).unwrap();
         assert_ne!(c.instance_id, again.instance_id, "unique per process");
 
         let c = demo(&[
