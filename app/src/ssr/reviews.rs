@@ -521,7 +521,6 @@ pub fn routes() -> axum::Router<AppState> {
 pub const CSV_HEADER: [&str; 12] = [
     "Organisation",
     "Customer tenant id",
-    "GDAP coverage at start",
     "DAP since",
     "Last partner sign-in",
     "Decision",
@@ -531,6 +530,7 @@ pub const CSV_HEADER: [&str; 12] = [
     "Approved by",
     "Approved at",
     "Removed by the review",
+    "GDAP coverage at start",
 ];
 
 async fn export_csv(
@@ -549,7 +549,6 @@ async fn export_csv(
             [
                 neutralize_formula(&c.organization_display_name),
                 c.customer_tenant_id.clone(),
-                c.gdap.as_str().to_string(),
                 c.dap_since.clone().unwrap_or_default(),
                 c.last_sign_in.clone().unwrap_or_default(),
                 decision
@@ -566,6 +565,7 @@ async fn export_csv(
                     "no"
                 }
                 .to_string(),
+                c.gdap.as_str().to_string(),
             ]
         });
         let header = std::iter::once(CSV_HEADER.map(String::from));
