@@ -197,7 +197,11 @@ async fn a_removal_approved_by_a_second_admin_is_executed_and_dap_shows_off() {
         .unwrap();
     assert_eq!(csv.lines().count(), customers.len() + 1);
     let removed_line = csv.lines().find(|l| l.contains(&removed)).unwrap();
-    assert!(removed_line.contains(APPROVER_UPN) && removed_line.ends_with(",yes"));
+    // ... removed by the review, then the GDAP coverage at the start.
+    assert!(
+        removed_line.contains(APPROVER_UPN) && removed_line.contains(",yes,"),
+        "{removed_line}"
+    );
 
     // Audited: every decision and the execution, by their actors.
     let decisions: i64 = sqlx::query_scalar(
