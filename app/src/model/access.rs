@@ -87,17 +87,9 @@ impl Permissions {
     pub fn missing_reason(permission: Permission) -> String {
         format!(
             "{} needs the dashboard role {}: ask an administrator of your organisation to assign it to you in Entra ID.",
-            capitalise(permission.describe()),
+            super::gdap::capitalise(permission.describe()),
             permission.app_role()
         )
-    }
-}
-
-fn capitalise(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
     }
 }
 

@@ -430,14 +430,10 @@ pub struct CustomerRow {
     #[serde(default)]
     pub consented_applications: u32,
     /// GDAP coverage as of the snapshot, with its reasons (one per line).
-    #[serde(default = "unknown_coverage")]
+    #[serde(default)]
     pub gdap: Coverage,
     #[serde(default)]
     pub gdap_reasons: String,
-}
-
-fn unknown_coverage() -> Coverage {
-    Coverage::Unknown
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -75,10 +75,14 @@ pub fn role_name(id: &str) -> String {
 }
 
 /// The coverage classes, from worst to best knowledge of safety.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Coverage {
-    /// The GDAP read failed, was refused, or came back empty for every customer.
+    /// The GDAP read failed, was refused, or came back empty for every customer (and what
+    /// nothing has been read for yet).
+    #[default]
     Unknown,
     /// No relationship with the customer is active.
     None,
@@ -332,7 +336,8 @@ pub fn partner_wide_unknown<E: std::fmt::Display>(
     }
 }
 
-fn day(t: OffsetDateTime) -> String {
+/// `YYYY-MM-DD`, for reasons and pages.
+pub fn day(t: OffsetDateTime) -> String {
     format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day())
 }
 
@@ -364,7 +369,8 @@ fn breaks_for(held: &BTreeSet<String>, when: &str) -> Vec<Broken> {
         .collect()
 }
 
-fn capitalise(text: &str) -> String {
+/// The text with its first letter in upper case, for sentences built from labels.
+pub(crate) fn capitalise(text: &str) -> String {
     let mut chars = text.chars();
     chars.next().map_or_else(String::new, |first| {
         first.to_uppercase().collect::<String>() + chars.as_str()

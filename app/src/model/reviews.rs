@@ -65,14 +65,10 @@ pub struct ReviewCustomer {
     /// Every decision and approval, oldest first.
     pub history: Vec<DecisionRecord>,
     /// GDAP coverage when the review started, and its reasons (one per line).
-    #[serde(default = "unknown_coverage")]
+    #[serde(default)]
     pub gdap: Coverage,
     #[serde(default)]
     pub gdap_reasons: String,
-}
-
-fn unknown_coverage() -> Coverage {
-    Coverage::Unknown
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

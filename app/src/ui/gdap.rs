@@ -8,10 +8,7 @@ use leptos::prelude::*;
 use time::OffsetDateTime;
 
 fn day(t: Option<OffsetDateTime>) -> String {
-    t.map_or_else(
-        || "—".to_string(),
-        |t| format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day()),
-    )
+    t.map_or_else(|| "—".to_string(), crate::model::gdap::day)
 }
 
 fn role_names(roles: &[String]) -> String {
