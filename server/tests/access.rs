@@ -361,3 +361,42 @@ async fn a_role_removed_in_entra_is_lost_at_the_next_refresh() {
         .unwrap();
     assert_eq!(info["user"]["permissions"]["operate"], false);
 }
+
+#[tokio::test]
+async fn internal_error_text_reaches_the_browser_only_as_a_reference() {
+    let server = TestServer::start().await;
+    let (avery, _) = server.sign_in(ADMIN_UPN).await;
+    let pool = &server.state.storage.pool;
+    sqlx::query("ALTER TABLE user_credentials RENAME TO user_credentials_away")
+        .execute(pool)
+        .await
+        .unwrap();
+    let function = server.call(&avery, "jobs").await;
+    let download = avery
+        .get(server.url("/audit/export.csv"))
+        .send()
+        .await
+        .unwrap();
+    let json = avery
+        .get(server.url("/jobs/00000000-0000-0000-0000-000000000000.json"))
+        .send()
+        .await
+        .unwrap();
+    sqlx::query("ALTER TABLE user_credentials_away RENAME TO user_credentials")
+        .execute(pool)
+        .await
+        .unwrap();
+    for (what, response) in [
+        ("server function", function),
+        ("download", download),
+        ("job JSON", json),
+    ] {
+        assert_eq!(response.status(), 500, "{what}");
+        let body = response.text().await.unwrap();
+        assert!(body.contains("reference"), "{what}: {body}");
+        assert!(
+            !body.contains("user_credentials") && !body.contains("no such table"),
+            "{what} leaks SQL: {body}"
+        );
+    }
+}

@@ -22,9 +22,27 @@ pub mod storage;
 
 use crate::error::AppError;
 
+/// What the browser may see of an error: internal text (SQL, session store, a failed task) is
+/// logged with a reference and only the reference goes out; every other kind is the user's own
+/// business and passes unchanged.
+pub fn for_browser(error: AppError) -> AppError {
+    match error {
+        AppError::Internal(detail) => {
+            let reference = uuid::Uuid::new_v4().simple().to_string();
+            let reference = &reference[..12];
+            tracing::error!(reference, error = %detail, "internal error");
+            AppError::Internal(format!(
+                "something failed on the server (reference {reference}; the operator finds the detail in the log)"
+            ))
+        }
+        other => other,
+    }
+}
+
 /// Sets the HTTP status of a failing server function from its typed error, so a 401 is a 401 on
-/// the wire too.
+/// the wire too, and keeps internal detail out of the answer.
 pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+    let result = result.map_err(for_browser);
     if let Err(error) = &result {
         if let Some(options) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
             if let Ok(status) = http::StatusCode::from_u16(error.status_code()) {

@@ -53,6 +53,7 @@ pub async fn json_middleware(
                     ([(http::header::CACHE_CONTROL, "no-store")], axum::Json(job)).into_response()
                 }
                 Err(error) => {
+                    let error = crate::ssr::for_browser(error);
                     let status = http::StatusCode::from_u16(error.status_code())
                         .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
                     (status, axum::Json(error)).into_response()
