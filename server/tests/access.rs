@@ -107,6 +107,16 @@ const SERVER_FUNCTIONS: &[Row] = &[
     ("cancel_job", &[("id", "x")], Some("Dashboard.Operate")),
     ("retry_failed", &[("id", "x")], Some("Dashboard.Operate")),
     (
+        "release_held",
+        &[
+            ("id", "x"),
+            ("customer", "x"),
+            ("confirm", "on"),
+            ("note", "n"),
+        ],
+        Some("Dashboard.Operate"),
+    ),
+    (
         "audit_log",
         &[
             ("query[actor]", ""),

@@ -535,6 +535,16 @@ async fn non_guid_and_traversal_ids_in_server_functions_are_refused_before_any_u
         ("job", "id", vec![]),
         ("cancel_job", "id", vec![]),
         ("retry_failed", "id", vec![]),
+        (
+            "release_held",
+            "id",
+            vec![("customer", UNKNOWN), ("confirm", "on"), ("note", "n")],
+        ),
+        (
+            "release_held",
+            "customer",
+            vec![("id", UNKNOWN), ("confirm", "on"), ("note", "n")],
+        ),
         ("review", "id", vec![]),
         ("execute_review", "id", vec![]),
         (
@@ -1431,6 +1441,15 @@ fn every_server_function() -> Vec<(&'static str, Vec<(&'static str, &'static str
         ("remove_role_member", member),
         ("restore_consent", consent.clone()),
         ("retry_failed", vec![("id", UNKNOWN)]),
+        (
+            "release_held",
+            vec![
+                ("id", UNKNOWN),
+                ("customer", UNKNOWN),
+                ("confirm", "on"),
+                ("note", "n"),
+            ],
+        ),
         ("review", vec![("id", UNKNOWN)]),
         ("reviews", vec![]),
         ("revoke_consent", consent),

@@ -189,13 +189,11 @@ async fn decide(
     )
 }
 
-#[tokio::test]
-async fn removing_dap_where_gdap_does_not_cover_needs_an_explained_override() {
-    let server = TestServer::start().await;
-    let (avery, _) = server.sign_in(ADMIN_UPN).await;
+/// A review of the DAP customers without a partner sign-in for 90 days: its id and contents.
+async fn stale_review(server: &TestServer, client: &reqwest::Client) -> (String, Value) {
     let started = server
         .call_with(
-            &avery,
+            client,
             "start_review",
             &[("filter", "dap=on&stale=90"), ("title", "")],
         )
@@ -203,11 +201,19 @@ async fn removing_dap_where_gdap_does_not_cover_needs_an_explained_override() {
     assert_eq!(started.status(), 200);
     let id: String = started.json().await.unwrap();
     let review: Value = server
-        .call_with(&avery, "review", &[("id", &id)])
+        .call_with(client, "review", &[("id", &id)])
         .await
         .json()
         .await
         .unwrap();
+    (id, review)
+}
+
+#[tokio::test]
+async fn removing_dap_where_gdap_does_not_cover_needs_an_explained_override() {
+    let server = TestServer::start().await;
+    let (avery, _) = server.sign_in(ADMIN_UPN).await;
+    let (id, review) = stale_review(&server, &avery).await;
     let truth = truth(&server).await;
     let customers = review["customers"].as_array().unwrap();
     for c in customers {
@@ -276,4 +282,185 @@ async fn removing_dap_where_gdap_does_not_cover_needs_an_explained_override() {
             .any(|t| t.contains("GDAP coverage none, removal overridden")),
         "{audited:?}"
     );
+}
+
+#[tokio::test]
+async fn a_relationship_terminated_between_approval_and_execution_holds_that_removal_only() {
+    let server = TestServer::start().await;
+    let (avery, _) = server.sign_in(ADMIN_UPN).await;
+    let (id, review) = stale_review(&server, &avery).await;
+    let of_class = |class: &str| -> Vec<String> {
+        review["customers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["gdap"] == class)
+            .map(|c| c["customer_tenant_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let covered = of_class("covered");
+    assert!(
+        covered.len() >= 2,
+        "two stale DAP customers covered by GDAP"
+    );
+    let (falls, stays) = (covered[0].clone(), covered[1].clone());
+    let uncovered = of_class("none")[0].clone();
+    for customer in [&falls, &stays] {
+        let (status, body) = decide(&server, &avery, &id, customer, &[("note", "stale")]).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, body) = decide(
+        &server,
+        &avery,
+        &id,
+        &uncovered,
+        &[("override_uncovered", "on"), ("note", "customer left us")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    // Between the decision and the execution, the partner's GDAP access to one customer ends.
+    let truth = server.sim_state().await["gdap"][&falls]["relationships"].clone();
+    for relationship in truth.as_array().unwrap() {
+        if relationship["status"] == "active" {
+            let response = reqwest::Client::new()
+                .post(server.url(&format!(
+                    "/_sim/gdap/relationships/{}/terminate",
+                    relationship["id"].as_str().unwrap()
+                )))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+        }
+    }
+
+    let executed = server
+        .call_with(&avery, "execute_review", &[("id", &id)])
+        .await;
+    assert_eq!(executed.status(), 200);
+    let job: String = executed.json().await.unwrap();
+    let finished = server.wait_for_job(&avery, &job).await;
+    let counts = &finished["summary"]["counts"];
+    assert_eq!(
+        (
+            counts["total"].clone(),
+            counts["done"].clone(),
+            counts["held"].clone()
+        ),
+        (3.into(), 2.into(), 1.into()),
+        "{finished}"
+    );
+    let item = |job: &Value, tenant: &str| {
+        job["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["customer_tenant_id"] == tenant)
+            .unwrap()
+            .clone()
+    };
+    let held = item(&finished, &falls);
+    assert_eq!(held["status"], "held");
+    assert_eq!(held["attempts"], 0, "never sent");
+    let detail = held["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("GDAP coverage fell from covered at the decision to none"),
+        "{detail}"
+    );
+    assert!(
+        server.dap_enabled(&falls).await,
+        "the held removal was not sent"
+    );
+    assert!(!server.dap_enabled(&stays).await && !server.dap_enabled(&uncovered).await);
+
+    let audited = |customer: &str| {
+        let pool = server.state.storage.pool.clone();
+        let customer = customer.to_string();
+        async move {
+            sqlx::query_as::<_, (String, String)>(
+                "SELECT outcome, target FROM audit_log WHERE action = 'remove-dap'
+                 AND customer_tenant_id = $1 ORDER BY at_ms, id",
+            )
+            .bind(customer)
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let entries = audited(&falls).await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0].0, "refused");
+    assert!(
+        entries[0]
+            .1
+            .contains("GDAP coverage at decision: covered; at execution: none"),
+        "{entries:?}"
+    );
+    let entries = audited(&stays).await;
+    assert_eq!(entries[0].0, "succeeded");
+    assert!(
+        entries[0]
+            .1
+            .contains("GDAP coverage at decision: covered; at execution: covered"),
+        "{entries:?}"
+    );
+    assert!(audited(&uncovered).await[0]
+        .1
+        .contains("GDAP coverage at decision: none; at execution: none"));
+
+    // Released deliberately: only with the confirmation and a reason, then it is sent.
+    let release = |args: &[(&str, &str)]| {
+        let mut form = vec![("id", job.as_str()), ("customer", falls.as_str())];
+        form.extend_from_slice(args);
+        let form: Vec<(String, String)> = form
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let (server, avery) = (&server, avery.clone());
+        async move {
+            let form: Vec<(&str, &str)> =
+                form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            server
+                .call_with(&avery, "release_held", &form)
+                .await
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(
+        release(&[("note", "moved to a new relationship")]).await,
+        400
+    );
+    assert_eq!(release(&[("confirm", "on"), ("note", " ")]).await, 400);
+    assert_eq!(
+        release(&[("confirm", "on"), ("note", "moved to a new relationship")]).await,
+        200
+    );
+    assert_eq!(
+        release(&[("confirm", "on"), ("note", "twice")]).await,
+        400,
+        "released once"
+    );
+    let finished = server.wait_for_job(&avery, &job).await;
+    assert_eq!(item(&finished, &falls)["status"], "done", "{finished}");
+    assert!(!server.dap_enabled(&falls).await);
+    let entries = audited(&falls).await;
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert_eq!(entries[1].0, "succeeded");
+    assert!(
+        entries[1]
+            .1
+            .contains(&format!("sent anyway: released by {ADMIN_UPN}")),
+        "{entries:?}"
+    );
+    let released: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'release-held-removal'
+         AND actor_upn = $1 AND target LIKE '%moved to a new relationship%'",
+    )
+    .bind(ADMIN_UPN)
+    .fetch_one(&server.state.storage.pool)
+    .await
+    .unwrap();
+    assert_eq!(released, 1);
 }

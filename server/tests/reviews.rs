@@ -150,19 +150,8 @@ async fn a_removal_approved_by_a_second_admin_is_executed_and_dap_shows_off() {
 
     // Partner Center has DAP off for the removed customer only, and the customers view says so
     // without a re-sync.
-    let sim = server.sim_state().await;
-    let dap_of = |tenant: &str| {
-        sim["customers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["customerTenantId"] == tenant)
-            .unwrap()["dapEnabled"]
-            .as_bool()
-            .unwrap()
-    };
-    assert!(!dap_of(&removed));
-    assert!(dap_of(&unapproved) && dap_of(&kept));
+    assert!(!server.dap_enabled(&removed).await);
+    assert!(server.dap_enabled(&unapproved).await && server.dap_enabled(&kept).await);
     let (_, html) = server
         .page(&avery, &format!("/customers?q={removed}"))
         .await;
@@ -409,17 +398,12 @@ async fn retrying_a_dap_removal_job_sends_only_the_removals_that_still_stand() {
         .collect();
     assert_eq!(items, [still.as_str()]);
     assert_eq!(retried["summary"]["started_by"], APPROVER_UPN);
-    let sim = server.sim_state().await;
-    let dap_of = |tenant: &str| {
-        sim["customers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["customerTenantId"] == tenant)
-            .unwrap()["dapEnabled"]
-            .as_bool()
-            .unwrap()
-    };
-    assert!(!dap_of(&still), "the standing removal is applied");
-    assert!(dap_of(&changed), "the unproven approval keeps DAP");
+    assert!(
+        !server.dap_enabled(&still).await,
+        "the standing removal is applied"
+    );
+    assert!(
+        server.dap_enabled(&changed).await,
+        "the unproven approval keeps DAP"
+    );
 }

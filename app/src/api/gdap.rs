@@ -16,7 +16,8 @@ pub async fn fetch_customer_gdap(customer_tenant_id: String) -> Result<CustomerG
             let customer = Guid::parse(&customer_tenant_id).map_err(|_| AppError::NotFound {
                 what: "customer".into(),
             })?;
-            let (relationships, verdict) = gdap::for_customer(&state, &user, customer).await?;
+            let (relationships, verdict) =
+                gdap::for_customer(&state, &user.user_key, customer).await?;
             Ok(CustomerGdap {
                 relationships,
                 verdict,

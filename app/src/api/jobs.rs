@@ -155,3 +155,32 @@ pub async fn retry_failed(id: String) -> Result<String, AppError> {
         .await,
     )
 }
+
+/// Sends a held DAP removal after all (confirmed, with the reason), and reloads the job.
+#[server(prefix = "/api", endpoint = "release_held")]
+pub async fn release_held(
+    id: String,
+    customer: String,
+    confirm: Option<String>,
+    note: String,
+) -> Result<(), AppError> {
+    use crate::model::access::Permission;
+    use crate::ssr::{access, jobs, respond, state::AppState};
+    respond(
+        async {
+            let state = AppState::from_context()?;
+            let user = access::require(Permission::Operate, "release-held-removal").await?;
+            let customer = crate::ids::Guid::parse(&customer)?;
+            jobs::release_held(
+                &state,
+                &user,
+                job_id(&id)?,
+                customer,
+                confirm.is_some(),
+                &note,
+            )
+            .await
+        }
+        .await,
+    )
+}

@@ -136,6 +136,27 @@ impl Coverage {
     pub fn is_safe(self) -> bool {
         self == Coverage::Covered
     }
+
+    /// Whether a customer whose DAP removal was decided at `at_decision` has lost coverage
+    /// since, so the removal must not go out unchecked. Not knowing now is a fall, unless the
+    /// decision already overrode not knowing. A decision without a recorded coverage (older
+    /// than coverage) is held to "covered".
+    pub fn fell_since(self, at_decision: Option<Coverage>) -> bool {
+        fn rank(coverage: Coverage) -> u8 {
+            match coverage {
+                Coverage::Unknown => 0,
+                Coverage::None => 1,
+                Coverage::AtRisk => 2,
+                Coverage::Partial => 3,
+                Coverage::Covered => 4,
+            }
+        }
+        let at_decision = at_decision.unwrap_or(Coverage::Covered);
+        match self {
+            Coverage::Unknown => at_decision != Coverage::Unknown,
+            now => rank(now) < rank(at_decision),
+        }
+    }
 }
 
 /// What the dashboard does in a customer tenant, and the GDAP roles that allow it.
@@ -545,6 +566,25 @@ pub fn iso_duration(text: &str) -> Option<Duration> {
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn coverage_falls_when_it_drops_below_the_decision_or_becomes_unknown() {
+        use Coverage::*;
+        assert!(!Covered.fell_since(Some(Covered)));
+        assert!(Partial.fell_since(Some(Covered)));
+        assert!(None.fell_since(Some(Covered)));
+        assert!(Unknown.fell_since(Some(Covered)));
+        assert!(Unknown.fell_since(Some(None)), "not knowing is a fall");
+        // An override of an uncovered customer holds only if it got worse.
+        assert!(!None.fell_since(Some(None)));
+        assert!(!Partial.fell_since(Some(AtRisk)));
+        assert!(None.fell_since(Some(AtRisk)));
+        assert!(!Unknown.fell_since(Some(Unknown)));
+        assert!(!None.fell_since(Some(Unknown)));
+        // No coverage recorded with the decision: it must be covered now.
+        assert!(!Covered.fell_since(Option::None));
+        assert!(Partial.fell_since(Option::None));
+    }
 
     const NOW: OffsetDateTime = datetime!(2026-11-30 12:00 UTC);
     const FULL: &[&str] = &[

@@ -45,6 +45,9 @@ pub enum JobItemStatus {
     Done,
     Failed,
     Cancelled,
+    /// Not sent: a check right before the call found a reason to stop (a DAP removal whose
+    /// customer lost GDAP coverage since the decision). An admin may release it deliberately.
+    Held,
 }
 
 impl JobItemStatus {
@@ -54,6 +57,7 @@ impl JobItemStatus {
             JobItemStatus::Done => "done",
             JobItemStatus::Failed => "failed",
             JobItemStatus::Cancelled => "cancelled",
+            JobItemStatus::Held => "held",
         }
     }
 
@@ -62,6 +66,7 @@ impl JobItemStatus {
             "done" => JobItemStatus::Done,
             "failed" => JobItemStatus::Failed,
             "cancelled" => JobItemStatus::Cancelled,
+            "held" => JobItemStatus::Held,
             _ => JobItemStatus::Pending,
         }
     }
@@ -74,11 +79,12 @@ pub struct JobCounts {
     pub done: usize,
     pub failed: usize,
     pub cancelled: usize,
+    pub held: usize,
 }
 
 impl JobCounts {
     pub fn handled(&self) -> usize {
-        self.done + self.failed + self.cancelled
+        self.done + self.failed + self.cancelled + self.held
     }
 }
 

@@ -35,6 +35,17 @@ impl Decision {
 /// Longest note a reviewer can leave.
 pub const MAX_NOTE_CHARS: usize = 1000;
 
+/// A note as stored: trimmed, and refused (with the reason) when too long.
+pub fn checked_note(note: &str) -> Result<&str, String> {
+    let note = note.trim();
+    if note.chars().count() > MAX_NOTE_CHARS {
+        return Err(format!(
+            "The note is longer than {MAX_NOTE_CHARS} characters."
+        ));
+    }
+    Ok(note)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DecisionRecord {
     pub decision: Decision,

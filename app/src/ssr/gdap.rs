@@ -58,15 +58,16 @@ pub fn without_relationships(now: OffsetDateTime) -> Verdict {
     gdap::classify(&[], now)
 }
 
-/// One customer's relationships (each with its assignments) and verdict, read now.
+/// One customer's relationships (each with its assignments) and verdict, read now with the
+/// token of the admin whose credential is `user_key`.
 pub async fn for_customer(
     app: &AppState,
-    user: &SessionUser,
+    user_key: &str,
     customer: Guid,
 ) -> Result<(Vec<Relationship>, Verdict), AppError> {
     let token = app
         .tokens
-        .access_token(&user.user_key, &app.config.graph_audience)
+        .access_token(user_key, &app.config.graph_audience)
         .await?;
     let listing = app
         .graph
@@ -79,6 +80,45 @@ pub async fn for_customer(
         .items;
     let verdict = gdap::classify(&relationships, OffsetDateTime::now_utc());
     Ok((relationships, verdict))
+}
+
+/// What the GDAP read right before a DAP removal found.
+#[derive(Debug, Clone)]
+pub struct Recheck {
+    /// For the audit: the coverage at decision and now.
+    pub note: String,
+    /// Why the removal must not go out: the coverage fell since the decision.
+    pub fell: Option<String>,
+}
+
+/// Reads one customer's GDAP again right before its DAP removal, as the admin who started the
+/// job, and compares it with the coverage the decision was taken against. A read that fails is
+/// unknown, which is a fall.
+pub async fn recheck_before_removal(
+    app: &AppState,
+    user_key: &str,
+    customer: Guid,
+    at_decision: Option<Coverage>,
+) -> Recheck {
+    let verdict = match for_customer(app, user_key, customer).await {
+        Ok((_, verdict)) => verdict,
+        Err(error) => Verdict::unknown(format!(
+            "GDAP could not be read right before the call: {}",
+            super::for_browser(error)
+        )),
+    };
+    let decided = at_decision.map_or("not recorded", Coverage::label);
+    let now = verdict.coverage.label();
+    Recheck {
+        note: format!("GDAP coverage at decision: {decided}; at execution: {now}"),
+        fell: verdict.coverage.fell_since(at_decision).then(|| {
+            format!(
+                "held, not sent: GDAP coverage fell from {decided} at the decision to {now} \
+                 ({}). Release it to remove DAP anyway.",
+                verdict.reasons.join(" ")
+            )
+        }),
+    }
 }
 
 /// The coverage to store for one customer when this sync could not read GDAP: the previous

@@ -15,7 +15,7 @@ use crate::model::customers::CustomerQuery;
 use crate::model::gdap::Coverage;
 use crate::model::jobs::JobKind;
 use crate::model::reviews::{
-    Decision, DecisionRecord, Review, ReviewCustomer, ReviewSummary, MAX_NOTE_CHARS,
+    checked_note, Decision, DecisionRecord, Review, ReviewCustomer, ReviewSummary,
 };
 use sqlx::Row;
 use std::collections::HashMap;
@@ -119,12 +119,7 @@ pub async fn decide(
     note: &str,
     override_uncovered: bool,
 ) -> Result<(), AppError> {
-    let note = note.trim();
-    if note.chars().count() > MAX_NOTE_CHARS {
-        return Err(AppError::InvalidInput(format!(
-            "The note is longer than {MAX_NOTE_CHARS} characters."
-        )));
-    }
+    let note = checked_note(note).map_err(AppError::InvalidInput)?;
     let loaded = load(state, review, user).await?;
     if loaded.summary.executed_at.is_some() {
         return Err(AppError::InvalidInput(
@@ -311,6 +306,25 @@ pub async fn still_ready(
         .into_iter()
         .filter(|(tenant, _)| ready.contains(tenant.to_string().as_str()))
         .collect())
+}
+
+/// The GDAP coverage the latest removal decision for `customer` in `review` was taken against.
+pub async fn coverage_at_decision(
+    state: &AppState,
+    review: &str,
+    customer: &str,
+) -> Result<Option<Coverage>, AppError> {
+    let coverage: Option<Option<String>> = sqlx::query_scalar(
+        "SELECT coverage_at_decision FROM review_decisions
+         WHERE review_id = $1 AND customer_tenant_id = $2 AND decision = 'remove'
+         ORDER BY decided_at_ms DESC, id DESC LIMIT 1",
+    )
+    .bind(review)
+    .bind(customer)
+    .fetch_optional(&state.storage.pool)
+    .await
+    .map_err(db)?;
+    Ok(coverage.flatten().as_deref().and_then(Coverage::parse))
 }
 
 const SUMMARY_COLUMNS: &str = "id, title, started_by, started_at_ms, scope, four_eyes,

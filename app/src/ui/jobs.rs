@@ -7,8 +7,8 @@ use super::{
     viewer_permissions, ErrorPanel, NotAllowed, RefreshWithoutJavaScript, SessionResource,
 };
 use crate::api::jobs::{
-    fetch_bulk_selection, fetch_job, fetch_jobs, BulkSelection, CancelJob, RetryFailed,
-    StartConsentJob,
+    fetch_bulk_selection, fetch_job, fetch_jobs, BulkSelection, CancelJob, ReleaseHeld,
+    RetryFailed, StartConsentJob,
 };
 use crate::model::access::Permission;
 use crate::model::jobs::{Job, JobItem, JobItemStatus, JobSummary};
@@ -29,6 +29,12 @@ fn progress_text(counts: &crate::model::jobs::JobCounts, finished: bool) -> Stri
     );
     if counts.cancelled > 0 {
         text.push_str(&format!(", {} cancelled", thousands(counts.cancelled)));
+    }
+    if counts.held > 0 {
+        text.push_str(&format!(
+            ", {} held because GDAP coverage fell",
+            thousands(counts.held)
+        ));
     }
     text.push_str(if finished { "." } else { "…" });
     text
@@ -190,11 +196,19 @@ pub fn JobPage() -> impl IntoView {
     let id = move || params.read().get("id").unwrap_or_default();
     let cancel = ServerAction::<CancelJob>::new();
     let retry = ServerAction::<RetryFailed>::new();
+    let release = ServerAction::<ReleaseHeld>::new();
     let session = expect_context::<SessionResource>();
     let tick = RwSignal::new(0usize);
     let job = Resource::new(
-        move || (id(), tick.get(), cancel.version().get()),
-        |(id, _, _)| fetch_job(id),
+        move || {
+            (
+                id(),
+                tick.get(),
+                cancel.version().get(),
+                release.version().get(),
+            )
+        },
+        |(id, _, _, _)| fetch_job(id),
     );
     // Client only: follow the job while it runs.
     Effect::new(move |_| {
@@ -212,8 +226,10 @@ pub fn JobPage() -> impl IntoView {
     let action_error = move || {
         let cancel_error = cancel.value().get().and_then(|r| r.err());
         let retry_error = retry.value().get().and_then(|r| r.err());
+        let release_error = release.value().get().and_then(|r| r.err());
         cancel_error
             .or(retry_error)
+            .or(release_error)
             .map(|error| view! { <ErrorPanel error return_to=format!("/jobs/{}", id()) /> })
     };
     view! {
@@ -225,7 +241,9 @@ pub fn JobPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 let can_operate = viewer_permissions(session).await.operate;
                 match job.await {
-                    Ok(job) => view! { <JobView job cancel retry can_operate /> }.into_any(),
+                    Ok(job) => {
+                        view! { <JobView job cancel retry release can_operate /> }.into_any()
+                    }
                     Err(error) => {
                         view! { <ErrorPanel error return_to=format!("/jobs/{}", id()) /> }
                             .into_any()
@@ -241,9 +259,11 @@ fn JobView(
     job: Job,
     cancel: ServerAction<CancelJob>,
     retry: ServerAction<RetryFailed>,
+    release: ServerAction<ReleaseHeld>,
     can_operate: bool,
 ) -> impl IntoView {
     let s = job.summary;
+    let may_release = can_operate && s.finished_at.is_some() && s.cancel_requested_by.is_none();
     let finished = s.finished_at.is_some();
     let counts = s.counts.clone();
     let application = s.application_id.clone().map(|app| {
@@ -268,16 +288,26 @@ fn JobView(
         view! { <p class="notice">"Cancel requested by " {by} ": stopping after the calls in flight."</p> }
     });
     let job_id = s.id.clone();
+    let items_job_id = s.id.clone();
     let controls = if !can_operate {
         ().into_any()
     } else if finished {
-        (counts.failed > 0)
+        (counts.failed + counts.held > 0)
             .then(move || {
+                let label = match (counts.failed, counts.held) {
+                    (failed, 0) => format!("Retry the {} failed", thousands(failed)),
+                    (0, held) => format!("Check the {} held again", thousands(held)),
+                    (failed, held) => format!(
+                        "Retry the {} failed and check the {} held again",
+                        thousands(failed),
+                        thousands(held)
+                    ),
+                };
                 view! {
                     <ActionForm action=retry attr:class="inline">
                         <input type="hidden" name="id" value=job_id />
                         <button type="submit" class="button">
-                            {format!("Retry the {} failed", thousands(counts.failed))}
+                            {label}
                         </button>
                     </ActionForm>
                 }
@@ -306,6 +336,7 @@ fn JobView(
             data-done=counts.done
             data-failed=counts.failed
             data-cancelled=counts.cancelled
+            data-held=counts.held
             data-finished=finished.to_string()
         >
             "Started by " {s.started_by.clone()} " at " {short_time(&s.created_at)} " for " {origin}
@@ -335,21 +366,59 @@ fn JobView(
                 </tr>
             </thead>
             <tbody>
-                {job.items.into_iter().map(|item| view! { <JobItemRow item /> }).collect_view()}
+                {job
+                    .items
+                    .into_iter()
+                    .map(|item| {
+                        let job_id = items_job_id.clone();
+                        view! { <JobItemRow item job_id release may_release /> }
+                    })
+                    .collect_view()}
             </tbody>
         </table>
     }
 }
 
 #[component]
-fn JobItemRow(item: JobItem) -> impl IntoView {
+fn JobItemRow(
+    item: JobItem,
+    job_id: String,
+    release: ServerAction<ReleaseHeld>,
+    may_release: bool,
+) -> impl IntoView {
     let status = item.status;
     let class = match status {
-        JobItemStatus::Failed => "failed",
+        JobItemStatus::Failed | JobItemStatus::Held => "failed",
         JobItemStatus::Done => "done",
         _ => "muted",
     };
     let detail = item.detail.unwrap_or_default();
+    let customer = item.customer_tenant_id.clone();
+    let release_form = (may_release && status == JobItemStatus::Held).then(|| {
+        view! {
+            <ActionForm action=release attr:class="release-held">
+                <input type="hidden" name="id" value=job_id />
+                <input type="hidden" name="customer" value=customer />
+                <label class="confirm override">
+                    <input type="checkbox" name="confirm" required />
+                    " remove DAP anyway: the partner may lose access to this customer"
+                </label>
+                " "
+                <input
+                    type="text"
+                    name="note"
+                    required
+                    maxlength="1000"
+                    placeholder="Why"
+                    aria-label="Why it is released"
+                />
+                " "
+                <button type="submit" class="button danger">
+                    "Release"
+                </button>
+            </ActionForm>
+        }
+    });
     view! {
         <tr data-tenant-id=item.customer_tenant_id.clone() data-status=status.as_str()>
             <td>
@@ -362,7 +431,7 @@ fn JobItemRow(item: JobItem) -> impl IntoView {
             <td>
                 {detail} " " <span class="request-id" title="MS-RequestId">
                     {item.request_id}
-                </span>
+                </span> {release_form}
             </td>
         </tr>
     }

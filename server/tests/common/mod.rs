@@ -258,6 +258,18 @@ impl TestServer {
         (response.status().as_u16(), response.text().await.unwrap())
     }
 
+    /// Whether Partner Center (the simulator) has DAP on for `tenant` right now.
+    pub async fn dap_enabled(&self, tenant: &str) -> bool {
+        self.sim_state().await["customers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["customerTenantId"] == tenant)
+            .unwrap()["dapEnabled"]
+            .as_bool()
+            .unwrap()
+    }
+
     pub async fn sim_state(&self) -> serde_json::Value {
         reqwest::get(self.sim_url("/_sim/state"))
             .await

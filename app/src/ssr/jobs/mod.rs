@@ -17,6 +17,7 @@ use crate::ids::Guid;
 use crate::model::consent::Grant;
 use crate::model::customers::CustomerQuery;
 use crate::model::jobs::{Job, JobCounts, JobItem, JobItemStatus, JobKind, JobSummary};
+use crate::model::reviews::checked_note;
 use sqlx::Row;
 use std::collections::HashMap;
 use time::OffsetDateTime;
@@ -194,7 +195,7 @@ pub async fn start_consent(
     .await
 }
 
-/// A new job over the items of `id` that failed, with new MS-RequestIds.
+/// A new job over the items of `id` that failed or were held, with new MS-RequestIds.
 pub async fn retry_failed(
     state: &AppState,
     user: &SessionUser,
@@ -209,7 +210,8 @@ pub async fn retry_failed(
     let customers = job
         .items
         .iter()
-        .filter(|item| item.status == JobItemStatus::Failed)
+        // A held removal is checked again by the new job.
+        .filter(|item| matches!(item.status, JobItemStatus::Failed | JobItemStatus::Held))
         .map(|item| {
             Ok((
                 Guid::parse(&item.customer_tenant_id)?,
@@ -218,14 +220,11 @@ pub async fn retry_failed(
         })
         .collect::<Result<Vec<_>, AppError>>()?;
     if customers.is_empty() {
-        return Err(AppError::InvalidInput("No item of this job failed.".into()));
+        return Err(AppError::InvalidInput(
+            "No item of this job failed or is held.".into(),
+        ));
     }
-    let review_id = job
-        .summary
-        .review_id
-        .as_deref()
-        .map(Guid::parse)
-        .transpose()?;
+    let review_id = review_of(&job.summary)?;
     let customers = match (job.summary.kind, review_id) {
         (JobKind::RemoveDap, Some(review)) => {
             let failed = customers.len();
@@ -276,6 +275,113 @@ pub async fn retry_failed(
         },
     )
     .await
+}
+
+/// The review a DAP-removal job carries out.
+fn review_of(job: &JobSummary) -> Result<Option<Guid>, AppError> {
+    job.review_id.as_deref().map(Guid::parse).transpose()
+}
+
+/// Sends a held DAP removal after all, on an admin's deliberate word: the item is sent without
+/// stopping at the coverage check (which still runs, for the audit), once the job has finished
+/// and only while the review's removal still stands.
+pub async fn release_held(
+    state: &AppState,
+    user: &SessionUser,
+    id: Guid,
+    customer: Guid,
+    confirmed: bool,
+    note: &str,
+) -> Result<(), AppError> {
+    let note = checked_note(note).map_err(AppError::InvalidInput)?;
+    if !confirmed || note.is_empty() {
+        return Err(AppError::InvalidInput(
+            "Releasing a held removal can lock the partner out of the customer: confirm it and \
+             give the reason in the note."
+                .into(),
+        ));
+    }
+    let job = load(state, id).await?;
+    let Some(item) = job
+        .items
+        .iter()
+        .find(|item| item.customer_tenant_id == customer.to_string())
+    else {
+        return Err(AppError::NotFound {
+            what: "this customer in the job".into(),
+        });
+    };
+    if item.status != JobItemStatus::Held {
+        return Err(AppError::InvalidInput(format!(
+            "This item is {}, not held: there is nothing to release.",
+            item.status.as_str()
+        )));
+    }
+    if job.summary.finished_at.is_none() {
+        return Err(AppError::InvalidInput(
+            "The job is still running; release held items once it has finished.".into(),
+        ));
+    }
+    if job.summary.cancel_requested_by.is_some() {
+        return Err(AppError::InvalidInput(
+            "This job was cancelled: its held items are not sent. Start a new review.".into(),
+        ));
+    }
+    let review = review_of(&job.summary)?
+        .ok_or_else(|| AppError::InvalidInput("This job has no review behind it.".into()))?;
+    let standing = super::reviews::still_ready(
+        state,
+        user,
+        review,
+        vec![(customer, item.organization_display_name.clone())],
+    )
+    .await?;
+    if standing.is_empty() {
+        return Err(AppError::InvalidInput(
+            "This removal is no longer decided and approved in its review: it is not sent.".into(),
+        ));
+    }
+    let mut tx = state.storage.pool.begin().await.map_err(db)?;
+    let released = sqlx::query(
+        "UPDATE job_items SET status = 'pending', released_by = $3, release_note = $4,
+         detail = $5, finished_at_ms = NULL
+         WHERE job_id = $1 AND customer_tenant_id = $2 AND status = 'held'",
+    )
+    .bind(id.to_string())
+    .bind(customer.to_string())
+    .bind(&user.upn)
+    .bind(note)
+    .bind(format!(
+        "released by {}: sent without stopping at the GDAP check",
+        user.upn
+    ))
+    .execute(&mut *tx)
+    .await
+    .map_err(db)?
+    .rows_affected();
+    if released != 1 {
+        return Err(AppError::InvalidInput(
+            "This item has just been released by someone else.".into(),
+        ));
+    }
+    // Open again, for any instance to claim.
+    sqlx::query(
+        "UPDATE jobs SET finished_at_ms = NULL, claimed_by = NULL, claimed_until_ms = NULL
+         WHERE id = $1",
+    )
+    .bind(id.to_string())
+    .execute(&mut *tx)
+    .await
+    .map_err(db)?;
+    let entry = Entry::new(&user.upn, "release-held-removal")
+        .customer(customer)
+        .target(format!(
+            "job {id}: DAP; released despite the GDAP check: {note}"
+        ));
+    audit::append(&mut *tx, &entry).await.map_err(db)?;
+    tx.commit().await.map_err(db)?;
+    state.jobs.wake();
+    Ok(())
 }
 
 /// Asks the job to stop: items not yet started end as cancelled, the one on the wire finishes.
@@ -353,6 +459,7 @@ fn add_count(counts: &mut JobCounts, status: &str, n: i64) {
         JobItemStatus::Done => counts.done += n,
         JobItemStatus::Failed => counts.failed += n,
         JobItemStatus::Cancelled => counts.cancelled += n,
+        JobItemStatus::Held => counts.held += n,
     }
 }
 
@@ -425,9 +532,9 @@ pub async fn load(state: &AppState, id: Guid) -> Result<Job, AppError> {
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()
         .map_err(db)?;
-    // Failures first: they are what the admin acts on. The sort is stable, so the rest keep
+    // Failures and held items first: they are what the admin acts on. The sort is stable, so the rest keep
     // their running order.
-    items.sort_by_key(|item| item.status != JobItemStatus::Failed);
+    items.sort_by_key(|item| !matches!(item.status, JobItemStatus::Failed | JobItemStatus::Held));
     Ok(Job {
         summary: summary_of(&row, counts).map_err(db)?,
         items,

@@ -30,6 +30,7 @@ use crate::ssr::partner_center::{
 };
 use crate::ssr::state::AppState;
 use crate::ssr::storage::Backend;
+use crate::ssr::{gdap, reviews};
 use backon::BackoffBuilder;
 use futures::StreamExt;
 use parking_lot::Mutex;
@@ -184,6 +185,8 @@ struct JobContext {
     application: Option<Guid>,
     display_name: String,
     grants: Vec<Grant>,
+    /// DAP-removal jobs: the review whose decisions they carry out.
+    review_id: Option<String>,
 }
 
 impl JobContext {
@@ -200,7 +203,7 @@ impl JobContext {
 }
 
 async fn load_context(state: &AppState, id: &str) -> Result<JobContext, AppError> {
-    let (kind, started_by, started_by_key, correlation_id, application, display_name, grants): (
+    type ContextRow = (
         String,
         String,
         String,
@@ -208,9 +211,20 @@ async fn load_context(state: &AppState, id: &str) -> Result<JobContext, AppError
         Option<String>,
         Option<String>,
         Option<String>,
-    ) = sqlx::query_as(
+        Option<String>,
+    );
+    let (
+        kind,
+        started_by,
+        started_by_key,
+        correlation_id,
+        application,
+        display_name,
+        grants,
+        review_id,
+    ): ContextRow = sqlx::query_as(
         "SELECT kind, started_by, started_by_key, correlation_id, application_id, display_name,
-         grants_json FROM jobs WHERE id = $1",
+         grants_json, review_id FROM jobs WHERE id = $1",
     )
     .bind(id)
     .fetch_one(&state.storage.pool)
@@ -231,6 +245,7 @@ async fn load_context(state: &AppState, id: &str) -> Result<JobContext, AppError
             .transpose()
             .map_err(|e| AppError::Internal(format!("stored grants unreadable: {e}")))?
             .unwrap_or_default(),
+        review_id,
     })
 }
 
@@ -238,6 +253,9 @@ struct PendingItem {
     customer: String,
     request_id: String,
     attempts: u32,
+    /// Who released it after it was held, and why: it is sent whatever the check before the
+    /// call finds.
+    released: Option<(String, String)>,
 }
 
 /// A pending item put off until `wait` from now on the database's clock, with the reason.
@@ -274,8 +292,9 @@ async fn run_claimed(
         })
     };
 
-    let pending: Vec<(String, String, i64)> = sqlx::query_as(&format!(
-        "SELECT customer_tenant_id, request_id, attempts FROM job_items
+    type PendingRow = (String, String, i64, Option<String>, Option<String>);
+    let pending: Vec<PendingRow> = sqlx::query_as(&format!(
+        "SELECT customer_tenant_id, request_id, attempts, released_by, release_note FROM job_items
          WHERE job_id = $1 AND status = 'pending'
          AND (not_before_ms IS NULL OR not_before_ms <= {})
          ORDER BY position",
@@ -287,7 +306,7 @@ async fn run_claimed(
     .map_err(db)?;
     let storage_failed = AtomicBool::new(false);
     futures::stream::iter(pending)
-        .for_each_concurrent(JOB_CONCURRENCY, |(customer, request_id, attempts)| {
+        .for_each_concurrent(JOB_CONCURRENCY, |(customer, request_id, attempts, released_by, release_note)| {
             let (job, storage_failed) = (&job, &storage_failed);
             async move {
                 if control.should_stop() {
@@ -297,6 +316,7 @@ async fn run_claimed(
                     customer,
                     request_id,
                     attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                    released: released_by.map(|by| (by, release_note.unwrap_or_default())),
                 };
                 if let Err(error) = settle_item(state, job, control, &item).await {
                     // The item stays pending; the next run comes back to it.
@@ -473,6 +493,37 @@ async fn settle_item(
         request_id: Guid::parse(&item.request_id)?,
         correlation_id: job.correlation_id,
     };
+    // Checked before the first attempt only: a resumed item may already have gone out.
+    let target = match job.kind {
+        JobKind::RemoveDap if item.attempts == 0 => {
+            let at_decision = match &job.review_id {
+                Some(review) => {
+                    reviews::coverage_at_decision(state, review, &item.customer).await?
+                }
+                None => None,
+            };
+            let recheck =
+                gdap::recheck_before_removal(state, &job.started_by_key, customer, at_decision)
+                    .await;
+            let mut target = format!("{}; {}", job.target(), recheck.note);
+            match (recheck.fell, &item.released) {
+                (Some(held), None) => {
+                    let unsent = Unsent {
+                        status: JobItemStatus::Held,
+                        reason: held,
+                        target,
+                    };
+                    return settle_unsent(state, job, lease, item, unsent).await;
+                }
+                (Some(_), Some((by, note))) => {
+                    target.push_str(&format!("; sent anyway: released by {by} ({note})"));
+                }
+                (None, _) => {}
+            }
+            target
+        }
+        _ => job.target(),
+    };
     // An attempt cut off by a crash did not fail: it may take one more than the usual budget.
     let budget = u32::try_from(ATTEMPTS).unwrap_or(4).max(item.attempts + 1);
     let throttled_budget = u32::try_from(THROTTLED_ATTEMPTS).unwrap_or(8).max(budget);
@@ -564,7 +615,7 @@ async fn settle_item(
             retry_in,
             later,
         };
-        record_attempt(state, job, lease, item, &ids, &attempt, &outcome).await?;
+        record_attempt(state, job, lease, item, &target, &ids, &attempt, &outcome).await?;
         match retry_in {
             Some(wait) => tokio::time::sleep(wait).await,
             None => return Ok(()),
@@ -689,12 +740,13 @@ async fn record_attempt(
     job: &JobContext,
     lease: &Lease,
     item: &PendingItem,
+    target: &str,
     ids: &CallIds,
     attempt: &Attempt,
     outcome: &AttemptOutcome,
 ) -> Result<(), AppError> {
     let mut entry = Entry::new(&job.started_by, job.action())
-        .target(job.target())
+        .target(target)
         .call(ids);
     entry.customer_tenant_id = Some(item.customer.clone());
     let (number, budget) = (outcome.number, outcome.budget);
@@ -836,25 +888,51 @@ async fn settle_without_call(
     item: &PendingItem,
     error: AppError,
 ) -> Result<(), AppError> {
-    let reason = format!("not sent: {error}");
-    let mut entry = Entry::new(&job.started_by, job.action())
-        .target(job.target())
-        .failed(reason.clone());
+    let unsent = Unsent {
+        status: JobItemStatus::Failed,
+        reason: format!("not sent: {error}"),
+        target: job.target(),
+    };
+    settle_unsent(state, job, lease, item, unsent).await
+}
+
+/// How an item ends without a call.
+struct Unsent {
+    /// Failed, or held by the check before the call (refused by the dashboard).
+    status: JobItemStatus,
+    reason: String,
+    target: String,
+}
+
+/// The item ends without a call, audited without a request id, in one transaction.
+async fn settle_unsent(
+    state: &AppState,
+    job: &JobContext,
+    lease: &Lease,
+    item: &PendingItem,
+    unsent: Unsent,
+) -> Result<(), AppError> {
+    let entry = Entry::new(&job.started_by, job.action()).target(unsent.target);
+    let mut entry = match unsent.status {
+        JobItemStatus::Held => entry.refused(unsent.reason.clone()),
+        _ => entry.failed(unsent.reason.clone()),
+    };
     entry.customer_tenant_id = Some(item.customer.clone());
     entry.correlation_id = Some(job.correlation_id.to_string());
     let now = state.jobs.clock.now_ms();
     let _turn = state.jobs.writer.lock().await;
     let mut tx = state.storage.pool.begin().await.map_err(db)?;
     let written = sqlx::query(&format!(
-        "UPDATE job_items SET status = 'failed', detail = $2, finished_at_ms = $3
+        "UPDATE job_items SET status = $6, detail = $2, finished_at_ms = $3
          WHERE job_id = $1 AND customer_tenant_id = $4 AND {}",
         fence_holds(state.storage.backend, 5)
     ))
     .bind(&job.id)
-    .bind(reason)
+    .bind(unsent.reason)
     .bind(now)
     .bind(&item.customer)
     .bind(lease.fence)
+    .bind(unsent.status.as_str())
     .execute(&mut *tx)
     .await
     .map_err(db)?
