@@ -464,3 +464,64 @@ async fn a_relationship_terminated_between_approval_and_execution_holds_that_rem
     .unwrap();
     assert_eq!(released, 1);
 }
+
+#[tokio::test]
+async fn the_sync_progress_counts_the_gdap_calls_in_the_same_bar() {
+    let server = TestServer::start().await;
+    let (avery, _) = server.sign_in(ADMIN_UPN).await;
+    let relationships: Vec<Value> = server.sim_state().await["gdap"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|c| c["relationships"].as_array().unwrap().clone())
+        .collect();
+    let active = relationships
+        .iter()
+        .filter(|r| r["status"] == "active")
+        .count();
+    let expected_total = relationships.len().div_ceil(300) + active;
+    server.simulator.set_faults(simulator::FaultConfig {
+        latency_ms: 150,
+        path_contains: Some("accessAssignments".into()),
+        ..simulator::FaultConfig::default()
+    });
+    assert_eq!(server.call(&avery, "start_sync").await.status(), 200);
+    let mut seen = Vec::new();
+    let mut page_midway = None;
+    for _ in 0..1000 {
+        let status: Value = server
+            .call(&avery, "sync_status")
+            .await
+            .json()
+            .await
+            .unwrap();
+        if status["running"].is_null() {
+            break;
+        }
+        let running = status["running"].clone();
+        if page_midway.is_none() && running["gdap_total"].is_u64() {
+            page_midway = Some(server.page(&avery, "/customers").await.1);
+        }
+        seen.push(running);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let midway = seen
+        .iter()
+        .find(|p| p["gdap_total"].is_u64() && p["gdap_done"].as_u64() < p["gdap_total"].as_u64())
+        .unwrap_or_else(|| panic!("no progress seen while GDAP was read: {seen:?}"));
+    assert_eq!(midway["gdap_total"], expected_total, "{midway}");
+    let html = page_midway.unwrap();
+    assert!(
+        html.contains("aria-label=\"Sync progress\"") && html.contains(" calls."),
+        "one named bar, its label counting the GDAP calls"
+    );
+    let (avery_page, html) = server.page(&avery, "/customers").await;
+    assert_eq!(avery_page, 200);
+    assert!(!html.contains("Syncing:"), "finished");
+    // Every observation counts up to its total, never past it.
+    for p in &seen {
+        if let (Some(done), Some(total)) = (p["gdap_done"].as_u64(), p["gdap_total"].as_u64()) {
+            assert!(done <= total, "{p}");
+        }
+    }
+}

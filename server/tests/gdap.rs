@@ -128,7 +128,7 @@ async fn classify_all(server: &TestServer, token: &AccessToken) -> HashMap<Strin
         listing.items.iter().map(|r| r.to_model(&[])).collect();
     assert!(gdap::partner_wide_unknown::<GraphError>(Ok(&unassigned)).is_none());
     let models = graph
-        .with_assignments(token, &listing.items, true, DEFAULT_CONCURRENCY)
+        .with_assignments(token, &listing.items, true, DEFAULT_CONCURRENCY, &|| {})
         .await
         .unwrap()
         .items;
@@ -231,7 +231,7 @@ async fn the_coverage_of_every_seeded_customer_equals_the_simulators_truth() {
             .await
             .unwrap();
         let models = graph
-            .with_assignments(&token, &listing.items, false, 2)
+            .with_assignments(&token, &listing.items, false, 2, &|| {})
             .await
             .unwrap();
         let verdict = gdap::classify(&models.items, now);
@@ -354,7 +354,7 @@ async fn an_invalid_relationship_id_never_reaches_a_url() {
     let error = server
         .state
         .graph
-        .with_assignments(&token, &[hostile], true, 1)
+        .with_assignments(&token, &[hostile], true, 1, &|| {})
         .await
         .unwrap_err();
     assert!(matches!(error, GraphError::Decode(_)), "{error:?}");

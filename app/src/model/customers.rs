@@ -489,6 +489,21 @@ pub struct SyncProgress {
     /// Known once the first page has answered with the total count.
     pub pages_total: Option<u32>,
     pub customers_read: usize,
+    /// GDAP calls (relationship pages, then one assignments list per active relationship).
+    pub gdap_done: u32,
+    /// Known once the relationships are listed.
+    pub gdap_total: Option<u32>,
+}
+
+impl SyncProgress {
+    /// One bar for both reads: `(value, max)`, or None while either total is unknown.
+    pub fn bar(&self) -> Option<(u32, u32)> {
+        let max = self.pages_total?.saturating_add(self.gdap_total?);
+        Some((
+            self.pages_done.saturating_add(self.gdap_done).min(max),
+            max.max(1),
+        ))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -517,6 +532,24 @@ mod tests {
             .filter_map(|pair| pair.split_once('='))
             .collect();
         CustomerQuery::from_pairs(pairs)
+    }
+
+    #[test]
+    fn one_progress_bar_counts_the_dap_pages_and_the_gdap_calls() {
+        let mut p = SyncProgress {
+            started_by: "a".into(),
+            started_at: "t".into(),
+            pages_done: 3,
+            pages_total: Some(34),
+            customers_read: 3000,
+            gdap_done: 0,
+            gdap_total: None,
+        };
+        assert_eq!(p.bar(), None, "GDAP's total is not known yet");
+        (p.gdap_done, p.gdap_total) = (5, Some(40));
+        assert_eq!(p.bar(), Some((8, 74)));
+        p.pages_total = None;
+        assert_eq!(p.bar(), None);
     }
 
     #[test]

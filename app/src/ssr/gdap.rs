@@ -12,16 +12,51 @@ use crate::model::gdap::{self, Coverage, Relationship, Verdict};
 use std::collections::HashMap;
 use time::OffsetDateTime;
 
+/// Assignment lists read at once by the partner-wide read (one per active relationship, so about
+/// one per customer): Graph allows 130,000 requests per 10 s per application, and at 32 lists of
+/// 50 ms each 10,000 customers take about 16 s instead of a minute at the default 8.
+pub const PARTNER_WIDE_CONCURRENCY: usize = 32;
+
+/// How far the partner-wide read has got, for the sync's progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadStep {
+    /// The relationships are listed, in `pages` pages; `assignment_reads` lists follow.
+    Listed {
+        pages: usize,
+        assignment_reads: usize,
+    },
+    /// One relationship's access assignments are read.
+    AssignmentsRead,
+}
+
 /// Every relationship of the partner with the assignments of the active ones.
-async fn read_all(app: &AppState, user: &SessionUser) -> Result<Vec<Relationship>, AppError> {
+async fn read_all(
+    app: &AppState,
+    user: &SessionUser,
+    on_step: &(dyn Fn(ReadStep) + Sync),
+) -> Result<Vec<Relationship>, AppError> {
     let token = app
         .tokens
         .access_token(&user.user_key, &app.config.graph_audience)
         .await?;
     let listing = app.graph.list_relationships(&token).await?;
+    on_step(ReadStep::Listed {
+        pages: listing.calls.len(),
+        assignment_reads: listing
+            .items
+            .iter()
+            .filter(|r| r.status().eq_ignore_ascii_case("active"))
+            .count(),
+    });
     let models = app
         .graph
-        .with_assignments(&token, &listing.items, true, DEFAULT_CONCURRENCY)
+        .with_assignments(
+            &token,
+            &listing.items,
+            true,
+            PARTNER_WIDE_CONCURRENCY,
+            &|| on_step(ReadStep::AssignmentsRead),
+        )
         .await?;
     Ok(models.items)
 }
@@ -32,8 +67,9 @@ pub async fn coverage_of_all(
     app: &AppState,
     user: &SessionUser,
     now: OffsetDateTime,
+    on_step: &(dyn Fn(ReadStep) + Sync),
 ) -> Result<HashMap<String, Verdict>, Verdict> {
-    let read = read_all(app, user).await;
+    let read = read_all(app, user, on_step).await;
     if let Err(error) = &read {
         tracing::warn!(%error, "GDAP relationships could not be read");
     }
@@ -75,7 +111,7 @@ pub async fn for_customer(
         .await?;
     let relationships = app
         .graph
-        .with_assignments(&token, &listing.items, false, DEFAULT_CONCURRENCY)
+        .with_assignments(&token, &listing.items, false, DEFAULT_CONCURRENCY, &|| {})
         .await?
         .items;
     let verdict = gdap::classify(&relationships, OffsetDateTime::now_utc());

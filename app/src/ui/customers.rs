@@ -648,24 +648,27 @@ fn SyncStatusView(status: SyncStatus) -> impl IntoView {
         }
     });
     let running = status.running.map(|p| {
-        let (value, max) = match p.pages_total {
-            Some(total) => (p.pages_done, total),
-            None => (0, 0),
-        };
-        let label = match p.pages_total {
+        let dap = match p.pages_total {
             Some(total) => format!(
-                "Syncing: page {} of {total}, {} customers read",
+                "DAP list page {} of {total}, {} customers read",
                 p.pages_done,
                 thousands(p.customers_read)
             ),
-            None => "Syncing…".to_string(),
+            None => "reading the DAP list".to_string(),
         };
+        let gdap = match p.gdap_total {
+            Some(total) => format!("GDAP {} of {total} calls", p.gdap_done),
+            None => "listing GDAP relationships".to_string(),
+        };
+        let label = format!("Syncing: {dap}; {gdap}.");
         view! {
             <div class="sync-progress" id="sync-progress">
-                {if max > 0 {
-                    view! { <progress value=value max=max></progress> }.into_any()
-                } else {
-                    view! { <progress></progress> }.into_any()
+                {match p.bar() {
+                    Some((value, max)) => {
+                        view! { <progress value=value max=max aria-label="Sync progress"></progress> }
+                            .into_any()
+                    }
+                    None => view! { <progress aria-label="Sync progress"></progress> }.into_any(),
                 }}
                 <span>{label}</span>
                 <RefreshWithoutJavaScript />

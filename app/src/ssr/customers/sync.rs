@@ -56,6 +56,8 @@ impl SyncManager {
             pages_done: 0,
             pages_total: None,
             customers_read: 0,
+            gdap_done: 0,
+            gdap_total: None,
         }));
         let task = tokio::spawn(run(
             app.clone(),
@@ -117,9 +119,10 @@ async fn fetch_and_store(
     let started = std::time::Instant::now();
     let now = OffsetDateTime::now_utc();
     // GDAP is read beside the DAP list: the sync takes as long as the slower of the two.
+    let gdap_step = |step| record_gdap(progress, step);
     let (customers, coverage) = futures::join!(
         fetch_all(app, user, progress),
-        gdap::coverage_of_all(app, user, now)
+        gdap::coverage_of_all(app, user, now, &gdap_step)
     );
     let mut records: Vec<CustomerRecord> = customers?
         .into_iter()
@@ -280,6 +283,24 @@ fn page_error(error: UpstreamError, page: &str) -> AppError {
         }
     }
     app_error
+}
+
+fn record_gdap(progress: &Mutex<SyncProgress>, step: gdap::ReadStep) {
+    let mut progress = progress.lock();
+    match step {
+        gdap::ReadStep::Listed {
+            pages,
+            assignment_reads,
+        } => {
+            let pages = u32::try_from(pages).unwrap_or(u32::MAX);
+            progress.gdap_done = progress.gdap_done.saturating_add(pages);
+            progress.gdap_total =
+                Some(pages.saturating_add(u32::try_from(assignment_reads).unwrap_or(u32::MAX)));
+        }
+        gdap::ReadStep::AssignmentsRead => {
+            progress.gdap_done = progress.gdap_done.saturating_add(1)
+        }
+    }
 }
 
 fn record_page(progress: &Mutex<SyncProgress>, customers: usize, pages_total: Option<usize>) {

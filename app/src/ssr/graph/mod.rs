@@ -255,12 +255,14 @@ impl GraphClient {
     /// most `concurrency` lists at once. With `active_only`, relationships that are not active
     /// get no assignment read (they grant nothing whatever their assignments say).
     /// Relationships whose id is not a valid relationship id are refused (never put in a URL).
+    /// `on_read` is told of each relationship whose assignments have been read.
     pub async fn with_assignments(
         &self,
         token: &AccessToken,
         relationships: &[DelegatedAdminRelationship],
         active_only: bool,
         concurrency: usize,
+        on_read: &(dyn Fn() + Sync),
     ) -> Result<Listing<gdap::Relationship>, GraphError> {
         let results: Vec<(gdap::Relationship, Vec<GraphCall>)> =
             // Owned items: a closure over borrowed ones is not `Send` for every lifetime, and
@@ -277,6 +279,7 @@ impl GraphClient {
                     ))
                 })?;
                 let assignments = self.list_access_assignments(token, &id).await?;
+                on_read();
                 Ok::<_, GraphError>((relationship.to_model(&assignments.items), assignments.calls))
             }))
             .buffered(concurrency.max(1))
