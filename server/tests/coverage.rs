@@ -525,3 +525,39 @@ async fn the_sync_progress_counts_the_gdap_calls_in_the_same_bar() {
         }
     }
 }
+
+#[tokio::test]
+async fn removal_is_proposed_only_where_gdap_covers_and_nothing_is_preselected() {
+    let server = TestServer::start().await;
+    let (avery, _) = server.sign_in(ADMIN_UPN).await;
+    let (id, review) = stale_review(&server, &avery).await;
+    let (status, html) = server.page(&avery, &format!("/reviews/{id}")).await;
+    assert_eq!(status, 200);
+    let row_of = |tenant: &str| {
+        let start = html.find(&format!("data-tenant-id=\"{tenant}\"")).unwrap();
+        let end = html[start..].find("</tr>").unwrap();
+        html[start..start + end].to_string()
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for c in review["customers"].as_array().unwrap() {
+        let row = row_of(c["customer_tenant_id"].as_str().unwrap());
+        let options: Vec<&str> = row
+            .split("<option")
+            .skip(1)
+            .map(|o| o.split("</option>").next().unwrap())
+            .collect();
+        assert!(
+            options[0].contains("selected") && options[0].contains("value=\"\""),
+            "no decision is preselected: {row}"
+        );
+        let proposed = options[1];
+        if c["gdap"] == "covered" {
+            assert!(proposed.contains("value=\"remove\""), "{row}");
+        } else {
+            assert!(proposed.contains("value=\"keep\""), "{row}");
+            assert!(proposed.contains("proposed"), "{row}");
+        }
+        seen.insert(c["gdap"].as_str().unwrap().to_string());
+    }
+    assert!(seen.contains("covered") && seen.len() > 1, "{seen:?}");
+}

@@ -5,6 +5,7 @@ use super::format::thousands;
 use super::{ErrorPanel, IfAllowed};
 use crate::api::reviews::{fetch_review, fetch_reviews, Decide, ExecuteReview, StartReview};
 use crate::model::access::Permission;
+use crate::model::gdap::Coverage;
 use crate::model::reviews::{Decision, DecisionRecord, Review, ReviewCustomer, ReviewSummary};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -320,7 +321,8 @@ fn ReviewRow(
         }
     };
     let tenant = customer.customer_tenant_id.clone();
-    let uncovered = !customer.gdap.is_safe();
+    let coverage = customer.gdap;
+    let uncovered = !coverage.is_safe();
     let coverage_cell = view! {
         <td
             class=format!("gdap gdap-{}", customer.gdap.as_str())
@@ -355,9 +357,9 @@ fn ReviewRow(
                 <ActionForm action=decide attr:class="decide">
                     <input type="hidden" name="review" value=review_id.clone() />
                     <input type="hidden" name="customer_tenant_id" value=tenant.clone() />
-                    <select name="decision" aria-label="Decision">
-                        <option value="remove">"Remove DAP"</option>
-                        <option value="keep">"Keep DAP"</option>
+                    <select name="decision" aria-label="Decision" required>
+                        <option value="" selected disabled>"Decide…"</option>
+                        {proposal_options(coverage)}
                     </select>
                     " "
                     <input type="text" name="note" placeholder="Note" maxlength="1000" aria-label="Note" />
@@ -396,5 +398,23 @@ fn ReviewRow(
             <td>{current}</td>
             {forms}
         </tr>
+    }
+}
+
+/// The decisions offered, the proposed one first: removal is proposed only where GDAP covers
+/// the customer; elsewhere keeping DAP is, and a removal needs the override.
+fn proposal_options(coverage: Coverage) -> impl IntoView {
+    if coverage.is_safe() {
+        view! {
+            <option value="remove">"Remove DAP (proposed: GDAP covers it)"</option>
+            <option value="keep">"Keep DAP"</option>
+        }
+        .into_any()
+    } else {
+        view! {
+            <option value="keep">{format!("Keep DAP (proposed: GDAP coverage is {})", coverage.label())}</option>
+            <option value="remove">"Remove DAP (needs the override)"</option>
+        }
+        .into_any()
     }
 }
