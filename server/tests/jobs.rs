@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Options, TestServer, ADMIN_UPN, HELPDESK_UPN};
+use common::{Db, Options, TestServer, ADMIN_UPN, HELPDESK_UPN};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -327,4 +327,48 @@ async fn a_throttled_customer_waits_as_asked_and_fails_only_after_eight_attempts
     assert_eq!(writes["received"], attempts);
     assert_eq!(writes["applied"], 0);
     assert_eq!(audit_entries(&server, request_id).await, attempts as i64);
+}
+
+#[tokio::test]
+async fn a_double_click_on_start_gives_one_job_and_a_different_start_another() {
+    double_click_gives_one_job(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_double_click_on_start_gives_one_job_on_postgresql_too() {
+    double_click_gives_one_job(Db::Postgres).await;
+}
+
+async fn double_click_gives_one_job(db: Db) {
+    let server = TestServer::start_with(Options {
+        customers: 30,
+        db,
+        ..Options::default()
+    })
+    .await;
+    let (client, _) = server.sign_in(ADMIN_UPN).await;
+    // Both clicks at once, and a third moments later.
+    let (first, second) = tokio::join!(
+        start_job(&server, &client, "dap=on", "grant"),
+        start_job(&server, &client, "dap=on", "grant")
+    );
+    let third = start_job(&server, &client, "dap=on", "grant").await;
+    assert_eq!(first, second);
+    assert_eq!(first, third);
+    // Revoking is another request, and so is granting to other customers.
+    let revoke = start_job(&server, &client, "dap=on", "revoke").await;
+    let others = start_job(&server, &client, "dap=off", "grant").await;
+    assert_ne!(revoke, first);
+    assert_ne!(others, first);
+    let jobs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs")
+        .fetch_one(&server.state.storage.pool)
+        .await
+        .unwrap();
+    assert_eq!(jobs, 3);
+    let started: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'start-job'")
+            .fetch_one(&server.state.storage.pool)
+            .await
+            .unwrap();
+    assert_eq!(started, 3, "one audit entry per job");
 }

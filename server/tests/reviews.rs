@@ -407,3 +407,61 @@ async fn retrying_a_dap_removal_job_sends_only_the_removals_that_still_stand() {
         "the unproven approval keeps DAP"
     );
 }
+
+#[tokio::test]
+async fn a_decision_saved_twice_is_one_decision_but_changing_back_is_not() {
+    let server = TestServer::start_with(Options {
+        customers: 100,
+        ..Options::default()
+    })
+    .await;
+    let (avery, _) = server.sign_in(ADMIN_UPN).await;
+    let id = start_stale_review(&server, &avery).await;
+    let customer = tenants(&review(&server, &avery, &id).await)[0].clone();
+    let (a, b) = tokio::join!(
+        decide_as(&server, &avery, &id, &customer, "remove"),
+        decide_as(&server, &avery, &id, &customer, "remove")
+    );
+    assert_eq!((a.0, b.0), (200, 200), "{a:?} {b:?}");
+    assert_eq!(
+        history_len(&server, &avery, &id, &customer).await,
+        1,
+        "a repeat adds nothing"
+    );
+    // Keep, then remove again with the same words: two more decisions, each its own.
+    assert_eq!(
+        decide_as(&server, &avery, &id, &customer, "keep").await.0,
+        200
+    );
+    assert_eq!(
+        decide_as(&server, &avery, &id, &customer, "remove").await.0,
+        200
+    );
+    assert_eq!(history_len(&server, &avery, &id, &customer).await, 3);
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'review-decision' AND customer_tenant_id = $1",
+    )
+    .bind(&customer)
+    .fetch_one(&server.state.storage.pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, 3);
+}
+
+/// How many decisions (approvals included) the review holds for `customer`.
+async fn history_len(
+    server: &TestServer,
+    client: &reqwest::Client,
+    id: &str,
+    customer: &str,
+) -> usize {
+    review(server, client, id).await["customers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["customer_tenant_id"] == customer)
+        .unwrap()["history"]
+        .as_array()
+        .unwrap()
+        .len()
+}

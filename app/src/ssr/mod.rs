@@ -11,6 +11,7 @@ pub mod csv;
 pub mod customers;
 pub mod gdap;
 pub mod graph;
+pub mod idempotency;
 pub mod jobs;
 pub mod partner_center;
 pub mod reports;

@@ -6,6 +6,7 @@
 use super::audit::{self, Entry};
 use super::auth::SessionUser;
 use super::customers::{format_time, view};
+use super::idempotency;
 use super::jobs::{self, NewJob};
 use super::state::AppState;
 use super::storage::{now_ms, rfc3339_of_ms};
@@ -154,6 +155,42 @@ pub async fn decide(
         ));
     }
     let mut tx = state.storage.pool.begin().await.map_err(db)?;
+    let decision_id = Guid::new_v4().to_string();
+    let now = now_ms();
+    // A double click sends the same decision twice: the second is a repeat when the first is
+    // still the latest word on the customer (read after the claim, which waits for a concurrent
+    // first). The same words after another decision are a new decision.
+    let key = idempotency::key(
+        "review-decision",
+        &[
+            &user.user_key,
+            &review.to_string(),
+            &customer.to_string(),
+            decision.as_str(),
+            note,
+            if override_uncovered { "override" } else { "" },
+        ],
+    );
+    if let Some(earlier) = idempotency::claim(&mut tx, &key, &decision_id, now)
+        .await
+        .map_err(db)?
+    {
+        let latest: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM review_decisions WHERE review_id = $1 AND customer_tenant_id = $2
+             ORDER BY decided_at_ms DESC, id DESC LIMIT 1",
+        )
+        .bind(review.to_string())
+        .bind(customer.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        if latest.as_deref() == Some(earlier.as_str()) {
+            return Ok(());
+        }
+        idempotency::take_over(&mut tx, &key, &decision_id, now)
+            .await
+            .map_err(db)?;
+    }
     // The approval is checked against the decision read in this transaction and names it: a
     // decision appended meanwhile is newer, and `settle` counts only approvals of the latest.
     let approves = if decision == Decision::Approve {
@@ -191,13 +228,13 @@ pub async fn decide(
          decided_by, decided_at_ms, decided_by_key, approves_decision_id, coverage_at_decision)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
-    .bind(Guid::new_v4().to_string())
+    .bind(&decision_id)
     .bind(review.to_string())
     .bind(customer.to_string())
     .bind(decision.as_str())
     .bind(note)
     .bind(&user.upn)
-    .bind(now_ms())
+    .bind(now)
     .bind(&user.user_key)
     .bind(approves)
     .bind(coverage.as_str())

@@ -10,6 +10,7 @@ pub mod runner;
 use super::audit::{self, Entry};
 use super::auth::SessionUser;
 use super::customers::view;
+use super::idempotency;
 use super::state::AppState;
 use super::storage::{now_ms, rfc3339_of_ms};
 use crate::error::AppError;
@@ -92,6 +93,27 @@ pub async fn create_in(
     let id = Guid::new_v4();
     let grants_json = serde_json::to_string(&job.grants)
         .map_err(|e| AppError::Internal(format!("grants could not be stored: {e}")))?;
+    // The same admin starting the same job over the same customers again within moments (a
+    // double click) gets the job the first start created.
+    let mut customers: Vec<String> = job.customers.iter().map(|(c, _)| c.to_string()).collect();
+    customers.sort_unstable();
+    let key = idempotency::key(
+        "start-job",
+        &[
+            &user.user_key,
+            job.kind.as_str(),
+            &job.application.map(|a| a.to_string()).unwrap_or_default(),
+            &grants_json,
+            &job.review_id.map(|r| r.to_string()).unwrap_or_default(),
+            &customers.join(","),
+        ],
+    );
+    if let Some(earlier) = idempotency::claim(tx, &key, &id.to_string(), now_ms())
+        .await
+        .map_err(db)?
+    {
+        return Guid::parse(&earlier);
+    }
     sqlx::query(
         "INSERT INTO jobs (id, kind, started_by, started_by_key, created_at_ms, correlation_id,
          application_id, display_name, grants_json, review_id, scope)
