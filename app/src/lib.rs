@@ -5,6 +5,7 @@ pub mod api;
 pub mod error;
 pub mod ids;
 pub mod model;
+pub mod text;
 pub mod ui;
 pub mod urls;
 

@@ -55,6 +55,9 @@ test("bulk consent over a small filter: grant in every customer, then revoke", a
   const grant = page.locator("#bulk-grant");
   await grant.locator('input[name="application_id"]').fill(APP);
   await grant.locator('input[name="preset_graph"]').check();
+  // The confirmation names the count; without it the browser does not send the form.
+  await expect(grant.locator("label.confirm")).toContainText(`in ${n} customers`);
+  await grant.locator('input[name="confirm"]').check();
   await grant.getByRole("button", { name: `Grant in ${n} customers` }).click();
   await expect(page).toHaveURL(/\/jobs\/[0-9a-f-]{36}$/);
   await expectFinished(page, { total: n, done: n, failed: 0 });
@@ -68,6 +71,7 @@ test("bulk consent over a small filter: grant in every customer, then revoke", a
   await expect(page.locator("#app")).toHaveAttribute("data-hydrated", "true");
   const revoke = page.locator("#bulk-revoke");
   await revoke.locator('input[name="application_id"]').fill(APP);
+  await revoke.locator('input[name="confirm"]').check();
   await revoke.getByRole("button", { name: `Revoke in ${n} customers` }).click();
   await expect(page).toHaveURL(/\/jobs\/[0-9a-f-]{36}$/);
   await expectFinished(page, { total: n, done: n, failed: 0 });
@@ -93,7 +97,8 @@ test("the read-only user's bulk grant fails per customer, naming the GDAP roles 
   const grant = page.locator("#bulk-grant");
   await grant.locator('input[name="application_id"]').fill(APP);
   await grant.locator('input[name="preset_graph"]').check();
-  await grant.getByRole("button", { name: "Grant in 1 customers" }).click();
+  await grant.locator('input[name="confirm"]').check();
+  await grant.getByRole("button", { name: "Grant in 1 customer", exact: true }).click();
   await expect(page).toHaveURL(/\/jobs\/[0-9a-f-]{36}$/);
   const jobId = page.url().split("/").pop() as string;
   await expectFinished(page, { total: 1, done: 0, failed: 1 });

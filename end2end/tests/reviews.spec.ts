@@ -67,7 +67,9 @@ async function approveAndExecute(page: Page, tenantId: string): Promise<string> 
   await expect(row).toHaveAttribute("data-ready", "true");
   await expect(row.locator(".approval")).toContainText(`approved by ${CASEY}`);
   await expect(page.locator("#review-summary")).toHaveAttribute("data-ready", "1");
-  await page.locator("#execute-review").getByRole("button", { name: "Remove DAP from 1 customers" }).click();
+  await expect(page.locator("#execute-review label.confirm")).toContainText("1 customer lose DAP now");
+  await page.locator('#execute-review input[name="confirm"]').check();
+  await page.locator("#execute-review").getByRole("button", { name: "Remove DAP from 1 customer", exact: true }).click();
   await expect(page).toHaveURL(/\/jobs\/[0-9a-f-]{36}$/);
   return page.url().split("/").pop() as string;
 }

@@ -222,6 +222,7 @@ async fn measure(
                 ("application_id", application.as_str()),
                 ("display_name", "Bench CPV"),
                 ("preset_graph", "on"),
+                ("confirm", "on"),
             ],
         )
         .await;

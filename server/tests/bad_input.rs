@@ -530,6 +530,7 @@ async fn non_guid_and_traversal_ids_in_server_functions_are_refused_before_any_u
                 ("action", "grant"),
                 ("display_name", ""),
                 ("preset_graph", "on"),
+                ("confirm", "on"),
             ],
         ),
         ("job", "id", vec![]),
@@ -1463,6 +1464,7 @@ fn every_server_function() -> Vec<(&'static str, Vec<(&'static str, &'static str
                 ("application_id", APP),
                 ("display_name", ""),
                 ("preset_graph", "on"),
+                ("confirm", "on"),
             ],
         ),
         ("start_review", vec![("filter", "dap=on"), ("title", "")]),
@@ -1692,6 +1694,7 @@ async fn html_and_script_in_names_notes_titles_and_display_names_stay_text() {
             ("application_id", APP),
             ("display_name", display_name),
             ("preset_graph", "on"),
+            ("confirm", "on"),
         ],
     )
     .await
@@ -1873,6 +1876,7 @@ async fn no_token_appears_in_any_page_json_csv_or_log_line() {
             ("application_id", APP),
             ("display_name", ""),
             ("preset_graph", "on"),
+            ("confirm", "on"),
         ],
     )
     .await

@@ -336,7 +336,7 @@ async fn a_relationship_terminated_between_approval_and_execution_holds_that_rem
     }
 
     let executed = server
-        .call_with(&avery, "execute_review", &[("id", &id)])
+        .call_with(&avery, "execute_review", &[("id", &id), ("confirm", "on")])
         .await;
     assert_eq!(executed.status(), 200);
     let job: String = executed.json().await.unwrap();

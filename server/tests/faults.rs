@@ -25,6 +25,7 @@ async fn start_grant(server: &TestServer, client: &reqwest::Client) -> String {
                 ("application_id", application.as_str()),
                 ("display_name", "Fault suite"),
                 ("preset_graph", "on"),
+                ("confirm", "on"),
             ],
         )
         .await;

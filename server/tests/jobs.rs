@@ -27,6 +27,7 @@ async fn start_job(
                 ("application_id", APP),
                 ("display_name", "Contoso CPV"),
                 ("preset_graph", "on"),
+                ("confirm", "on"),
             ],
         )
         .await;
@@ -137,7 +138,11 @@ async fn bulk_grant_applies_each_write_once_and_audits_every_attempt() {
         .simulator
         .set_faults(simulator::FaultConfig::default());
     let response = server
-        .call_with(&client, "retry_failed", &[("id", id.as_str())])
+        .call_with(
+            &client,
+            "retry_failed",
+            &[("id", id.as_str()), ("confirm", "on")],
+        )
         .await;
     assert_eq!(response.status(), 200);
     let retry_id: String = response.json().await.unwrap();
@@ -282,6 +287,7 @@ async fn bad_job_requests_are_refused_clearly() {
                 ("application_id", APP),
                 ("display_name", ""),
                 ("preset_graph", "on"),
+                ("confirm", "on"),
             ],
         )
         .await;
@@ -371,4 +377,72 @@ async fn double_click_gives_one_job(db: Db) {
             .await
             .unwrap();
     assert_eq!(started, 3, "one audit entry per job");
+}
+
+#[tokio::test]
+async fn a_mass_action_without_its_confirmation_starts_nothing() {
+    let server = TestServer::start_with(Options {
+        customers: 30,
+        ..Options::default()
+    })
+    .await;
+    let (client, _) = server.sign_in(ADMIN_UPN).await;
+    let matching = server
+        .call_with(&client, "bulk_selection", &[("filter", "dap=on")])
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["customers"]
+        .as_u64()
+        .unwrap();
+    let response = server
+        .call_with(
+            &client,
+            "start_consent_job",
+            &[
+                ("filter", "dap=on"),
+                ("action", "revoke"),
+                ("application_id", APP),
+                ("display_name", ""),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 400);
+    let body = response.text().await.unwrap();
+    assert!(
+        body.contains(&format!("Revoke CPV consent in {matching} customers"))
+            && body.contains("confirm it"),
+        "{body}"
+    );
+    let jobs = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM jobs")
+            .fetch_one(&server.state.storage.pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(jobs().await, 0);
+
+    // A finished job whose every item failed: its retry needs the confirmation too.
+    server.simulator.set_faults(simulator::FaultConfig {
+        error_rates: BTreeMap::from([(403, 1.0)]),
+        path_contains: Some("applicationconsents".into()),
+        ..Default::default()
+    });
+    let id = start_job(&server, &client, "dap=on", "grant").await;
+    let finished = server.wait_for_job(&client, &id).await;
+    assert_eq!(finished["summary"]["counts"]["failed"], matching);
+    let response = server
+        .call_with(&client, "retry_failed", &[("id", id.as_str())])
+        .await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(jobs().await, 1);
+    let response = server
+        .call_with(
+            &client,
+            "retry_failed",
+            &[("id", id.as_str()), ("confirm", "on")],
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(jobs().await, 2);
 }

@@ -31,6 +31,7 @@ async fn start_job(server: &TestServer, client: &reqwest::Client) -> String {
                 ("application_id", APP),
                 ("display_name", "Lease test"),
                 ("preset_graph", "on"),
+                ("confirm", "on"),
             ],
         )
         .await;

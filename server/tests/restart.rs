@@ -34,6 +34,7 @@ async fn a_job_killed_mid_way_resumes_without_applying_anything_twice() {
                 ("application_id", APP),
                 ("display_name", "Restart test"),
                 ("preset_graph", "on"),
+                ("confirm", "on"),
             ],
         )
         .await;

@@ -102,7 +102,11 @@ async fn a_removal_approved_by_a_second_admin_is_executed_and_dap_shows_off() {
     assert_eq!(decide(&avery, &removed, "remove", &too_long).await, 400);
     // Nothing approved yet: nothing to execute.
     let refused = server
-        .call_with(&avery, "execute_review", &[("id", id.as_str())])
+        .call_with(
+            &avery,
+            "execute_review",
+            &[("id", id.as_str()), ("confirm", "on")],
+        )
         .await;
     assert_eq!(refused.status(), 400);
 
@@ -140,7 +144,13 @@ async fn a_removal_approved_by_a_second_admin_is_executed_and_dap_shows_off() {
     );
 
     let job: String = serde_json::from_value(
-        call_ok(&server, &casey, "execute_review", &[("id", id.as_str())]).await,
+        call_ok(
+            &server,
+            &casey,
+            "execute_review",
+            &[("id", id.as_str()), ("confirm", "on")],
+        )
+        .await,
     )
     .unwrap();
     let finished = server.wait_for_job(&casey, &job).await;
@@ -167,7 +177,11 @@ async fn a_removal_approved_by_a_second_admin_is_executed_and_dap_shows_off() {
     // Executed: decisions are final; a second execution is refused.
     assert_eq!(decide(&avery, &unapproved, "keep", "").await, 400);
     let again = server
-        .call_with(&casey, "execute_review", &[("id", id.as_str())])
+        .call_with(
+            &casey,
+            "execute_review",
+            &[("id", id.as_str()), ("confirm", "on")],
+        )
         .await;
     assert_eq!(again.status(), 400);
 
@@ -367,9 +381,16 @@ async fn retrying_a_dap_removal_job_sends_only_the_removals_that_still_stand() {
         path_contains: Some("partnercenter/v1/customers/".into()),
         ..Default::default()
     });
-    let job: String =
-        serde_json::from_value(call_ok(&server, &avery, "execute_review", &[("id", &id)]).await)
-            .unwrap();
+    let job: String = serde_json::from_value(
+        call_ok(
+            &server,
+            &avery,
+            "execute_review",
+            &[("id", &id), ("confirm", "on")],
+        )
+        .await,
+    )
+    .unwrap();
     let finished = server.wait_for_job(&avery, &job).await;
     assert_eq!(finished["summary"]["counts"]["failed"], 2, "{finished}");
     server
@@ -386,9 +407,16 @@ async fn retrying_a_dap_removal_job_sends_only_the_removals_that_still_stand() {
     .execute(&server.state.storage.pool)
     .await
     .unwrap();
-    let retry: String =
-        serde_json::from_value(call_ok(&server, &casey, "retry_failed", &[("id", &job)]).await)
-            .unwrap();
+    let retry: String = serde_json::from_value(
+        call_ok(
+            &server,
+            &casey,
+            "retry_failed",
+            &[("id", &job), ("confirm", "on")],
+        )
+        .await,
+    )
+    .unwrap();
     let retried = server.wait_for_job(&casey, &retry).await;
     let items: Vec<&str> = retried["items"]
         .as_array()

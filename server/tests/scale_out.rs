@@ -116,6 +116,7 @@ async fn two_instances_share_sessions_and_take_over_a_killed_instances_job() {
                 ("application_id", "3c9d5e71-8a2b-4f60-b1d4-5e6f7a8b9c0d"),
                 ("display_name", "Scale-out test"),
                 ("preset_graph", "on"),
+                ("confirm", "on"),
             ],
         )
         .await;

@@ -52,6 +52,7 @@ pub async fn start_consent_job(
     preset_azure: Option<String>,
     preset_exchange: Option<String>,
     grants: Option<String>,
+    confirm: Option<String>,
 ) -> Result<String, AppError> {
     use crate::api::consent::checked_presets;
     use crate::ids::Guid;
@@ -88,6 +89,7 @@ pub async fn start_consent_job(
                 application,
                 &display_name,
                 grants,
+                confirm.is_some(),
             )
             .await?;
             leptos_axum::redirect(&format!("/jobs/{id}"));
@@ -139,16 +141,17 @@ pub async fn cancel_job(id: String) -> Result<(), AppError> {
     )
 }
 
-/// Starts a new job over the failed items of a finished one, and goes to it.
+/// Starts a new job over the failed (and held) items of a finished one, once confirmed, and goes
+/// to it.
 #[server(prefix = "/api", endpoint = "retry_failed")]
-pub async fn retry_failed(id: String) -> Result<String, AppError> {
+pub async fn retry_failed(id: String, confirm: Option<String>) -> Result<String, AppError> {
     use crate::model::access::Permission;
     use crate::ssr::{access, jobs, respond, state::AppState};
     respond(
         async {
             let state = AppState::from_context()?;
             let user = access::require(Permission::Operate, "retry-failed").await?;
-            let new_id = jobs::retry_failed(&state, &user, job_id(&id)?).await?;
+            let new_id = jobs::retry_failed(&state, &user, job_id(&id)?, confirm.is_some()).await?;
             leptos_axum::redirect(&format!("/jobs/{new_id}"));
             Ok(new_id.to_string())
         }

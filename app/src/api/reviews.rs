@@ -98,14 +98,14 @@ pub async fn decide(
 
 /// Removes DAP from the ready removals as a bulk job, and goes to the job.
 #[server(prefix = "/api", endpoint = "execute_review")]
-pub async fn execute_review(id: String) -> Result<String, AppError> {
+pub async fn execute_review(id: String, confirm: Option<String>) -> Result<String, AppError> {
     use crate::model::access::Permission;
     use crate::ssr::{access, respond, reviews, state::AppState};
     respond(
         async {
             let state = AppState::from_context()?;
             let user = access::require(Permission::Operate, "execute-review").await?;
-            let job = reviews::execute(&state, &user, review_id(&id)?).await?;
+            let job = reviews::execute(&state, &user, review_id(&id)?, confirm.is_some()).await?;
             leptos_axum::redirect(&format!("/jobs/{job}"));
             Ok(job.to_string())
         }

@@ -258,7 +258,12 @@ pub async fn decide(
 }
 
 /// Starts the remove-DAP job over the removals that are ready; the review is then closed.
-pub async fn execute(state: &AppState, user: &SessionUser, id: Guid) -> Result<Guid, AppError> {
+pub async fn execute(
+    state: &AppState,
+    user: &SessionUser,
+    id: Guid,
+    confirmed: bool,
+) -> Result<Guid, AppError> {
     let review = load(state, id, user).await?;
     if let Some(job) = &review.summary.job_id {
         return Err(AppError::InvalidInput(format!(
@@ -295,6 +300,8 @@ pub async fn execute(state: &AppState, user: &SessionUser, id: Guid) -> Result<G
             scope: String::new(),
             review_id: Some(id),
             customers,
+            retry_of: None,
+            confirmed,
         },
     )
     .await?;

@@ -1,7 +1,7 @@
 //! The CPV consent panel of a customer: what the dashboard granted, a grant form with presets,
 //! one-click revoke with an Undo offered for a few seconds.
 
-use super::{ErrorPanel, NotAllowed};
+use super::{ErrorPanel, NotAllowed, Submit};
 use crate::api::consent::{fetch_consents, GrantConsent, RestoreConsent, RevokeConsent};
 use crate::model::access::Permission;
 use crate::model::consent::{ConsentRecord, PRESETS};
@@ -173,12 +173,12 @@ fn ConsentTable(
                                 <ActionForm action=revoke attr:class="inline">
                                     <input type="hidden" name="customer_tenant_id" value=customer />
                                     <input type="hidden" name="application_id" value=application />
-                                    <button type="submit" class="button danger">"Revoke"</button>
+                                    <Submit pending=revoke.pending() class="button danger">"Revoke"</Submit>
                                 </ActionForm>
                                 <ActionForm action=restore attr:class="inline">
                                     <input type="hidden" name="customer_tenant_id" value=customer2 />
                                     <input type="hidden" name="application_id" value=application2 />
-                                    <button type="submit" class="button">"Grant again"</button>
+                                    <Submit pending=restore.pending() class="button">"Grant again"</Submit>
                                 </ActionForm>
                             }
                                 .into_any()
@@ -187,7 +187,7 @@ fn ConsentTable(
                                 <ActionForm action=revoke attr:class="inline">
                                     <input type="hidden" name="customer_tenant_id" value=customer />
                                     <input type="hidden" name="application_id" value=application />
-                                    <button type="submit" class="button danger">"Revoke"</button>
+                                    <Submit pending=revoke.pending() class="button danger">"Revoke"</Submit>
                                 </ActionForm>
                             }
                                 .into_any()
@@ -196,7 +196,7 @@ fn ConsentTable(
                                 <ActionForm action=restore attr:class="inline">
                                     <input type="hidden" name="customer_tenant_id" value=customer />
                                     <input type="hidden" name="application_id" value=application />
-                                    <button type="submit" class="button">"Grant again"</button>
+                                    <Submit pending=restore.pending() class="button">"Grant again"</Submit>
                                 </ActionForm>
                             }
                                 .into_any()
@@ -238,9 +238,9 @@ fn GrantForm(
         <ActionForm action=grant attr:class="grant-consent">
             <input type="hidden" name="customer_tenant_id" value=customer_tenant_id />
             <GrantFields default_app />
-            <button type="submit" class="button primary">
+            <Submit pending=grant.pending() class="button primary">
                 "Grant consent"
-            </button>
+            </Submit>
         </ActionForm>
     }
 }

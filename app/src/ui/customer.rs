@@ -3,7 +3,7 @@
 
 use super::consent::ConsentPanel;
 use super::gdap::GdapPanel;
-use super::{viewer_permissions, ErrorPanel, NotAllowed, SessionResource};
+use super::{viewer_permissions, ErrorPanel, NotAllowed, SessionResource, Submit};
 use crate::api::roles::{fetch_customer_directory, AddRoleMember, RemoveRoleMember};
 use crate::model::access::Permission;
 use crate::model::audit::MemberChange;
@@ -174,9 +174,9 @@ fn AddMemberForm(
                 <input type="checkbox" name="confirmed" />
                 " I confirm (needed for Global Administrator and Privileged Role Administrator)"
             </label>
-            <button type="submit" class="button primary">
+            <Submit pending=actions.add.pending() class="button primary">
                 "Add to role"
-            </button>
+            </Submit>
         </ActionForm>
     }
 }
@@ -311,9 +311,9 @@ fn RoleRow(role: RoleWithMembers, customer_tenant_id: String, can_operate: bool)
                                                 </label>
                                             }
                                         })}
-                                    <button type="submit" class="link-button">
+                                    <Submit pending=actions.remove.pending() class="link-button">
                                         "Remove"
-                                    </button>
+                                    </Submit>
                                 </ActionForm>
                                 })}
                             </li>

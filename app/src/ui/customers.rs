@@ -4,7 +4,7 @@
 use super::format::{date_part, relative_days, thousands};
 use super::reports::StartReportForm;
 use super::reviews::StartReviewForm;
-use super::{ErrorPanel, IfAllowed, RefreshWithoutJavaScript, SessionResource};
+use super::{ErrorPanel, IfAllowed, RefreshWithoutJavaScript, SessionResource, Submit};
 use crate::api::customers::{fetch_customers_view, fetch_sync_status, StartSync};
 use crate::error::AppError;
 use crate::model::access::Permission;
@@ -611,9 +611,9 @@ fn SyncPanel(sync: SyncResources) -> impl IntoView {
             </Suspense>
             <IfAllowed permission=Permission::Operate>
                 <ActionForm action=start>
-                    <button type="submit" class="button" id="sync-now">
+                    <Submit pending=start.pending() class="button" attr:id="sync-now">
                         "Sync now"
-                    </button>
+                    </Submit>
                 </ActionForm>
             </IfAllowed>
         </section>

@@ -18,18 +18,7 @@ pub fn date_part(timestamp: Option<&str>) -> String {
         .map_or_else(|| "—".into(), str::to_string)
 }
 
-/// 12345 → "12,345".
-pub fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+pub use crate::text::{count, thousands};
 
 #[cfg(test)]
 mod tests {
@@ -45,8 +34,5 @@ mod tests {
             "2021-08-06"
         );
         assert_eq!(date_part(None), "—");
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(1500), "1,500");
-        assert_eq!(thousands(1234567), "1,234,567");
     }
 }

@@ -2,9 +2,10 @@
 //! filter) and `/jobs/{id}` (live progress, per-customer status, cancel, retry, JSON and CSV).
 
 use super::consent::GrantFields;
-use super::format::thousands;
+use super::format::{count, thousands};
 use super::{
-    viewer_permissions, ErrorPanel, NotAllowed, RefreshWithoutJavaScript, SessionResource,
+    viewer_permissions, Confirm, ErrorPanel, NotAllowed, RefreshWithoutJavaScript, SessionResource,
+    Submit,
 };
 use crate::api::jobs::{
     fetch_bulk_selection, fetch_job, fetch_jobs, BulkSelection, CancelJob, ReleaseHeld,
@@ -166,9 +167,14 @@ fn BulkConsentForms(
                 <input type="hidden" name="filter" value=grant_filter />
                 <input type="hidden" name="action" value="grant" />
                 <GrantFields default_app=grant_app />
-                <button type="submit" class="button primary">
-                    {format!("Grant in {} customers", thousands(selection.customers))}
-                </button>
+                <Confirm text=format!(
+                    "I confirm: this application gets the grants above in {}.",
+                    count(selection.customers, "customer", "customers")
+                ) />
+                " "
+                <Submit pending=start.pending() class="button primary">
+                    {format!("Grant in {}", count(selection.customers, "customer", "customers"))}
+                </Submit>
             </ActionForm>
         </section>
         <section class="panel">
@@ -182,9 +188,14 @@ fn BulkConsentForms(
                     <input type="text" name="application_id" required value=default_app size="38" />
                 </label>
                 " "
-                <button type="submit" class="button danger">
-                    {format!("Revoke in {} customers", thousands(selection.customers))}
-                </button>
+                <Confirm text=format!(
+                    "I confirm: this application loses its consent in {}.",
+                    count(selection.customers, "customer", "customers")
+                ) />
+                " "
+                <Submit pending=start.pending() class="button danger">
+                    {format!("Revoke in {}", count(selection.customers, "customer", "customers"))}
+                </Submit>
             </ActionForm>
         </section>
     }
@@ -289,6 +300,7 @@ fn JobView(
     });
     let job_id = s.id.clone();
     let items_job_id = s.id.clone();
+    let kind = s.kind;
     let controls = if !can_operate {
         ().into_any()
     } else if finished {
@@ -303,12 +315,19 @@ fn JobView(
                         thousands(held)
                     ),
                 };
+                let consequence = format!(
+                    "I confirm: {} with new MS-RequestIds ({}).",
+                    kind.title(),
+                    count(counts.failed + counts.held, "customer", "customers")
+                );
                 view! {
-                    <ActionForm action=retry attr:class="inline">
+                    <ActionForm action=retry attr:class="inline" attr:id="retry-failed">
                         <input type="hidden" name="id" value=job_id />
-                        <button type="submit" class="button">
+                        <Confirm text=consequence />
+                        " "
+                        <Submit pending=retry.pending() class="button">
                             {label}
-                        </button>
+                        </Submit>
                     </ActionForm>
                 }
             })
@@ -319,9 +338,9 @@ fn JobView(
                 view! {
                     <ActionForm action=cancel attr:class="inline">
                         <input type="hidden" name="id" value=job_id />
-                        <button type="submit" class="button danger">
+                        <Submit pending=cancel.pending() class="button danger">
                             "Cancel the job"
-                        </button>
+                        </Submit>
                     </ActionForm>
                 }
             })
@@ -399,10 +418,7 @@ fn JobItemRow(
             <ActionForm action=release attr:class="release-held">
                 <input type="hidden" name="id" value=job_id />
                 <input type="hidden" name="customer" value=customer />
-                <label class="confirm override">
-                    <input type="checkbox" name="confirm" required />
-                    " remove DAP anyway: the partner may lose access to this customer"
-                </label>
+                <Confirm text="I confirm: remove DAP anyway; the partner may lose access to this customer." />
                 " "
                 <input
                     type="text"
@@ -413,9 +429,9 @@ fn JobItemRow(
                     aria-label="Why it is released"
                 />
                 " "
-                <button type="submit" class="button danger">
+                <Submit pending=release.pending() class="button danger">
                     "Release"
-                </button>
+                </Submit>
             </ActionForm>
         }
     });

@@ -214,6 +214,42 @@ pub fn IfAllowed(permission: Permission, children: ChildrenFn) -> impl IntoView 
 /// Reloads the page every two seconds when JavaScript is off (hydrated pages poll instead). The
 /// content is raw HTML: with JavaScript on, a browser keeps `<noscript>` content as text, which
 /// hydration must not walk.
+/// A required tick box (`confirm`) stating what the form is about to do: the browser does not
+/// send the form without it, with or without JavaScript, and the server refuses the action
+/// without it too.
+#[component]
+pub fn Confirm(#[prop(into)] text: String, #[prop(optional)] unavailable: bool) -> impl IntoView {
+    view! {
+        <label class="confirm">
+            <input type="checkbox" name="confirm" required disabled=unavailable />
+            " "
+            {text}
+        </label>
+    }
+}
+
+/// A form's submit button, disabled and marked busy while its action runs, so a second click
+/// does not send the form again (the server refuses a repeated job start or decision anyway).
+/// `unavailable` disables it for a reason of the page's own.
+#[component]
+pub fn Submit(
+    #[prop(into)] pending: Signal<bool>,
+    #[prop(into)] class: String,
+    #[prop(optional)] unavailable: bool,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <button
+            type="submit"
+            class=class
+            disabled=move || unavailable || pending.get()
+            aria-busy=move || pending.get().then_some("true")
+        >
+            {children()}
+        </button>
+    }
+}
+
 #[component]
 pub fn RefreshWithoutJavaScript() -> impl IntoView {
     view! { <noscript inner_html=r#"<meta http-equiv="refresh" content="2">"#></noscript> }

@@ -2,7 +2,7 @@
 //! `/reports/{id}` (live progress, results, failures, CSV).
 
 use super::format::thousands;
-use super::{ErrorPanel, IfAllowed, RefreshWithoutJavaScript};
+use super::{ErrorPanel, IfAllowed, RefreshWithoutJavaScript, Submit};
 use crate::api::reports::{fetch_role_report, fetch_role_reports, StartRoleReport};
 use crate::model::access::Permission;
 use crate::model::reports::{ItemStatus, ReportCustomer, ReportSummary, RoleReport};
@@ -37,9 +37,9 @@ fn StartReportButton(
     view! {
         <ActionForm action=start attr:class="inline">
             <input type="hidden" name="filter" value=filter />
-            <button type="submit" class="button">
+            <Submit pending=start.pending() class="button">
                 {label}
-            </button>
+            </Submit>
         </ActionForm>
     }
 }

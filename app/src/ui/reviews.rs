@@ -1,8 +1,8 @@
 //! `/reviews` (recent DAP-removal reviews, start one) and `/reviews/{id}` (a decision per
 //! customer with a note, four-eyes approvals, execution as a bulk job, CSV).
 
-use super::format::thousands;
-use super::{ErrorPanel, IfAllowed};
+use super::format::{count, thousands};
+use super::{Confirm, ErrorPanel, IfAllowed, Submit};
 use crate::api::reviews::{fetch_review, fetch_reviews, Decide, ExecuteReview, StartReview};
 use crate::model::access::Permission;
 use crate::model::gdap::Coverage;
@@ -46,9 +46,9 @@ fn StartReviewButton(
         <ActionForm action=start attr:class="inline start-review">
             <input type="hidden" name="filter" value=filter />
             <input type="hidden" name="title" value="" />
-            <button type="submit" class="button">
+            <Submit pending=start.pending() class="button">
                 {label}
-            </button>
+            </Submit>
         </ActionForm>
     }
 }
@@ -181,13 +181,22 @@ fn ReviewView(
         _ if !review.viewer_can_operate => ().into_any(),
         _ => {
             let ready = s.ready;
+            let undecided = s.customers.saturating_sub(s.decided);
             let review_id = s.id.clone();
+            let consequence = format!(
+                "I confirm: {} lose DAP now (the partner keeps only what GDAP grants); {} still \
+                 undecided keep it.",
+                count(ready, "customer", "customers"),
+                thousands(undecided)
+            );
             view! {
                 <ActionForm action=execute attr:class="inline" attr:id="execute-review">
                     <input type="hidden" name="id" value=review_id />
-                    <button type="submit" class="button danger" disabled=ready == 0>
-                        {format!("Remove DAP from {} customers", thousands(ready))}
-                    </button>
+                    <Confirm text=consequence unavailable=ready == 0 />
+                    " "
+                    <Submit pending=execute.pending() class="button danger" unavailable=ready == 0>
+                        {format!("Remove DAP from {}", count(ready, "customer", "customers"))}
+                    </Submit>
                 </ActionForm>
             }
             .into_any()
@@ -345,9 +354,9 @@ fn ReviewRow(
                     <input type="hidden" name="customer_tenant_id" value=approve_tenant />
                     <input type="hidden" name="decision" value="approve" />
                     <input type="hidden" name="note" value="" />
-                    <button type="submit" class="button primary">
+                    <Submit pending=decide.pending() class="button primary">
                         "Approve removal"
-                    </button>
+                    </Submit>
                 </ActionForm>
             }
         });
@@ -371,9 +380,9 @@ fn ReviewRow(
                         </label>
                         " "
                     })}
-                    <button type="submit" class="button">
+                    <Submit pending=decide.pending() class="button">
                         "Save"
-                    </button>
+                    </Submit>
                 </ActionForm>
                 })}
                 {approve}

@@ -46,6 +46,11 @@ pub struct NewJob {
     pub review_id: Option<Guid>,
     /// Customer tenant id and organisation name, in the order they run.
     pub customers: Vec<(Guid, String)>,
+    /// The job whose failures this one retries: a retry right after the start is not a repeat.
+    pub retry_of: Option<Guid>,
+    /// The admin confirmed the count and the consequence (a mass write is never started by a
+    /// stray click or a replayed post).
+    pub confirmed: bool,
 }
 
 impl NewJob {
@@ -54,6 +59,13 @@ impl NewJob {
             return Err(AppError::InvalidInput(
                 "No customer is selected: the job would do nothing.".into(),
             ));
+        }
+        if !self.confirmed {
+            return Err(AppError::InvalidInput(format!(
+                "{} in {}: confirm it (tick the box naming the count) to start the job.",
+                self.kind.title(),
+                crate::text::count(self.customers.len(), "customer", "customers")
+            )));
         }
         match self.kind {
             JobKind::GrantConsent | JobKind::RevokeConsent if self.application.is_none() => Err(
@@ -105,6 +117,7 @@ pub async fn create_in(
             &job.application.map(|a| a.to_string()).unwrap_or_default(),
             &grants_json,
             &job.review_id.map(|r| r.to_string()).unwrap_or_default(),
+            &job.retry_of.map(|r| r.to_string()).unwrap_or_default(),
             &customers.join(","),
         ],
     );
@@ -197,6 +210,7 @@ pub async fn start_consent(
     application: Guid,
     display_name: &str,
     grants: Vec<Grant>,
+    confirmed: bool,
 ) -> Result<Guid, AppError> {
     let customers = select_customers(state, user, filter).await?;
     let mut scope = filter.clone();
@@ -212,6 +226,8 @@ pub async fn start_consent(
             scope: crate::urls::query_string(scope.to_pairs()),
             review_id: None,
             customers,
+            retry_of: None,
+            confirmed,
         },
     )
     .await
@@ -222,6 +238,7 @@ pub async fn retry_failed(
     state: &AppState,
     user: &SessionUser,
     id: Guid,
+    confirmed: bool,
 ) -> Result<Guid, AppError> {
     let job = load(state, id).await?;
     if job.summary.finished_at.is_none() {
@@ -294,6 +311,8 @@ pub async fn retry_failed(
             scope: job.summary.scope,
             review_id,
             customers,
+            retry_of: Some(id),
+            confirmed,
         },
     )
     .await
