@@ -363,3 +363,45 @@ async fn a_refused_directory_read_names_the_gdap_roles_that_allow_it() {
     );
     assert!(html.contains("MS-CorrelationId"));
 }
+
+#[tokio::test]
+async fn every_page_links_the_glossary_skips_to_its_content_and_marks_its_section() {
+    let server = TestServer::start().await;
+    let (avery, _) = server.sign_in(ADMIN_UPN).await;
+    for (path, section) in [
+        ("/customers", "/customers"),
+        ("/customers?dap=on", "/customers"),
+        ("/reviews", "/reviews"),
+        ("/jobs", "/jobs"),
+        ("/reports", "/reports"),
+        ("/audit", "/audit"),
+        ("/help", "/help"),
+    ] {
+        let (status, html) = server.page(&avery, path).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(
+            html.contains(r##"class="skip-link" href="#main""##),
+            "{path}"
+        );
+        assert!(html.contains(r#"<main id="main""#), "{path}");
+        assert!(
+            html.contains(r#"href="/help""#),
+            "{path}: the glossary is one click away"
+        );
+        let current: Vec<&str> = html
+            .match_indices(r#"aria-current="page""#)
+            .map(|(i, _)| &html[html[..i].rfind("<a").unwrap()..i])
+            .collect();
+        assert_eq!(current.len(), 1, "{path}: {current:?}");
+        assert!(
+            current[0].contains(&format!(r#"href="{section}""#)),
+            "{path}: {current:?}"
+        );
+    }
+    let (_, help) = server.page(&avery, "/help").await;
+    for term in ["DAP", "GDAP", "CPV consent", "Admin Agents", "MS-RequestId"] {
+        assert!(help.contains(&format!(">{term}</dt>")), "{term}");
+    }
+    let (_, customers) = server.page(&avery, "/customers").await;
+    assert!(customers.contains("Partner sign-ins (last day)"));
+}

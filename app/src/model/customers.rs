@@ -200,9 +200,32 @@ impl SortKey {
             SortKey::DapSince => "DAP since",
             SortKey::DapEnded => "DAP ended",
             SortKey::LastSignIn => "Last partner sign-in",
-            SortKey::PartnerAgents => "Partner agents",
-            SortKey::PartnerSignIns => "Partner sign-ins",
-            SortKey::GlobalAdminSignIns => "Global Admin sign-ins",
+            SortKey::PartnerAgents => "Partner agents (last day)",
+            SortKey::PartnerSignIns => "Partner sign-ins (last day)",
+            SortKey::GlobalAdminSignIns => "Global Admin sign-ins (last day)",
+        }
+    }
+
+    /// What the column holds, for its header's tooltip.
+    pub fn hint(self) -> &'static str {
+        match self {
+            SortKey::Name => "The customer's organisation name in Partner Center",
+            SortKey::TenantId => "The customer's Entra ID tenant",
+            SortKey::Dap => "Whether the partner holds delegated admin privileges (DAP) in the customer",
+            SortKey::DapSince => "When DAP was granted",
+            SortKey::DapEnded => "When DAP was removed",
+            SortKey::LastSignIn => {
+                "The last sign-in of any partner agent into the customer tenant through DAP"
+            }
+            SortKey::PartnerAgents => {
+                "Partner agents who signed in to the customer in the last day (Partner Center counts one day)"
+            }
+            SortKey::PartnerSignIns => {
+                "Partner sign-ins into the customer in the last day (Partner Center counts one day)"
+            }
+            SortKey::GlobalAdminSignIns => {
+                "Sign-ins with Global Administrator into the customer in the last day"
+            }
         }
     }
 

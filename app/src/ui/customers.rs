@@ -452,7 +452,7 @@ fn CustomerTable(rows: Vec<CustomerRow>, query: CustomerQuery) -> impl IntoView 
                 None => "",
             };
             view! {
-                <th scope="col" aria-sort=aria>
+                <th scope="col" aria-sort=aria title=key.hint()>
                     <a href=query.sorted_by(key).href(PATH) data-sort=key.param()>
                         {key.label()}
                         {arrow}

@@ -7,6 +7,7 @@ mod customers;
 mod errors;
 mod format;
 mod gdap;
+mod help;
 mod jobs;
 mod reports;
 mod reviews;
@@ -62,8 +63,11 @@ pub fn App() -> impl IntoView {
         <Title text="CSP partner dashboard" />
         <Router>
             <div id="app" data-hydrated=move || hydrated.get().to_string()>
+                <a class="skip-link" href="#main">
+                    "Skip to the content"
+                </a>
                 <Header />
-                <main>
+                <main id="main" tabindex="-1">
                     <Routes fallback=|| view! { <NotFound /> }>
                         <Route path=path!("/") view=signin::HomePage ssr=SsrMode::Async />
                         <Route
@@ -93,6 +97,7 @@ pub fn App() -> impl IntoView {
                             ssr=SsrMode::Async
                         />
                         <Route path=path!("/signin-error") view=signin::SignInErrorPage />
+                        <Route path=path!("/help") view=help::HelpPage />
                     </Routes>
                 </main>
             </div>
@@ -108,12 +113,13 @@ fn Header() -> impl IntoView {
             <a class="brand" href="/customers">
                 "CSP partner dashboard"
             </a>
-            <nav>
-                <a href="/customers">"Customers"</a>
-                <a href="/reports">"Reports"</a>
-                <a href="/reviews">"Reviews"</a>
-                <a href="/jobs">"Jobs"</a>
-                <a href="/audit">"Audit"</a>
+            <nav aria-label="Main">
+                <NavLink href="/customers" label="Customers" />
+                <NavLink href="/reports" label="Reports" />
+                <NavLink href="/reviews" label="Reviews" />
+                <NavLink href="/jobs" label="Jobs" />
+                <NavLink href="/audit" label="Audit" />
+                <NavLink href="/help" label="Help" />
             </nav>
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
@@ -124,6 +130,21 @@ fn Header() -> impl IntoView {
                 })}
             </Suspense>
         </header>
+    }
+}
+
+/// A navigation link marked `aria-current="page"` on its section's pages (`/jobs/…` too).
+#[component]
+fn NavLink(href: &'static str, label: &'static str) -> impl IntoView {
+    let location = leptos_router::hooks::use_location();
+    let current = move || {
+        let path = location.pathname.get();
+        (path == href || path.starts_with(&format!("{href}/"))).then_some("page")
+    };
+    view! {
+        <a href=href aria-current=current>
+            {label}
+        </a>
     }
 }
 
