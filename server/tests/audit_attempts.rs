@@ -290,3 +290,117 @@ async fn a_role_change_is_recorded_before_the_call_and_completed_after() {
     assert_eq!(rows[0].1, "succeeded");
     assert_eq!(rows[0].3, Some(201));
 }
+
+/// `audit_log` called as the page calls it: one page of `filters` (each `query[...]`).
+async fn audit_page(
+    server: &TestServer,
+    client: &reqwest::Client,
+    filters: &[(&str, &str)],
+) -> serde_json::Value {
+    let args: Vec<(String, String)> = filters
+        .iter()
+        .map(|(k, v)| (format!("query[{k}]"), v.to_string()))
+        .collect();
+    let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let response = server.call_with(client, "audit_log", &args).await;
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_audit_log_pages_through_every_entry_and_filters_by_name_outcome_and_date() {
+    use app::ssr::audit::{append, Entry};
+    let server = TestServer::start().await;
+    let (client, _) = server.sign_in(ADMIN_UPN).await;
+    let sim = server.sim_state().await;
+    let tenant = sim["customers"][3]["customerTenantId"].as_str().unwrap();
+    let name = sim["customers"][3]["organizationDisplayName"]
+        .as_str()
+        .unwrap()
+        .trim()
+        .to_lowercase();
+    let pool = &server.state.storage.pool;
+    for i in 0..250 {
+        let entry = Entry::new("bot@partner.example", "grant-consent")
+            .customer(app::ids::Guid::parse(tenant).unwrap());
+        let entry = if i % 2 == 0 {
+            entry
+        } else {
+            entry.failed("no")
+        };
+        append(pool, &entry).await.unwrap();
+    }
+    sqlx::query(
+        "INSERT INTO audit_log (id, at_ms, actor_upn, action, outcome)
+         VALUES ('0b6d3c9e-1f2a-4b5c-8d7e-9f0a1b2c3d4e', 1736942400000, 'old@partner.example',
+                 'old-entry', 'succeeded')",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    let all: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert!(all > 251);
+
+    // Every entry once, newest first, a page at a time.
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = audit_page(&server, &client, &[("before", &cursor)]).await;
+        assert_eq!(page["total"], all);
+        assert_eq!(page["first"], seen.len() + 1, "{}", page["first"]);
+        let rows = page["rows"].as_array().unwrap();
+        assert!(rows.len() <= 100);
+        seen.extend(rows.iter().map(|r| r["id"].as_str().unwrap().to_string()));
+        match page["older"].as_str() {
+            Some(next) => cursor = next.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len() as i64, all);
+    let unique: std::collections::HashSet<&String> = seen.iter().collect();
+    assert_eq!(unique.len(), seen.len());
+    assert_eq!(
+        seen.last().unwrap(),
+        "0b6d3c9e-1f2a-4b5c-8d7e-9f0a1b2c3d4e",
+        "oldest last"
+    );
+
+    // The customer filter matches names, with the name beside the id.
+    let page = audit_page(&server, &client, &[("customer", &name)]).await;
+    assert_eq!(page["total"], 250, "{name}");
+    assert_eq!(
+        page["rows"][0]["customer_name"]
+            .as_str()
+            .unwrap()
+            .trim()
+            .to_lowercase(),
+        name
+    );
+    let page = audit_page(
+        &server,
+        &client,
+        &[("customer", &name), ("outcome", "failed")],
+    )
+    .await;
+    assert_eq!(page["total"], 125);
+    let page = audit_page(
+        &server,
+        &client,
+        &[("from", "2025-01-15"), ("to", "2025-01-15")],
+    )
+    .await;
+    assert_eq!(page["total"], 1);
+    assert_eq!(page["rows"][0]["action"], "old-entry");
+
+    // The page says where it stands and links the next one, without JavaScript.
+    let (status, html) = server.page(&client, "/audit").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains(&format!("Showing 1–100 of {all} entries")),
+        "position"
+    );
+    assert!(html.contains("rel=\"next\" href=\"/audit?before="));
+}

@@ -8,7 +8,7 @@ use super::partner_center::{CallIds, UpstreamError};
 use super::storage::Storage;
 use crate::error::AppError;
 use crate::ids::Guid;
-use crate::model::audit::{AuditQuery, AuditRow};
+use crate::model::audit::{AuditPage, AuditQuery, AuditRow};
 use sqlx::Row;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,59 +245,164 @@ pub async fn record(storage: &Storage, entry: &Entry) -> Result<(), AppError> {
     })
 }
 
-/// Newest first, at most `limit`. Filters match case-insensitively as substrings.
-pub async fn list(
+/// The filters of `query` as SQL over `audit_log a` joined to the current snapshot's customer
+/// names (`sc`), with their binds from `$1`; the cursor is left out.
+fn filtered(query: &AuditQuery) -> (String, Vec<Option<String>>, Vec<Option<i64>>) {
+    let like = |v: &str| format!("%{}%", v.to_lowercase());
+    let (from, to) = query.range_ms();
+    let text = vec![
+        Some(like(&query.actor)),
+        Some(like(&query.action)),
+        Some(like(&query.customer)),
+        (!query.outcome.is_empty()).then(|| query.outcome.clone()),
+    ];
+    let sql = "FROM audit_log a
+         LEFT JOIN snapshot_customers sc ON sc.customer_tenant_id = a.customer_tenant_id
+           AND sc.snapshot_id = (SELECT id FROM customer_snapshots ORDER BY synced_at_ms DESC LIMIT 1)
+         WHERE LOWER(a.actor_upn) LIKE $1 AND LOWER(a.action) LIKE $2
+           AND (LOWER(COALESCE(a.customer_tenant_id, '')) LIKE $3
+                OR LOWER(COALESCE(sc.organization_display_name, '')) LIKE $3)
+           AND ($4 IS NULL OR a.outcome = $4)
+           AND ($5 IS NULL OR a.at_ms >= $5) AND ($6 IS NULL OR a.at_ms < $6)"
+        .to_string();
+    (sql, text, vec![from, to])
+}
+
+/// `sql` with the filters' binds ($1..$6) in place.
+fn with_filters<'q>(
+    sql: &'q str,
+    text: &[Option<String>],
+    range: &[Option<i64>],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    let mut query = sqlx::query(sql);
+    for value in text {
+        query = query.bind(value.clone());
+    }
+    for value in range {
+        query = query.bind(*value);
+    }
+    query
+}
+
+fn read_failed(error: sqlx::Error) -> AppError {
+    AppError::Internal(format!("reading the audit log failed: {error}"))
+}
+
+/// One page of the entries matching `query`, newest first, from its cursor on, with where it
+/// stands among them: keyset paging, so a page costs the same however deep it is.
+pub async fn page(
     storage: &Storage,
     query: &AuditQuery,
-    limit: usize,
-) -> Result<Vec<AuditRow>, AppError> {
-    let like = |v: &str| format!("%{}%", v.to_lowercase());
-    let rows = sqlx::query(
-        "SELECT at_ms, actor_upn, action, customer_tenant_id, target, request_id,
-                correlation_id, upstream_status, outcome, error
-         FROM audit_log
-         WHERE LOWER(actor_upn) LIKE $1 AND LOWER(action) LIKE $2
-           AND LOWER(COALESCE(customer_tenant_id, '')) LIKE $3
-         ORDER BY at_ms DESC, id DESC
-         LIMIT $4",
-    )
-    .bind(like(&query.actor))
-    .bind(like(&query.action))
-    .bind(like(&query.customer))
-    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-    .fetch_all(&storage.pool)
-    .await
-    .map_err(|e| AppError::Internal(format!("reading the audit log failed: {e}")))?;
+    size: usize,
+) -> Result<AuditPage, AppError> {
+    let (filters, text, range) = filtered(query);
+    let cursor = query.cursor();
+    let newer_than_cursor = "(a.at_ms > $7 OR (a.at_ms = $7 AND a.id >= $8))";
+    let older_than_cursor = "(a.at_ms < $7 OR (a.at_ms = $7 AND a.id < $8))";
+    let (cursor_at, cursor_id) = cursor.clone().unwrap_or((i64::MAX, String::new()));
+    let counts_sql = format!(
+        "SELECT COUNT(*) AS total,
+                COALESCE(SUM(CASE WHEN {newer_than_cursor} THEN 1 ELSE 0 END), 0) AS skipped
+         {filters}"
+    );
+    let counts = with_filters(&counts_sql, &text, &range)
+        .bind(cursor_at)
+        .bind(&cursor_id)
+        .fetch_one(&storage.pool)
+        .await
+        .map_err(read_failed)?;
+    let total: i64 = counts.try_get("total").map_err(read_failed)?;
+    let skipped: i64 = if cursor.is_some() {
+        counts.try_get("skipped").map_err(read_failed)?
+    } else {
+        0
+    };
+    let page_sql = format!(
+        "SELECT a.id, a.at_ms, a.actor_upn, a.action, a.customer_tenant_id,
+                sc.organization_display_name, a.target, a.request_id, a.correlation_id,
+                a.upstream_status, a.outcome, a.error
+         {filters} AND {older_than_cursor}
+         ORDER BY a.at_ms DESC, a.id DESC
+         LIMIT $9"
+    );
+    let rows = with_filters(&page_sql, &text, &range)
+        .bind(cursor_at)
+        .bind(&cursor_id)
+        .bind(i64::try_from(size + 1).unwrap_or(i64::MAX))
+        .fetch_all(&storage.pool)
+        .await
+        .map_err(read_failed)?;
+    let mut rows = rows
+        .iter()
+        .map(row_of)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(read_failed)?;
+    let older = (rows.len() > size).then(|| {
+        rows.truncate(size);
+        rows.last()
+            .map(|(at_ms, row)| format!("{at_ms}.{}", row.id))
+    });
+    Ok(AuditPage {
+        rows: rows.into_iter().map(|(_, row)| row).collect(),
+        total: usize::try_from(total).unwrap_or_default(),
+        first: usize::try_from(skipped).unwrap_or_default() + 1,
+        older: older.flatten(),
+    })
+}
+
+/// Every entry matching `query` (its cursor ignored), newest first, for the export.
+pub async fn list_all(storage: &Storage, query: &AuditQuery) -> Result<Vec<AuditRow>, AppError> {
+    let query = query.from_newest();
+    let (filters, text, range) = filtered(&query);
+    let sql = format!(
+        "SELECT a.id, a.at_ms, a.actor_upn, a.action, a.customer_tenant_id,
+                sc.organization_display_name, a.target, a.request_id, a.correlation_id,
+                a.upstream_status, a.outcome, a.error
+         {filters}
+         ORDER BY a.at_ms DESC, a.id DESC"
+    );
+    let rows = with_filters(&sql, &text, &range)
+        .fetch_all(&storage.pool)
+        .await
+        .map_err(read_failed)?;
     rows.iter()
-        .map(|row| {
-            let at_ms: i64 = row.try_get("at_ms")?;
-            let status: Option<i64> = row.try_get("upstream_status")?;
-            Ok(AuditRow {
-                at: super::storage::rfc3339_of_ms(at_ms),
-                actor_upn: row.try_get("actor_upn")?,
-                action: row.try_get("action")?,
-                customer_tenant_id: row.try_get("customer_tenant_id")?,
-                target: row.try_get("target")?,
-                request_id: row.try_get("request_id")?,
-                correlation_id: row.try_get("correlation_id")?,
-                upstream_status: status.and_then(|s| u16::try_from(s).ok()),
-                outcome: row.try_get("outcome")?,
-                error: row.try_get("error")?,
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()
-        .map_err(|e| AppError::Internal(format!("reading the audit log failed: {e}")))
+        .map(|row| row_of(row).map(|(_, row)| row))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(read_failed)
+}
+
+fn row_of(row: &sqlx::any::AnyRow) -> Result<(i64, AuditRow), sqlx::Error> {
+    let at_ms: i64 = row.try_get("at_ms")?;
+    let status: Option<i64> = row.try_get("upstream_status")?;
+    Ok((
+        at_ms,
+        AuditRow {
+            id: row.try_get("id")?,
+            at: super::storage::rfc3339_of_ms(at_ms),
+            actor_upn: row.try_get("actor_upn")?,
+            action: row.try_get("action")?,
+            customer_tenant_id: row.try_get("customer_tenant_id")?,
+            customer_name: row.try_get("organization_display_name")?,
+            target: row.try_get("target")?,
+            request_id: row.try_get("request_id")?,
+            correlation_id: row.try_get("correlation_id")?,
+            upstream_status: status.and_then(|s| u16::try_from(s).ok()),
+            outcome: row.try_get("outcome")?,
+            error: row.try_get("error")?,
+        },
+    ))
 }
 
 pub fn routes() -> axum::Router<super::state::AppState> {
     axum::Router::new().route("/audit/export.csv", axum::routing::get(export_csv))
 }
 
-const CSV_HEADER: [&str; 10] = [
+const CSV_HEADER: [&str; 11] = [
     "Time",
     "Actor",
     "Action",
     "Customer tenant id",
+    "Customer",
     "Target",
     "MS-RequestId",
     "MS-CorrelationId",
@@ -314,13 +419,14 @@ async fn export_csv(
     use super::csv::{csv_response, encode, error_response, neutralize_formula};
     let result = async {
         let query = AuditQuery::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let rows = list(&state.storage, &query, 1_000_000).await?;
+        let rows = list_all(&state.storage, &query).await?;
         let records = rows.into_iter().map(|r| {
             [
                 r.at,
                 neutralize_formula(&r.actor_upn),
                 r.action,
                 r.customer_tenant_id.unwrap_or_default(),
+                neutralize_formula(&r.customer_name.unwrap_or_default()),
                 neutralize_formula(&r.target.unwrap_or_default()),
                 r.request_id.unwrap_or_default(),
                 r.correlation_id.unwrap_or_default(),
