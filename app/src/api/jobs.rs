@@ -80,18 +80,15 @@ pub async fn start_consent_job(
                     )))
                 }
             };
-            let display_name = display_name.trim().chars().take(256).collect::<String>();
-            let id = jobs::start_consent(
-                &state,
-                &user,
-                &super::customer_filter(&filter),
+            let request = jobs::ConsentRequest {
                 kind,
                 application,
-                &display_name,
+                display_name: display_name.trim().chars().take(256).collect(),
                 grants,
-                confirm.is_some(),
-            )
-            .await?;
+                confirmed: confirm.is_some(),
+            };
+            let id = jobs::start_consent(&state, &user, &super::customer_filter(&filter), request)
+                .await?;
             leptos_axum::redirect(&format!("/jobs/{id}"));
             Ok(id.to_string())
         }

@@ -201,16 +201,24 @@ pub async fn select_customers(
         .collect()
 }
 
+/// What a bulk consent form asks for.
+#[derive(Debug, Clone)]
+pub struct ConsentRequest {
+    /// Grant or revoke.
+    pub kind: JobKind,
+    pub application: Guid,
+    pub display_name: String,
+    /// What is granted (empty for a revoke).
+    pub grants: Vec<Grant>,
+    pub confirmed: bool,
+}
+
 /// A bulk grant or revoke over the customers of `filter`.
 pub async fn start_consent(
     state: &AppState,
     user: &SessionUser,
     filter: &CustomerQuery,
-    kind: JobKind,
-    application: Guid,
-    display_name: &str,
-    grants: Vec<Grant>,
-    confirmed: bool,
+    request: ConsentRequest,
 ) -> Result<Guid, AppError> {
     let customers = select_customers(state, user, filter).await?;
     let mut scope = filter.clone();
@@ -219,15 +227,15 @@ pub async fn start_consent(
         state,
         user,
         NewJob {
-            kind,
-            application: Some(application),
-            display_name: display_name.to_string(),
-            grants,
+            kind: request.kind,
+            application: Some(request.application),
+            display_name: request.display_name,
+            grants: request.grants,
             scope: crate::urls::query_string(scope.to_pairs()),
             review_id: None,
             customers,
             retry_of: None,
-            confirmed,
+            confirmed: request.confirmed,
         },
     )
     .await

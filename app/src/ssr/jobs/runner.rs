@@ -615,7 +615,11 @@ async fn settle_item(
             retry_in,
             later,
         };
-        record_attempt(state, job, lease, item, &target, &ids, &attempt, &outcome).await?;
+        let call = Call {
+            ids: &ids,
+            target: &target,
+        };
+        record_attempt(state, job, lease, item, &call, &attempt, &outcome).await?;
         match retry_in {
             Some(wait) => tokio::time::sleep(wait).await,
             None => return Ok(()),
@@ -721,6 +725,12 @@ async fn begin_attempt(
     Ok(())
 }
 
+/// One attempt's call: its ids and what the audit names as its target.
+struct Call<'a> {
+    ids: &'a CallIds,
+    target: &'a str,
+}
+
 /// Where one attempt leaves its item.
 struct AttemptOutcome {
     /// This attempt's number, and how many the item may take.
@@ -740,14 +750,13 @@ async fn record_attempt(
     job: &JobContext,
     lease: &Lease,
     item: &PendingItem,
-    target: &str,
-    ids: &CallIds,
+    call: &Call<'_>,
     attempt: &Attempt,
     outcome: &AttemptOutcome,
 ) -> Result<(), AppError> {
     let mut entry = Entry::new(&job.started_by, job.action())
-        .target(target)
-        .call(ids);
+        .target(call.target)
+        .call(call.ids);
     entry.customer_tenant_id = Some(item.customer.clone());
     let (number, budget) = (outcome.number, outcome.budget);
     let (status, upstream, detail) = match attempt {
