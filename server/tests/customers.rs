@@ -404,4 +404,14 @@ async fn every_page_links_the_glossary_skips_to_its_content_and_marks_its_sectio
     }
     let (_, customers) = server.page(&avery, "/customers").await;
     assert!(customers.contains("Partner sign-ins (last day)"));
+    // Moments are written one way, with their zone, in <time datetime>.
+    for path in ["/customers", "/audit"] {
+        let (_, html) = server.page(&avery, path).await;
+        let times: Vec<&str> = html.split("<time datetime=").skip(1).collect();
+        assert!(!times.is_empty(), "{path}");
+        for time in times {
+            let text = &time[time.find('>').unwrap() + 1..time.find("</time>").unwrap()];
+            assert!(text.len() == 20 && text.ends_with(" UTC"), "{path}: {text}");
+        }
+    }
 }

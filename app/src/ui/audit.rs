@@ -1,7 +1,7 @@
 //! `/audit`: the audit log, newest first, a page at a time (keyset), filtered from the URL,
 //! with a CSV export of every matching entry.
 
-use super::format::{count, thousands};
+use super::format::{count, thousands, When};
 use super::ErrorPanel;
 use crate::api::audit::fetch_audit_log;
 use crate::model::audit::{AuditPage, AuditQuery, AuditRow, OUTCOMES};
@@ -132,7 +132,7 @@ fn AuditTable(rows: Vec<AuditRow>) -> impl IntoView {
             <table class="audit">
                 <thead>
                     <tr>
-                        <th scope="col">"Time (UTC)"</th>
+                        <th scope="col">"Time"</th>
                         <th scope="col">"Actor"</th>
                         <th scope="col">"Action"</th>
                         <th scope="col">"Customer"</th>
@@ -177,7 +177,7 @@ fn AuditRowView(row: AuditRow) -> impl IntoView {
     view! {
         <tr class=row_class data-action=action data-id=r.id>
             <td class="date">
-                <time datetime=at>{r.at.replace('T', " ").chars().take(19).collect::<String>()}</time>
+                <When at=at />
             </td>
             <td>{r.actor_upn}</td>
             <td>{r.action}</td>

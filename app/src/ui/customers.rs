@@ -1,7 +1,7 @@
 //! `/customers`: every delegated-admin customer, filtered and sorted from the URL, with the
 //! staleness chart, the sync panel and the CSV export.
 
-use super::format::{date_part, relative_days, thousands};
+use super::format::{date_part, relative_days, thousands, When};
 use super::reports::StartReportForm;
 use super::reviews::StartReviewForm;
 use super::{ErrorPanel, IfAllowed, RefreshWithoutJavaScript, SessionResource, Submit};
@@ -626,10 +626,7 @@ fn SyncStatusView(status: SyncStatus) -> impl IntoView {
         view! {
             <p class="last-sync">
                 "Last synced "
-                <time datetime=s.synced_at.clone() title=s.synced_at.clone()>
-                    {s.synced_at.replace('T', " ").chars().take(16).collect::<String>()}
-                    " UTC"
-                </time>
+                <When at=s.synced_at.clone() />
                 " by "
                 {s.synced_by}
                 {format!(" ({} customers)", thousands(s.customer_count))}

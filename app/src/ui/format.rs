@@ -19,6 +19,26 @@ pub fn date_part(timestamp: Option<&str>) -> String {
 }
 
 pub use crate::text::{count, thousands};
+use leptos::prelude::*;
+
+/// "2026-11-30 12:22 UTC": the one way pages write a moment, from the server's RFC 3339 (UTC).
+pub fn utc_minute(rfc3339: &str) -> String {
+    match (rfc3339.get(..10), rfc3339.get(11..16)) {
+        (Some(day), Some(time)) => format!("{day} {time} UTC"),
+        _ => rfc3339.to_string(),
+    }
+}
+
+/// A moment as `<time>`: the minute in UTC, the exact timestamp on hover and for machines.
+#[component]
+pub fn When(#[prop(into)] at: String) -> impl IntoView {
+    let text = utc_minute(&at);
+    view! {
+        <time datetime=at.clone() title=at>
+            {text}
+        </time>
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -34,5 +54,9 @@ mod tests {
             "2021-08-06"
         );
         assert_eq!(date_part(None), "—");
+        assert_eq!(
+            utc_minute("2026-11-30T12:22:09.694Z"),
+            "2026-11-30 12:22 UTC"
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! filter) and `/jobs/{id}` (live progress, per-customer status, cancel, retry, JSON and CSV).
 
 use super::consent::GrantFields;
-use super::format::{count, thousands};
+use super::format::{count, thousands, When};
 use super::{
     viewer_permissions, Confirm, ErrorPanel, NotAllowed, RefreshWithoutJavaScript, SessionResource,
     Submit,
@@ -15,10 +15,6 @@ use crate::model::access::Permission;
 use crate::model::jobs::{Job, JobItem, JobItemStatus, JobSummary};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_location, use_params_map};
-
-fn short_time(rfc3339: &str) -> String {
-    rfc3339.replace('T', " ").chars().take(16).collect()
-}
 
 fn progress_text(counts: &crate::model::jobs::JobCounts, finished: bool) -> String {
     let mut text = format!(
@@ -87,7 +83,7 @@ fn JobList(list: Vec<JobSummary>) -> impl IntoView {
                         view! {
                             <tr>
                                 <td>
-                                    <a href=format!("/jobs/{}", job.id)>{short_time(&job.created_at)}</a>
+                                    <a href=format!("/jobs/{}", job.id)><When at=job.created_at.clone() /></a>
                                 </td>
                                 <td>{job.kind.title()}</td>
                                 <td>{job.started_by}</td>
@@ -358,7 +354,7 @@ fn JobView(
             data-held=counts.held
             data-finished=finished.to_string()
         >
-            "Started by " {s.started_by.clone()} " at " {short_time(&s.created_at)} " for " {origin}
+            "Started by " {s.started_by.clone()} " at " <When at=s.created_at.clone() /> " for " {origin}
             "." {application} " " {progress_text(&counts, finished)}
         </p>
         <progress value=counts.handled() max=counts.total.max(1)></progress>

@@ -1,7 +1,7 @@
 //! `/reports` (recent privileged-role reports, start one for the DAP customers) and
 //! `/reports/{id}` (live progress, results, failures, CSV).
 
-use super::format::thousands;
+use super::format::{thousands, When};
 use super::{ErrorPanel, IfAllowed, RefreshWithoutJavaScript, Submit};
 use crate::api::reports::{fetch_role_report, fetch_role_reports, StartRoleReport};
 use crate::model::access::Permission;
@@ -92,7 +92,7 @@ fn ReportList(list: Vec<ReportSummary>) -> impl IntoView {
                             <tr>
                                 <td>
                                     <a href=format!("/reports/{}", r.id)>
-                                        {r.started_at.replace('T', " ").chars().take(16).collect::<String>()}
+                                        <When at=r.started_at.clone() />
                                     </a>
                                 </td>
                                 <td>{r.started_by}</td>

@@ -1,7 +1,7 @@
 //! `/reviews` (recent DAP-removal reviews, start one) and `/reviews/{id}` (a decision per
 //! customer with a note, four-eyes approvals, execution as a bulk job, CSV).
 
-use super::format::{count, thousands};
+use super::format::{count, thousands, utc_minute, When};
 use super::{Confirm, ErrorPanel, IfAllowed, Submit};
 use crate::api::reviews::{fetch_review, fetch_reviews, Decide, ExecuteReview, StartReview};
 use crate::model::access::Permission;
@@ -97,7 +97,7 @@ fn ReviewList(list: Vec<ReviewSummary>) -> impl IntoView {
                         let state = match (&r.executed_at, &r.job_id) {
                             (Some(at), Some(job)) => {
                                 view! {
-                                    "executed " {day(Some(at))} " · "
+                                    "executed " <When at=at.clone() /> " · "
                                     <a href=format!("/jobs/{job}")>"job"</a>
                                 }
                                     .into_any()
@@ -173,7 +173,7 @@ fn ReviewView(
     let outcome = match (&s.job_id, &s.executed_by) {
         (Some(job), Some(by)) => view! {
             <p class="notice" id="review-executed">
-                "Executed by " {by.clone()} " on " {day(s.executed_at.as_deref())} ": "
+                "Executed by " {by.clone()} " at " <When at=s.executed_at.clone().unwrap_or_default() /> ": "
                 <a href=format!("/jobs/{job}")>"the DAP-removal job"</a> "."
             </p>
         }
@@ -215,7 +215,7 @@ fn ReviewView(
             data-ready=s.ready
             data-four-eyes=s.four_eyes.to_string()
         >
-            "Started by " {s.started_by.clone()} " on " {day(Some(&s.started_at))} " for "
+            "Started by " {s.started_by.clone()} " at " <When at=s.started_at.clone() /> " for "
             <a href=format!("/customers?{}", s.scope)>"the DAP customers of a filter"</a> ". "
             {format!(
                 "{} customers, {} decided, {} to remove, {} ready. ",
@@ -276,10 +276,10 @@ fn describe(record: &DecisionRecord) -> String {
         .map(|c| format!(" (GDAP {}: override)", c.label()))
         .unwrap_or_default();
     format!(
-        "{} by {} on {}{overridden}",
+        "{} by {} at {}{overridden}",
         record.decision.as_str(),
         record.decided_by,
-        day(Some(&record.decided_at))
+        utc_minute(&record.decided_at)
     )
 }
 
@@ -315,7 +315,7 @@ fn ReviewRow(
             let approval = customer
                 .approval
                 .as_ref()
-                .map(|a| view! { <br /> <span class="approval">{format!("approved by {} on {}", a.decided_by, day(Some(&a.decided_at)))}</span> });
+                .map(|a| view! { <br /> <span class="approval">{format!("approved by {} at {}", a.decided_by, utc_minute(&a.decided_at))}</span> });
             let waiting = (four_eyes && d.decision == Decision::Remove && !approved).then(
                 || view! { <br /> <span class="muted">"awaiting a second admin's approval"</span> },
             );
