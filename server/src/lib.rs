@@ -1,6 +1,8 @@
 //! The dashboard server: builds `AppState`, mounts the Leptos app, its server functions, the
 //! sign-in routes and (in demo mode) the simulator, and serves them.
 
+pub mod observability;
+
 use app::ssr::auth;
 use app::ssr::config::{Config, ConfigError, Endpoints, Upstream};
 use app::ssr::security::{
@@ -158,8 +160,8 @@ pub async fn build(
             allowed_origin,
             reject_cross_origin,
         ))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(256 * 1024))
-        .with_state(state.clone());
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(256 * 1024));
+    let dashboard = observability::access_log(dashboard).with_state(state.clone());
 
     let router = match &simulator {
         Some(sim) => sim.router().merge(dashboard),

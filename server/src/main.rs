@@ -2,17 +2,18 @@
 //! `server simulator` serves only the Partner Center + Entra ID simulator, so a dashboard can be
 //! pointed at it through the same variables used for Microsoft.
 
-use app::ssr::config::Config;
+use app::ssr::config::{Config, LogFormat};
 use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn,tower_sessions=warn".into()),
-        )
-        .init();
+    let logging = LogFormat::from_env()
+        .map_err(|e| e.to_string())
+        .and_then(server::observability::init_logging);
+    if let Err(message) = logging {
+        eprintln!("error: {message}");
+        return ExitCode::FAILURE;
+    }
 
     let result = match std::env::args().nth(1).as_deref() {
         None | Some("serve") => run_dashboard().await,

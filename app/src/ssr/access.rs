@@ -4,6 +4,7 @@
 use super::audit::{self, Entry};
 use super::auth::{self, SessionUser};
 use super::state::AppState;
+use super::telemetry;
 use crate::error::AppError;
 use crate::model::access::{Permission, Permissions};
 use axum::extract::FromRequestParts;
@@ -19,6 +20,7 @@ pub async fn require(
 ) -> Result<SessionUser, AppError> {
     let state = AppState::from_context()?;
     let user = auth::current_user().await?;
+    telemetry::record_admin(None, &user.user_key);
     authorize(&state, user, permission, action).await
 }
 
@@ -85,6 +87,7 @@ impl FromRequestParts<AppState> for Reader {
             .await
             .map_err(Refusal)?
             .ok_or(Refusal(AppError::Unauthenticated))?;
+        telemetry::record_admin(Some(&parts.extensions), &user.user_key);
         let action = download_action(parts.uri.path());
         authorize(state, user, Permission::Read, action)
             .await

@@ -112,6 +112,41 @@ impl std::fmt::Debug for TokenKeySource {
     }
 }
 
+/// How log lines are written (`DASHBOARD_LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Human-readable lines (the default).
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+impl LogFormat {
+    /// Read before everything else: the logger is installed before the rest of the
+    /// configuration is read, so its errors are logged in the chosen format.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let Some(value) = lookup("DASHBOARD_LOG_FORMAT").filter(|v| !v.trim().is_empty()) else {
+            return Ok(LogFormat::Text);
+        };
+        match value.trim().to_ascii_lowercase().as_str() {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            _ => Err(problem(
+                "DASHBOARD_LOG_FORMAT",
+                format!(
+                    "'{value}' must be text (human-readable, the default) or json (one JSON \
+                     object per line, for log collectors)"
+                ),
+            )),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub upstream: Upstream,
@@ -134,6 +169,8 @@ pub struct Config {
     /// Absolute session lifetime, counted from sign-in (besides the idle timeout). Whole hours
     /// from the environment; tests may set a shorter one on the struct.
     pub session_max_age: Duration,
+    /// Human-readable or JSON log lines.
+    pub log_format: LogFormat,
 }
 
 impl Config {
@@ -300,6 +337,7 @@ impl Config {
             review_four_eyes,
             instance_id,
             session_max_age: Duration::from_secs(session_max_hours * 3600),
+            log_format: LogFormat::from_lookup(get)?,
         })
     }
 
@@ -947,5 +985,26 @@ mod tests {
         }
         let e = demo(&[("DASHBOARD_REVIEW_FOUR_EYES", "maybe")]).unwrap_err();
         assert_eq!(e.variable, "DASHBOARD_REVIEW_FOUR_EYES");
+    }
+
+    #[test]
+    fn log_format_is_text_or_json() {
+        assert_eq!(demo(&[]).unwrap().log_format, LogFormat::Text);
+        for (value, format) in [
+            ("text", LogFormat::Text),
+            ("json", LogFormat::Json),
+            (" JSON ", LogFormat::Json),
+        ] {
+            let c = demo(&[("DASHBOARD_LOG_FORMAT", value)]).unwrap();
+            assert_eq!(c.log_format, format, "{value}");
+        }
+        for bad in ["xml", "logfmt", "true"] {
+            let e = demo(&[("DASHBOARD_LOG_FORMAT", bad)]).unwrap_err();
+            assert_eq!(e.variable, "DASHBOARD_LOG_FORMAT");
+            assert!(
+                e.problem.contains("text") && e.problem.contains("json"),
+                "{e}"
+            );
+        }
     }
 }

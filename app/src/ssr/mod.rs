@@ -20,6 +20,7 @@ pub mod roles;
 pub mod security;
 pub mod state;
 pub mod storage;
+pub mod telemetry;
 
 use crate::error::AppError;
 

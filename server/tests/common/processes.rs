@@ -8,7 +8,7 @@ use std::time::Duration;
 
 pub const TOKEN_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -16,7 +16,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn server_binary() -> &'static str {
+pub fn server_binary() -> &'static str {
     env!("CARGO_BIN_EXE_server")
 }
 
@@ -51,6 +51,32 @@ pub struct Process {
 }
 
 impl Process {
+    pub fn new(child: Child, base: String, log: std::path::PathBuf) -> Process {
+        Process { child, base, log }
+    }
+
+    /// Waits until `path` answers with a success (15 s at most).
+    pub async fn wait_until_healthy(&mut self, path: &str) {
+        let url = self.url(path);
+        wait_until_healthy(&url, &mut self.child, &self.log).await;
+    }
+
+    /// Waits for the process to end by itself (a start-up that fails).
+    pub async fn wait_for_exit(&mut self, within: Duration) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "still running after {within:?}:\n{}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
@@ -190,9 +216,7 @@ impl DashboardProcess {
     }
 
     async fn wait_until_healthy(&mut self) {
-        let url = self.process.url("/healthz");
-        let log = self.process.log.clone();
-        wait_until_healthy(&url, &mut self.process.child, &log).await;
+        self.process.wait_until_healthy("/healthz").await;
     }
 
     /// Starts the same configuration again (same port, database and instance id). The explicit

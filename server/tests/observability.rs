@@ -1,0 +1,198 @@
+//! What an operator reads: one access-log line per request (method, route, status, latency,
+//! request id; a supplied `x-request-id` is kept and echoed) and JSON lines on request.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::processes::{free_port, server_binary, Process};
+use common::{TempDir, TestServer, ADMIN_UPN};
+use serde_json::Value;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// `text` without terminal colours: the harness's two log layers share the formatted span
+/// fields, coloured by the first.
+fn without_colours(text: &str) -> String {
+    let mut plain = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("\x1b[") {
+        plain.push_str(&rest[..start]);
+        rest = &rest[start..];
+        rest = rest.find('m').map_or("", |end| &rest[end + 1..]);
+    }
+    plain.push_str(rest);
+    plain
+}
+
+/// The access-log lines (one per request) that carry `request_id`.
+fn access_lines(logs: &str, request_id: &str) -> Vec<String> {
+    without_colours(logs)
+        .lines()
+        .filter(|line| line.contains(&format!("request_id={request_id}")))
+        .filter(|line| line.contains(" access: "))
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test]
+async fn one_access_line_per_request_with_its_request_id() {
+    common::logs::keep_all();
+    let server = TestServer::start().await;
+    let client = server.browser();
+    let run = uuid::Uuid::new_v4().simple().to_string();
+
+    // Supplied ids are kept, echoed back, and name exactly one line each.
+    let ids: Vec<String> = (0..5).map(|i| format!("obs-{run}-{i}")).collect();
+    for id in &ids {
+        let response = client
+            .get(server.url("/healthz"))
+            .header("x-request-id", id)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["x-request-id"], id.as_str());
+    }
+    // Without one, the server makes one up and answers with it.
+    let response = client.get(server.url("/healthz")).send().await.unwrap();
+    let made_up = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(uuid::Uuid::try_parse(&made_up).is_ok(), "{made_up}");
+
+    // A page that does not exist, with a query that must not reach the log.
+    let missing = format!("obs-{run}-missing");
+    let response = client
+        .get(server.url("/no-such-page?code=secret-query-text"))
+        .header("x-request-id", &missing)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+
+    // A server function: the line names the admin by object id, never by UPN.
+    let (admin, _) = server.sign_in(ADMIN_UPN).await;
+    let call = format!("obs-{run}-call");
+    let response = admin
+        .post(server.url("/api/jobs"))
+        .header("Origin", &server.base)
+        .header("Accept", "application/json")
+        .header("x-request-id", &call)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-request-id"], call.as_str());
+
+    // The line is written when the response is; give the logger a moment.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let logs = common::logs::kept();
+    for id in &ids {
+        let lines = access_lines(&logs, id);
+        assert_eq!(lines.len(), 1, "one line for {id}: {lines:#?}");
+        let line = &lines[0];
+        for field in ["method=GET", "route=/healthz", "status=200", "latency_ms="] {
+            assert!(line.contains(field), "{field} missing: {line}");
+        }
+    }
+    assert_eq!(access_lines(&logs, &made_up).len(), 1, "{made_up}");
+
+    let lines = access_lines(&logs, &missing);
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(lines[0].contains("status=404"), "{}", lines[0]);
+    assert!(
+        !logs.contains("secret-query-text"),
+        "a query string was logged"
+    );
+
+    let lines = access_lines(&logs, &call);
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    let object_id = server
+        .user_key(ADMIN_UPN)
+        .split(':')
+        .nth(1)
+        .unwrap()
+        .to_string();
+    for field in [
+        "method=POST",
+        "route=/api/jobs",
+        "status=200",
+        &format!("admin={object_id}"),
+    ] {
+        assert!(lines[0].contains(field), "{field} missing: {}", lines[0]);
+    }
+    assert!(!lines[0].contains(ADMIN_UPN), "{}", lines[0]);
+}
+
+/// A demo dashboard process with `vars`, its output in a file of `dir`.
+fn spawn_demo(dir: &TempDir, port: u16, vars: &[(&str, &str)]) -> Process {
+    let log = dir.path.join(format!("dashboard-{port}.log"));
+    let out = std::fs::File::create(&log).unwrap();
+    let err = out.try_clone().unwrap();
+    let child = Command::new(server_binary())
+        .current_dir(&dir.path)
+        .env("DASHBOARD_DEMO", "true")
+        .env("DASHBOARD_BIND_ADDR", format!("127.0.0.1:{port}"))
+        .env(
+            "DASHBOARD_DATABASE_URL",
+            format!("sqlite://{}/dashboard.db?mode=rwc", dir.path.display()),
+        )
+        .env("DASHBOARD_SIM_CUSTOMERS", "20")
+        .env("RUST_LOG", "info,sqlx=warn")
+        .envs(vars.iter().copied())
+        .stdout(Stdio::from(out))
+        .stderr(Stdio::from(err))
+        .spawn()
+        .unwrap();
+    Process::new(child, format!("http://127.0.0.1:{port}"), log)
+}
+
+#[tokio::test]
+async fn json_log_lines_for_collectors() {
+    let dir = TempDir::new();
+    let port = free_port();
+    let mut dashboard = spawn_demo(&dir, port, &[("DASHBOARD_LOG_FORMAT", "json")]);
+    dashboard.wait_until_healthy("/healthz").await;
+    let response = reqwest::Client::new()
+        .get(dashboard.url("/healthz"))
+        .header("x-request-id", "json-probe")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    dashboard.kill();
+
+    let text = dashboard.log_text();
+    let lines: Vec<Value> = text
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect();
+    assert!(lines.len() >= 2, "{text}");
+    let access: Vec<&Value> = lines
+        .iter()
+        .filter(|line| line["span"]["request_id"] == "json-probe")
+        .collect();
+    assert_eq!(access.len(), 1, "{text}");
+    let line = access[0];
+    assert_eq!(line["target"], "access", "{line}");
+    assert_eq!(line["status"], 200, "{line}");
+    assert!(line["latency_ms"].is_number(), "{line}");
+    assert_eq!(line["span"]["method"], "GET", "{line}");
+    assert_eq!(line["span"]["route"], "/healthz", "{line}");
+}
+
+#[tokio::test]
+async fn a_bad_log_format_stops_start_up_naming_the_variable() {
+    let dir = TempDir::new();
+    let mut dashboard = spawn_demo(&dir, free_port(), &[("DASHBOARD_LOG_FORMAT", "xml")]);
+    let status = dashboard.wait_for_exit(Duration::from_secs(20)).await;
+    assert!(!status.success(), "started with DASHBOARD_LOG_FORMAT=xml");
+    let text = dashboard.log_text();
+    assert!(
+        text.contains("DASHBOARD_LOG_FORMAT") && text.contains("json"),
+        "{text}"
+    );
+}
