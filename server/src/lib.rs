@@ -39,6 +39,8 @@ pub enum StartupError {
     Simulator(#[from] SimConfigError),
     #[error(transparent)]
     State(#[from] StateError),
+    #[error("metrics: {0}")]
+    Metrics(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -52,6 +54,8 @@ pub struct Dashboard {
     pub state: AppState,
     /// Present in demo mode: the in-process simulator mounted under `/_sim/`.
     pub simulator: Option<Simulator>,
+    /// With `DASHBOARD_METRICS_ADDR`: where the metrics listener binds, and what it serves.
+    pub metrics: Option<(SocketAddr, Router)>,
 }
 
 /// Leptos' options from cargo-leptos' environment when present, else the defaults the
@@ -84,6 +88,7 @@ pub async fn build(
         }
     };
     let endpoints_authority = endpoints.authority.clone();
+    let metrics_addr = config.metrics_addr;
     let leptos_options = leptos_options(config.bind_addr);
     let allowed_origin = AllowedOrigin::from_public_url(&config.public_url);
     let secure_cookies = config.secure_cookies();
@@ -167,10 +172,18 @@ pub async fn build(
         Some(sim) => sim.router().merge(dashboard),
         None => dashboard,
     };
+    let metrics = match metrics_addr {
+        Some(addr) => {
+            let handle = observability::prometheus().map_err(StartupError::Metrics)?;
+            Some((addr, observability::metrics_router(handle, state.clone())))
+        }
+        None => None,
+    };
     Ok(Dashboard {
         router,
         state,
         simulator,
+        metrics,
     })
 }
 
@@ -291,6 +304,21 @@ pub async fn serve_on(
         addr: SocketAddr::from(([0, 0, 0, 0], 0)),
         source,
     })?;
+    if let Some((metrics_addr, metrics)) = dashboard.metrics {
+        let metrics_listener =
+            tokio::net::TcpListener::bind(metrics_addr)
+                .await
+                .map_err(|source| StartupError::Bind {
+                    addr: metrics_addr,
+                    source,
+                })?;
+        tracing::info!("metrics served on http://{metrics_addr}/metrics");
+        tokio::spawn(async move {
+            if let Err(error) = axum::serve(metrics_listener, metrics).await {
+                tracing::error!(%error, "the metrics listener stopped");
+            }
+        });
+    }
     // Once listening (the in-process simulator answers on this socket too), background work a
     // previous process left unfinished continues.
     let state = dashboard.state.clone();

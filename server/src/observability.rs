@@ -1,12 +1,18 @@
-//! What an operator reads: the log subscriber (human-readable or JSON lines) and the access log
-//! with request ids.
+//! What an operator reads: the log subscriber (human-readable or JSON lines), the access log
+//! with request ids, and the Prometheus endpoint on its own address. Metric names and recording
+//! live in `app::ssr::telemetry`.
 
 use app::ssr::config::LogFormat;
-use app::ssr::telemetry::RequestSpan;
-use axum::extract::MatchedPath;
-use axum::http::{Request, Response};
+use app::ssr::state::AppState;
+use app::ssr::telemetry::{self, RequestSpan};
+use axum::extract::{MatchedPath, State};
+use axum::http::{header, Request, Response, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
 use axum::Router;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::io::IsTerminal;
+use std::sync::OnceLock;
 use std::time::Duration;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -103,4 +109,59 @@ fn log_response<B>(response: &Response<B>, latency: Duration, _span: &Span) {
     } else {
         tracing::info!(target: ACCESS_LOG_TARGET, status, latency_ms, "served");
     }
+}
+
+/// The process's Prometheus recorder: the `metrics` recorder is global to the process, so it
+/// is installed once, by the first dashboard that asks (tests start several in one process and
+/// read differences).
+pub fn prometheus() -> Result<PrometheusHandle, String> {
+    static HANDLE: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let handle = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Suffix("_seconds".into()),
+                    &telemetry::DURATION_BUCKETS,
+                )
+                .and_then(PrometheusBuilder::install_recorder)
+                .map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
+            telemetry::describe();
+            Ok(handle)
+        })
+        .clone()
+}
+
+#[derive(Clone)]
+struct Scrape {
+    handle: PrometheusHandle,
+    state: AppState,
+}
+
+/// The metrics listener's whole router: `/metrics` and nothing else.
+pub fn metrics_router(handle: PrometheusHandle, state: AppState) -> Router {
+    // Histograms are kept as they are recorded until folded in; do it regularly rather than
+    // only at scrapes, which may be rare.
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
+    Router::new()
+        .route("/metrics", get(render))
+        .with_state(Scrape { handle, state })
+}
+
+async fn render(State(scrape): State<Scrape>) -> impl IntoResponse {
+    match scrape.state.tokens.signed_in_count().await {
+        Ok(count) => telemetry::signed_in_credentials(count),
+        Err(error) => tracing::warn!(%error, "metrics: could not count the stored sign-ins"),
+    }
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        scrape.handle.render(),
+    )
 }

@@ -13,26 +13,6 @@ use simulator::FaultConfig;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-async fn start_grant(server: &TestServer, client: &reqwest::Client) -> String {
-    let application = uuid::Uuid::new_v4().to_string();
-    let response = server
-        .call_with(
-            client,
-            "start_consent_job",
-            &[
-                ("filter", ""),
-                ("action", "grant"),
-                ("application_id", application.as_str()),
-                ("display_name", "Fault suite"),
-                ("preset_graph", "on"),
-                ("confirm", "on"),
-            ],
-        )
-        .await;
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
-}
-
 /// Every item settled with a reason, applied at most once (once when done), one audit entry per
 /// call the simulator received.
 async fn assert_settled_exactly_once(server: &TestServer, job: &Value, customers: usize) {
@@ -78,7 +58,10 @@ async fn run_under(faults: FaultConfig, customers: usize) -> (TestServer, Value)
         path_contains: Some("applicationconsents".into()),
         ..faults
     });
-    let id = start_grant(&server, &client).await;
+    let application = uuid::Uuid::new_v4().to_string();
+    let id = server
+        .start_grant(&client, &application, "Fault suite")
+        .await;
     let job = server.wait_for_job(&client, &id).await;
     assert_settled_exactly_once(&server, &job, customers).await;
     (server, job)
@@ -159,7 +142,10 @@ async fn two_second_latency_keeps_the_pages_answering() {
         path_contains: Some("applicationconsents".into()),
         ..Default::default()
     });
-    let id = start_grant(&server, &client).await;
+    let application = uuid::Uuid::new_v4().to_string();
+    let id = server
+        .start_grant(&client, &application, "Fault suite")
+        .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     // While every consent call hangs for 2 s, the dashboard's own pages do not wait for them.
     for path in [format!("/jobs/{id}"), "/customers".into(), "/audit".into()] {

@@ -1,12 +1,16 @@
 //! What an operator reads: one access-log line per request (method, route, status, latency,
-//! request id; a supplied `x-request-id` is kept and echoed) and JSON lines on request.
+//! request id; a supplied `x-request-id` is kept and echoed), JSON lines on request, and
+//! Prometheus metrics on their own address that count what the upstream services did (429s,
+//! retries) exactly as the simulator says it happened.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use common::processes::{free_port, server_binary, Process};
-use common::{TempDir, TestServer, ADMIN_UPN};
+use common::{Options, TempDir, TestServer, ADMIN_UPN};
 use serde_json::Value;
+use simulator::FaultConfig;
+use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -195,4 +199,140 @@ async fn a_bad_log_format_stops_start_up_naming_the_variable() {
         text.contains("DASHBOARD_LOG_FORMAT") && text.contains("json"),
         "{text}"
     );
+}
+
+/// The sum of a metric's samples whose labels include every one of `labels`.
+fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (metric, rest) = match series.split_once('{') {
+                Some((metric, rest)) => (metric, rest),
+                None => (series, ""),
+            };
+            (metric == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\""))))
+            .then(|| value.parse::<f64>().ok())
+            .flatten()
+        })
+        .sum()
+}
+
+async fn scrape(url: &str) -> String {
+    for _ in 0..100 {
+        if let Ok(response) = reqwest::get(url).await {
+            assert_eq!(response.status(), 200, "{url}");
+            return response.text().await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{url} does not answer");
+}
+
+#[tokio::test]
+async fn metrics_count_a_storm_of_429s_on_their_own_address_only() {
+    let metrics_addr = format!("127.0.0.1:{}", free_port());
+    let server = TestServer::start_with(Options {
+        customers: 20,
+        vars: vec![("DASHBOARD_METRICS_ADDR", metrics_addr.clone())],
+        ..Options::default()
+    })
+    .await;
+    let metrics_url = format!("http://{metrics_addr}/metrics");
+    let (client, _) = server.sign_in(ADMIN_UPN).await;
+
+    // Only /metrics, and only there.
+    let (status, _) = server.page(&client, "/metrics").await;
+    assert_eq!(status, 404, "/metrics on the public address");
+    let before = scrape(&metrics_url).await;
+    let other = reqwest::get(format!("http://{metrics_addr}/healthz"))
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 404);
+
+    let pc = [("api", "partner_center")];
+    let throttled_before = sample(&before, "dashboard_upstream_throttled_total", &pc);
+    let retries_before = sample(&before, "dashboard_upstream_retries_total", &pc);
+    let waited_before = sample(&before, "dashboard_upstream_retry_wait_seconds_sum", &pc);
+    let calls_before = sample(
+        &before,
+        "dashboard_upstream_requests_total",
+        &[("api", "partner_center"), ("status", "429")],
+    );
+    let injected_before = server.sim_state().await["counters"]["injectedFaults"]
+        .as_u64()
+        .unwrap();
+
+    // Half the consent calls are throttled, each with Retry-After: 1.
+    server.simulator.set_faults(FaultConfig {
+        error_rates: BTreeMap::from([(429, 0.5)]),
+        path_contains: Some("applicationconsents".into()),
+        ..Default::default()
+    });
+    let application = uuid::Uuid::new_v4().to_string();
+    let id = server.start_grant(&client, &application, "Metrics").await;
+    let job = server.wait_for_job(&client, &id).await;
+    let injected = server.sim_state().await["counters"]["injectedFaults"]
+        .as_u64()
+        .unwrap()
+        - injected_before;
+    assert!(injected > 0, "the simulator threw no 429");
+    // Items that ran out of attempts on a 429 were not retried after the last one.
+    let gave_up = job["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|item| item["status"] == "failed" && item["upstream_status"] == 429)
+        .count() as u64;
+
+    let after = scrape(&metrics_url).await;
+    let delta = |name: &str, before: f64| sample(&after, name, &pc) - before;
+    assert_eq!(
+        delta("dashboard_upstream_throttled_total", throttled_before),
+        injected as f64,
+        "429s counted\n{after}"
+    );
+    assert_eq!(
+        sample(
+            &after,
+            "dashboard_upstream_requests_total",
+            &[("api", "partner_center"), ("status", "429")]
+        ) - calls_before,
+        injected as f64
+    );
+    let retries = delta("dashboard_upstream_retries_total", retries_before);
+    assert_eq!(retries, (injected - gave_up) as f64, "retries counted");
+    // Each retry waited at least the second Retry-After asked for.
+    let waited = delta("dashboard_upstream_retry_wait_seconds_sum", waited_before);
+    assert!(
+        waited >= retries * 0.99,
+        "waited {waited} s for {retries} retries"
+    );
+
+    // Operation names, not URLs with ids.
+    assert!(
+        after.contains("operation=\"POST customers/{id}/applicationconsents\""),
+        "{after}"
+    );
+    assert!(!after.contains(&application), "an id in a label");
+    let done = job["summary"]["counts"]["done"].as_u64().unwrap() as f64;
+    assert!(
+        sample(
+            &after,
+            "dashboard_job_items_total",
+            &[("kind", "grant-consent"), ("state", "done")]
+        ) >= done
+    );
+    assert!(
+        sample(
+            &after,
+            "dashboard_consent_rate_limit_wait_seconds_count",
+            &[]
+        ) >= 20.0
+    );
+    assert!(sample(&after, "dashboard_sync_duration_seconds_count", &[]) >= 1.0);
+    assert!(sample(&after, "dashboard_signed_in_credentials", &[]) >= 1.0);
 }

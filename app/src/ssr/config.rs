@@ -171,6 +171,9 @@ pub struct Config {
     pub session_max_age: Duration,
     /// Human-readable or JSON log lines.
     pub log_format: LogFormat,
+    /// Where a second listener serves Prometheus metrics (`/metrics` only); none by default, so
+    /// they are never public by accident.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl Config {
@@ -310,6 +313,9 @@ impl Config {
             },
             None => DEFAULT_SESSION_MAX_HOURS,
         };
+        let metrics_addr = get("DASHBOARD_METRICS_ADDR")
+            .map(|v| metrics_addr(&v, &bind_addr))
+            .transpose()?;
         let instance_id = get("DASHBOARD_INSTANCE_ID")
             .map(|v| v.trim().to_string())
             // A random part: two processes on one host and port (a restart while the old one
@@ -338,6 +344,7 @@ impl Config {
             instance_id,
             session_max_age: Duration::from_secs(session_max_hours * 3600),
             log_format: LogFormat::from_lookup(get)?,
+            metrics_addr,
         })
     }
 
@@ -529,6 +536,27 @@ fn demo_key_file(database_url: &str) -> PathBuf {
         .filter(|dir| !dir.as_os_str().is_empty())
         .map_or_else(|| PathBuf::from("data"), std::path::Path::to_path_buf);
     dir.join("token-encryption.key")
+}
+
+/// The metrics listener's address: its own port, so `/metrics` is never served where the
+/// dashboard is.
+fn metrics_addr(value: &str, bind_addr: &SocketAddr) -> Result<SocketAddr, ConfigError> {
+    let addr = value.trim().parse::<SocketAddr>().map_err(|_| {
+        problem(
+            "DASHBOARD_METRICS_ADDR",
+            format!("'{value}' is not an address like 127.0.0.1:9464"),
+        )
+    })?;
+    let same_ip = addr.ip() == bind_addr.ip()
+        || addr.ip().is_unspecified()
+        || bind_addr.ip().is_unspecified();
+    if addr.port() == bind_addr.port() && same_ip {
+        return Err(problem(
+            "DASHBOARD_METRICS_ADDR",
+            format!("{addr} is where the dashboard listens (DASHBOARD_BIND_ADDR): metrics need an address of their own"),
+        ));
+    }
+    Ok(addr)
 }
 
 fn parse_flag(name: &'static str, value: &str) -> Result<bool, ConfigError> {
@@ -985,6 +1013,17 @@ mod tests {
         }
         let e = demo(&[("DASHBOARD_REVIEW_FOUR_EYES", "maybe")]).unwrap_err();
         assert_eq!(e.variable, "DASHBOARD_REVIEW_FOUR_EYES");
+    }
+
+    #[test]
+    fn metrics_are_off_unless_given_an_address_of_their_own() {
+        assert_eq!(demo(&[]).unwrap().metrics_addr, None);
+        let c = signed_in(&[("DASHBOARD_METRICS_ADDR", "0.0.0.0:9464")]).unwrap();
+        assert_eq!(c.metrics_addr, Some("0.0.0.0:9464".parse().unwrap()));
+        for bad in ["9464", "localhost:9464", "127.0.0.1:3000", "0.0.0.0:3000"] {
+            let e = demo(&[("DASHBOARD_METRICS_ADDR", bad)]).unwrap_err();
+            assert_eq!(e.variable, "DASHBOARD_METRICS_ADDR", "{bad}");
+        }
     }
 
     #[test]

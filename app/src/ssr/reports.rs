@@ -10,6 +10,7 @@ use super::customers::view;
 use super::partner_center::{retrying, ATTEMPTS};
 use super::state::AppState;
 use super::storage::{now_ms, rfc3339_of_ms};
+use super::telemetry;
 use crate::error::AppError;
 use crate::ids::Guid;
 use crate::model::customers::CustomerQuery;
@@ -99,10 +100,18 @@ pub(crate) async fn claim_and_run(state: &AppState, claimable: Claimable) -> Res
 }
 
 async fn run(state: AppState, claim: Claim, asked: Instant) {
+    let started = Instant::now();
     let lease = Lease::new(Work::RoleReport, claim, asked);
-    if let Err(error) = run_claimed(&state, &lease).await {
-        tracing::error!(report = %lease.id, %error, "privileged-role report stopped; it resumes at the next poll");
-    }
+    let outcome = match run_claimed(&state, &lease).await {
+        Ok(()) if lease.may_send() => "finished",
+        // The claim was lost: another instance takes the report up.
+        Ok(()) => "stopped",
+        Err(error) => {
+            tracing::error!(report = %lease.id, %error, "privileged-role report stopped; it resumes at the next poll");
+            "failed"
+        }
+    };
+    telemetry::report_run(started.elapsed(), outcome);
 }
 
 /// A result refused by the fencing check: the report was claimed again since this run's claim.

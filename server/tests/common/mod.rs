@@ -220,6 +220,32 @@ impl TestServer {
             .unwrap()
     }
 
+    /// Starts a bulk job granting consent to `application` (Microsoft Graph preset) in every
+    /// customer; returns its id.
+    pub async fn start_grant(
+        &self,
+        client: &reqwest::Client,
+        application: &str,
+        display_name: &str,
+    ) -> String {
+        let response = self
+            .call_with(
+                client,
+                "start_consent_job",
+                &[
+                    ("filter", ""),
+                    ("action", "grant"),
+                    ("application_id", application),
+                    ("display_name", display_name),
+                    ("preset_graph", "on"),
+                    ("confirm", "on"),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
     /// A server function that calls Partner Center every time: the first customer's directory.
     pub async fn call_upstream(&self, client: &reqwest::Client) -> reqwest::Response {
         let state = self.sim_state().await;

@@ -269,24 +269,26 @@ async fn complete_sign_in(
         .provider()
         .await
         .map_err(|e| ("authority_unavailable", e.to_string()))?;
+    let started = std::time::Instant::now();
     let response = provider
         .client
         .exchange_code(AuthorizationCode::new(code))
         .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()))
         .request_async(state.authority.http())
-        .await
-        .map_err(|e| match e {
-            oauth2::RequestTokenError::ServerResponse(r) => (
-                "token_refused",
-                tokens::explain_aadsts(
-                    r.error().as_ref(),
-                    r.error_description()
-                        .map(String::as_str)
-                        .unwrap_or_default(),
-                ),
+        .await;
+    tokens::record_token_call("authorization_code", &response, started);
+    let response = response.map_err(|e| match e {
+        oauth2::RequestTokenError::ServerResponse(r) => (
+            "token_refused",
+            tokens::explain_aadsts(
+                r.error().as_ref(),
+                r.error_description()
+                    .map(String::as_str)
+                    .unwrap_or_default(),
             ),
-            other => ("token_request_failed", other.to_string()),
-        })?;
+        ),
+        other => ("token_request_failed", other.to_string()),
+    })?;
     let id_token = response.extra_fields().id_token.as_deref().ok_or((
         "no_id_token",
         "The authority returned no id token.".to_string(),

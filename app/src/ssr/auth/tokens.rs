@@ -5,6 +5,7 @@ use super::oidc::Authority;
 use super::seal::Sealer;
 use crate::error::AppError;
 use crate::ssr::storage::Storage;
+use crate::ssr::telemetry::{self, Api};
 use oauth2::{RefreshToken, RequestTokenError, Scope, TokenResponse};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -116,6 +117,15 @@ impl TokenBroker {
         }
     }
 
+    /// How many admins have a stored sign-in (the metrics' gauge).
+    pub async fn signed_in_count(&self) -> Result<u64, AppError> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM user_credentials")
+            .fetch_one(&self.storage.pool)
+            .await
+            .map_err(|e| AppError::Internal(format!("counting the credentials failed: {e}")))?;
+        Ok(u64::try_from(count).unwrap_or_default())
+    }
+
     /// Forgets everything held for this admin (sign-out). A redemption under way for the admin
     /// finishes first, so it cannot put a token back into the cache afterwards.
     pub async fn forget(&self, user_key: &str) -> Result<(), AppError> {
@@ -216,6 +226,7 @@ impl TokenBroker {
                 })?;
         // `openid profile` make the authority return an id token, so app roles assigned or
         // removed since the sign-in are seen at the next refresh.
+        let started = Instant::now();
         let response = provider
             .client
             .exchange_refresh_token(&RefreshToken::new(refresh_token))
@@ -229,9 +240,9 @@ impl TokenBroker {
                     .map(|s| Scope::new(s.to_string())),
             )
             .request_async(self.authority.http())
-            .await
-            .map_err(map_token_error);
-        let response = match response {
+            .await;
+        record_token_call("refresh_token", &response, started);
+        let response = match response.map_err(map_token_error) {
             Ok(response) => response,
             Err(error) => {
                 if let AppError::SignInRequired { reason } = &error {
@@ -335,6 +346,43 @@ impl TokenBroker {
 fn roles_json(roles: &[String]) -> Result<String, AppError> {
     serde_json::to_string(roles)
         .map_err(|e| AppError::Internal(format!("app roles could not be stored: {e}")))
+}
+
+/// A token endpoint call in the metrics, its status the OAuth error code when refused (a
+/// known one, else `other_error`: the label stays bounded), `transport` when unanswered.
+pub(crate) fn record_token_call<T, RE: std::error::Error + 'static>(
+    operation: &str,
+    result: &Result<T, RequestTokenError<RE, oauth2::basic::BasicErrorResponse>>,
+    started: Instant,
+) {
+    const KNOWN: [&str; 11] = [
+        "invalid_request",
+        "invalid_client",
+        "invalid_grant",
+        "unauthorized_client",
+        "unsupported_grant_type",
+        "invalid_scope",
+        "interaction_required",
+        "consent_required",
+        "login_required",
+        "temporarily_unavailable",
+        "server_error",
+    ];
+    let status = match result {
+        Ok(_) => "200",
+        Err(RequestTokenError::ServerResponse(response)) => {
+            let code = response.error().as_ref();
+            KNOWN
+                .iter()
+                .find(|known| **known == code)
+                .copied()
+                .unwrap_or("other_error")
+        }
+        Err(RequestTokenError::Request(_)) => "transport",
+        Err(RequestTokenError::Parse(..)) => "unreadable",
+        Err(RequestTokenError::Other(_)) => "other_error",
+    };
+    telemetry::upstream_call(Api::Token, operation, status, started.elapsed());
 }
 
 /// What the token endpoint's answer means for the stored credential.

@@ -13,6 +13,7 @@ use crate::ssr::gdap;
 use crate::ssr::partner_center::models::{DelegatedAdminCustomer, ODataPage};
 use crate::ssr::partner_center::{retrying, UpstreamError, ATTEMPTS, MAX_PAGE_SIZE};
 use crate::ssr::state::AppState;
+use crate::ssr::telemetry;
 use futures::future::{BoxFuture, FutureExt, Shared};
 use futures::{StreamExt, TryStreamExt};
 use parking_lot::Mutex;
@@ -94,7 +95,9 @@ async fn run(
     progress: Arc<Mutex<SyncProgress>>,
     state: Arc<Mutex<SyncState>>,
 ) -> Result<SnapshotInfo, AppError> {
+    let started = std::time::Instant::now();
     let result = fetch_and_store(&app, &user, &progress).await;
+    telemetry::sync_finished(started.elapsed(), result.is_ok());
     let mut state = state.lock();
     state.running = None;
     match &result {

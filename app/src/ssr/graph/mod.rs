@@ -10,6 +10,7 @@ use crate::error::AppError;
 use crate::ids::{Guid, RelationshipId};
 use crate::model::gdap;
 use crate::ssr::auth::AccessToken;
+use crate::ssr::telemetry::{self, Api};
 use backon::{ExponentialBuilder, Retryable};
 use futures::{StreamExt, TryStreamExt};
 use models::{
@@ -342,6 +343,7 @@ impl GraphClient {
                 (Some(asked), Some(planned)) => Some(asked.max(planned)),
                 (_, planned) => planned,
             })
+            .notify(|error, wait| telemetry::retry(Api::Graph, wait, error.retry_after()))
             .await
     }
 
@@ -352,15 +354,25 @@ impl GraphClient {
     ) -> Result<(GraphPage<T>, GraphCall), GraphError> {
         let client_request_id = Guid::new_v4();
         let host = url.host_str().unwrap_or_default().to_string();
-        let response = token
+        let operation = telemetry::operation("GET", &url, &[&self.base]);
+        let started = std::time::Instant::now();
+        let sent = token
             .authorize(self.http.get(url))
             .header("Accept", "application/json")
             .header("client-request-id", client_request_id.to_string())
             .header("return-client-request-id", "true")
             .send()
-            .await
-            .map_err(|e| transport_error(host.clone(), &e))?;
+            .await;
+        let status = telemetry::upstream_answer(Api::Graph, &operation, &sent, started);
+        let response = sent.map_err(|e| transport_error(host.clone(), &e))?;
         let request_id = header(&response, "request-id");
+        tracing::debug!(
+            operation,
+            status = status.unwrap_or_default(),
+            %client_request_id,
+            request_id = request_id.as_deref().unwrap_or("-"),
+            "Graph call"
+        );
         if !response.status().is_success() {
             return Err(status_error(response, client_request_id, request_id).await);
         }
@@ -368,11 +380,6 @@ impl GraphClient {
             client_request_id,
             request_id,
         };
-        tracing::debug!(
-            client_request_id = %call.client_request_id,
-            request_id = call.request_id.as_deref().unwrap_or("-"),
-            "Graph page read"
-        );
         let bytes = response
             .bytes()
             .await

@@ -10,6 +10,7 @@
 //!   not answer, the instance falls back to its in-memory limiter for that call.
 
 use crate::ssr::storage::{Backend, Storage};
+use crate::ssr::telemetry;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use parking_lot::Mutex;
 use sqlx::AnyPool;
@@ -72,6 +73,12 @@ impl ConsentLimiter {
 
     /// Waits until a call for `application_id` may be sent.
     pub async fn until_ready(&self, application_id: &str) {
+        let started = Instant::now();
+        self.wait_turn(application_id).await;
+        telemetry::consent_rate_limit_wait(started.elapsed());
+    }
+
+    async fn wait_turn(&self, application_id: &str) {
         let key = application_id.to_ascii_lowercase();
         if let Some(pool) = &self.shared {
             match self.until_shared_slot(pool, &key).await {

@@ -30,6 +30,7 @@ use crate::ssr::partner_center::{
 };
 use crate::ssr::state::AppState;
 use crate::ssr::storage::Backend;
+use crate::ssr::telemetry::{self, Api};
 use crate::ssr::{gdap, reviews};
 use backon::BackoffBuilder;
 use futures::StreamExt;
@@ -397,8 +398,9 @@ async fn finish(
     if finished != 1 {
         return Err(fenced_out(lease));
     }
+    let mut cancelled_items = 0;
     if cancelled {
-        sqlx::query(
+        cancelled_items = sqlx::query(
             "UPDATE job_items SET status = 'cancelled', detail = 'cancelled before it was sent',
              finished_at_ms = $2 WHERE job_id = $1 AND status = 'pending'",
         )
@@ -406,9 +408,15 @@ async fn finish(
         .bind(now)
         .execute(&mut *tx)
         .await
-        .map_err(db)?;
+        .map_err(db)?
+        .rows_affected();
     }
-    tx.commit().await.map_err(db)
+    tx.commit().await.map_err(db)?;
+    if cancelled_items > 0 {
+        let cancelled = JobItemStatus::Cancelled.as_str();
+        telemetry::job_items(job.kind.as_str(), cancelled, cancelled_items);
+    }
+    Ok(())
 }
 
 /// After a crash: attempts that were on the wire get their audit entry now (outcome unknown).
@@ -620,9 +628,12 @@ async fn settle_item(
             target: &target,
         };
         record_attempt(state, job, lease, item, &call, &attempt, &outcome).await?;
-        match retry_in {
-            Some(wait) => tokio::time::sleep(wait).await,
-            None => return Ok(()),
+        match (retry_in, &attempt) {
+            (Some(wait), Attempt::Transient(error)) => {
+                telemetry::retry(Api::PartnerCenter, wait, error.retry_after());
+                tokio::time::sleep(wait).await
+            }
+            _ => return Ok(()),
         }
     }
 }
@@ -855,7 +866,11 @@ async fn record_attempt(
             _ => {}
         }
     }
-    tx.commit().await.map_err(db)
+    tx.commit().await.map_err(db)?;
+    if status != JobItemStatus::Pending {
+        telemetry::job_items(job.kind.as_str(), status.as_str(), 1);
+    }
+    Ok(())
 }
 
 /// An item that could not be sent for now stays pending until `put_off.wait` from now.
@@ -950,7 +965,9 @@ async fn settle_unsent(
         return Err(fenced_out(lease));
     }
     audit::append(&mut *tx, &entry).await.map_err(db)?;
-    tx.commit().await.map_err(db)
+    tx.commit().await.map_err(db)?;
+    telemetry::job_items(job.kind.as_str(), unsent.status.as_str(), 1);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ pub mod models;
 use crate::error::AppError;
 use crate::ids::Guid;
 use crate::ssr::auth::AccessToken;
+use crate::ssr::telemetry::{self, Api};
 use backon::{ExponentialBuilder, Retryable};
 use models::{
     Collection, CustomerUser, DelegatedAdminCustomer, DirectoryRole, ODataPage,
@@ -187,6 +188,7 @@ where
             (Some(asked), Some(planned)) => Some(asked.max(planned)),
             (_, planned) => planned,
         })
+        .notify(|error, wait| telemetry::retry(Api::PartnerCenter, wait, error.retry_after()))
         .await
 }
 
@@ -517,6 +519,12 @@ impl PartnerCenterClient {
         extra_headers: &[(String, String)],
     ) -> Result<reqwest::Response, UpstreamError> {
         let host = url.host_str().unwrap_or_default().to_string();
+        let operation = telemetry::operation(
+            method.as_str(),
+            &url,
+            &[&self.partner_center_url, &self.admin_api_url],
+        );
+        let started = std::time::Instant::now();
         let mut request = token
             .authorize(self.http.request(method, url))
             .header("Accept", "application/json")
@@ -529,7 +537,17 @@ impl PartnerCenterClient {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await.map_err(|e| UpstreamError::Transport {
+        let sent = request.send().await;
+        let status = telemetry::upstream_answer(Api::PartnerCenter, &operation, &sent, started);
+        telemetry::record_correlation_id(&ids.correlation_id);
+        tracing::debug!(
+            operation,
+            status = status.unwrap_or_default(),
+            ms_request_id = %ids.request_id,
+            ms_correlation_id = %ids.correlation_id,
+            "Partner Center call"
+        );
+        let response = sent.map_err(|e| UpstreamError::Transport {
             host: host.clone(),
             detail: describe_reqwest_error(&e),
             timeout: e.is_timeout(),
