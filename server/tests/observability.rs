@@ -28,6 +28,12 @@ fn without_colours(text: &str) -> String {
     plain
 }
 
+/// How logs name the admin: the object id of their `tenant:object-id` key.
+fn admin_object_id(server: &TestServer) -> String {
+    let key = server.user_key(ADMIN_UPN);
+    key.split(':').nth(1).unwrap().to_string()
+}
+
 /// The access-log lines (one per request) that carry `request_id`.
 fn access_lines(logs: &str, request_id: &str) -> Vec<String> {
     without_colours(logs)
@@ -112,12 +118,7 @@ async fn one_access_line_per_request_with_its_request_id() {
 
     let lines = access_lines(&logs, &call);
     assert_eq!(lines.len(), 1, "{lines:#?}");
-    let object_id = server
-        .user_key(ADMIN_UPN)
-        .split(':')
-        .nth(1)
-        .unwrap()
-        .to_string();
+    let object_id = admin_object_id(&server);
     for field in [
         "method=POST",
         "route=/api/jobs",
@@ -127,6 +128,47 @@ async fn one_access_line_per_request_with_its_request_id() {
         assert!(lines[0].contains(field), "{field} missing: {}", lines[0]);
     }
     assert!(!lines[0].contains(ADMIN_UPN), "{}", lines[0]);
+}
+
+#[tokio::test]
+async fn job_items_log_under_their_job_admin_and_upstream_ids() {
+    common::logs::keep_all();
+    let server = TestServer::start_with(Options {
+        customers: 5,
+        ..Options::default()
+    })
+    .await;
+    let (client, _) = server.sign_in(ADMIN_UPN).await;
+    let application = uuid::Uuid::new_v4().to_string();
+    let id = server.start_grant(&client, &application, "Spans").await;
+    let job = server.wait_for_job(&client, &id).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let logs = without_colours(&common::logs::kept());
+    let object_id = admin_object_id(&server);
+    for item in job["items"].as_array().unwrap() {
+        let request_id = item["request_id"].as_str().unwrap();
+        // The consent call's own line, inside the job's and the item's spans.
+        let calls: Vec<&str> = logs
+            .lines()
+            .filter(|line| line.contains("Partner Center call"))
+            .filter(|line| line.contains(&format!("ms_request_id={request_id}")))
+            .collect();
+        assert_eq!(calls.len(), 1, "{item}\n{calls:#?}");
+        let call = calls[0];
+        for field in [
+            format!("job{{job_id={id}"),
+            format!("admin={object_id}"),
+            format!("customer={}", item["customer_tenant_id"].as_str().unwrap()),
+            "ms_correlation_id=".to_string(),
+        ] {
+            let (spans, _) = call.split_once(" Partner Center call").unwrap();
+            assert!(
+                spans.contains(&field),
+                "{field} missing from the spans: {call}"
+            );
+        }
+        assert!(!call.contains(ADMIN_UPN), "{call}");
+    }
 }
 
 /// A demo dashboard process with `vars`, its output in a file of `dir`.

@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 use time::OffsetDateTime;
+use tracing::{field, info_span, Instrument};
 
 /// Customers read at once (each is four Partner Center calls).
 pub const REPORT_CONCURRENCY: usize = 6;
@@ -94,7 +95,8 @@ pub(crate) async fn claim_and_run(state: &AppState, claimable: Claimable) -> Res
         background::claim_available(&state.storage, Work::RoleReport, me, claimable).await?
     {
         tracing::info!(report = %claim.id, instance = %me, "running privileged-role report");
-        tokio::spawn(run(state.clone(), claim, asked));
+        let span = info_span!("report", report_id = %claim.id, admin = field::Empty);
+        tokio::spawn(run(state.clone(), claim, asked).instrument(span));
     }
     Ok(())
 }
@@ -131,6 +133,7 @@ async fn run_claimed(state: &AppState, lease: &Arc<Lease>) -> Result<(), AppErro
             .fetch_one(&state.storage.pool)
             .await
             .map_err(db)?;
+    telemetry::record_admin(None, &user_key);
     let pending: Vec<String> = sqlx::query_scalar(
         "SELECT customer_tenant_id FROM role_report_customers
          WHERE report_id = $1 AND status = 'pending'",

@@ -20,6 +20,7 @@ use parking_lot::Mutex;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use time::OffsetDateTime;
+use tracing::Instrument;
 
 /// Pages in flight at once.
 pub const SYNC_CONCURRENCY: usize = 4;
@@ -60,12 +61,16 @@ impl SyncManager {
             gdap_done: 0,
             gdap_total: None,
         }));
-        let task = tokio::spawn(run(
-            app.clone(),
-            user.clone(),
-            progress.clone(),
-            self.state.clone(),
-        ));
+        // Under the span of the request that started it (its request id and admin).
+        let task = tokio::spawn(
+            run(
+                app.clone(),
+                user.clone(),
+                progress.clone(),
+                self.state.clone(),
+            )
+            .in_current_span(),
+        );
         let outcome = async move {
             task.await
                 .unwrap_or_else(|e| Err(AppError::Internal(format!("the sync task failed: {e}"))))

@@ -41,6 +41,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
+use tracing::Instrument;
 
 /// Customers in flight at once per job; enough to keep 50 calls per second going at ~300 ms
 /// per call.
@@ -164,7 +165,8 @@ pub(crate) async fn claim_and_run(state: &AppState, claimable: Claimable) -> Res
             running.insert(id.clone(), control.clone());
         }
         tracing::info!(job = %id, instance = %me, "running job");
-        tokio::spawn(run(state.clone(), id, control));
+        let span = tracing::info_span!("job", job_id = %id, admin = tracing::field::Empty);
+        tokio::spawn(run(state.clone(), id, control).instrument(span));
     }
     Ok(())
 }
@@ -271,6 +273,7 @@ async fn run_claimed(
     control: &Arc<JobControl>,
 ) -> Result<(), AppError> {
     let job = load_context(state, id).await?;
+    telemetry::record_admin(None, &job.started_by_key);
     let lease = control.lease.clone();
     audit_interrupted_attempts(state, &job, &lease).await?;
     // A cancel requested before this run started, or on another instance.
@@ -319,7 +322,14 @@ async fn run_claimed(
                     attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
                     released: released_by.map(|by| (by, release_note.unwrap_or_default())),
                 };
-                if let Err(error) = settle_item(state, job, control, &item).await {
+                // Every line about the item, its upstream call's included, names the call's ids.
+                let span = tracing::info_span!(
+                    "job_item",
+                    customer = %item.customer,
+                    ms_request_id = %item.request_id,
+                    ms_correlation_id = %job.correlation_id,
+                );
+                if let Err(error) = settle_item(state, job, control, &item).instrument(span).await {
                     // The item stays pending; the next run comes back to it.
                     tracing::error!(job = %job.id, customer = %item.customer, %error, "job item not settled");
                     storage_failed.store(true, Ordering::Relaxed);
