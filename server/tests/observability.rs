@@ -378,3 +378,31 @@ async fn metrics_count_a_storm_of_429s_on_their_own_address_only() {
     assert!(sample(&after, "dashboard_sync_duration_seconds_count", &[]) >= 1.0);
     assert!(sample(&after, "dashboard_signed_in_credentials", &[]) >= 1.0);
 }
+
+#[test]
+fn the_grafana_dashboard_names_only_metrics_the_dashboard_exports() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("grafana-dashboard.json");
+    let dashboard: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let known = |name: &str| {
+        app::ssr::telemetry::ALL.iter().any(|metric| {
+            ["", "_bucket", "_sum", "_count"]
+                .iter()
+                .any(|suffix| name == format!("{metric}{suffix}"))
+        })
+    };
+    let mut used = Vec::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            for (start, _) in expr.match_indices("dashboard_") {
+                let name: String = expr[start..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                assert!(known(&name), "{name} in panel {}", panel["title"]);
+                used.push(name);
+            }
+        }
+    }
+    assert!(used.len() >= 10, "{used:?}");
+}

@@ -37,6 +37,20 @@ pub const REPORT_DURATION: &str = "dashboard_report_duration_seconds";
 /// Admins with a stored sign-in (refresh token) right now, read at each scrape.
 pub const SIGNED_IN_CREDENTIALS: &str = "dashboard_signed_in_credentials";
 
+/// Every metric above (the Grafana dashboard's test checks it names no other).
+pub const ALL: [&str; 10] = [
+    UPSTREAM_REQUESTS,
+    UPSTREAM_DURATION,
+    UPSTREAM_THROTTLED,
+    UPSTREAM_RETRIES,
+    UPSTREAM_RETRY_WAIT,
+    CONSENT_RATE_LIMIT_WAIT,
+    JOB_ITEMS,
+    SYNC_DURATION,
+    REPORT_DURATION,
+    SIGNED_IN_CREDENTIALS,
+];
+
 /// Every histogram's buckets, in seconds: from a fast API call to a long sync.
 pub const DURATION_BUCKETS: [f64; 14] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
