@@ -140,7 +140,7 @@ async fn the_csv_keeps_awkward_names_intact() {
     let rows = parse_csv(&text);
     assert_eq!(rows.len(), 1 + names.len());
     for row in &rows[1..] {
-        assert_eq!(row.len(), 12);
+        assert_eq!(row.len(), 13);
         assert_eq!(&row[0], &names[&row[1]], "name of {}", row[1]);
     }
     // The default view sorts by name; so does the export.
@@ -414,4 +414,39 @@ async fn every_page_links_the_glossary_skips_to_its_content_and_marks_its_sectio
             assert!(text.len() == 20 && text.ends_with(" UTC"), "{path}: {text}");
         }
     }
+}
+
+#[tokio::test]
+async fn the_csv_counts_the_cpv_consents_the_dashboard_granted() {
+    let server = TestServer::start().await;
+    let (client, _) = server.sign_in(ADMIN_UPN).await;
+    let tenant = server.sim_state().await["customers"][2]["customerTenantId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let granted = server
+        .call_with(
+            &client,
+            "grant_consent",
+            &[
+                ("customer_tenant_id", tenant.as_str()),
+                ("application_id", "6a6e8d43-7c1b-4f0e-9f5e-2b8a1c3d4e5f"),
+                ("display_name", "Contoso CPV"),
+                ("preset_graph", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(granted.status(), 200);
+    let (status, text) = server
+        .page(&client, &format!("/customers/export.csv?q={tenant}"))
+        .await;
+    assert_eq!(status, 200);
+    let rows = parse_csv(&text);
+    assert_eq!(
+        rows[0].last().unwrap(),
+        "CPV consents (applications the dashboard granted)"
+    );
+    assert_eq!(rows.len(), 2, "{text}");
+    assert_eq!(rows[1][1], tenant);
+    assert_eq!(rows[1].last().unwrap(), "1");
 }

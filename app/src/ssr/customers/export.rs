@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 
 const ROWS_PER_CHUNK: usize = 500;
 
-pub const HEADER: [&str; 12] = [
+pub const HEADER: [&str; 13] = [
     "Organisation",
     "Customer tenant id",
     "DAP",
@@ -33,6 +33,7 @@ pub const HEADER: [&str; 12] = [
     "Global Admin sign-ins (last day)",
     "GDAP coverage",
     "GDAP reasons",
+    "CPV consents (applications the dashboard granted)",
 ];
 
 pub fn routes() -> Router<AppState> {
@@ -67,7 +68,8 @@ async fn export(
         .iter()
         .map(|s| s.index)
         .collect();
-    let chunks = csv_chunks(snapshot, order, now);
+    let consents = crate::ssr::consent::consents_per_customer(state).await?;
+    let chunks = csv_chunks(snapshot, order, consents, now);
     Ok(csv_response(&filename, Body::from_stream(chunks)))
 }
 
@@ -75,6 +77,7 @@ async fn export(
 fn csv_chunks(
     snapshot: Arc<Snapshot>,
     order: Vec<usize>,
+    consents: std::collections::HashMap<String, u32>,
     now: OffsetDateTime,
 ) -> impl futures::Stream<Item = Result<bytes::Bytes, std::io::Error>> {
     let header = futures::stream::once(async { encode(std::iter::once(HEADER.map(String::from))) });
@@ -86,13 +89,21 @@ fn csv_chunks(
         encode(order[start..end].iter().map(|&i| {
             let customer = &snapshot.customers[i];
             let days = super::view::days_since(customer.last_sign_in, now);
-            record(customer, days)
+            let consented = consents
+                .get(&customer.tenant_id)
+                .copied()
+                .unwrap_or_default();
+            record(customer, days, consented)
         }))
     });
     futures::StreamExt::chain(header, rows)
 }
 
-pub fn record(customer: &super::CustomerRecord, days_since_sign_in: Option<i64>) -> [String; 12] {
+pub fn record(
+    customer: &super::CustomerRecord,
+    days_since_sign_in: Option<i64>,
+    consented_applications: u32,
+) -> [String; 13] {
     let time = |t: Option<OffsetDateTime>| t.map(format_time).unwrap_or_default();
     [
         neutralize_formula(&customer.name),
@@ -109,5 +120,6 @@ pub fn record(customer: &super::CustomerRecord, days_since_sign_in: Option<i64>)
         customer.global_admin_sign_in_count.to_string(),
         customer.gdap.as_str().to_string(),
         customer.gdap_reasons.replace('\n', " "),
+        consented_applications.to_string(),
     ]
 }
