@@ -493,3 +493,43 @@ async fn history_len(
         .unwrap()
         .len()
 }
+
+#[tokio::test]
+async fn a_long_review_pages_shows_undecided_only_and_says_its_filter_and_progress() {
+    let server = TestServer::start_with(Options {
+        customers: 400,
+        ..Options::default()
+    })
+    .await;
+    let (avery, _) = server.sign_in(ADMIN_UPN).await;
+    let id = start_stale_review(&server, &avery).await;
+    let all = tenants(&review(&server, &avery, &id).await);
+    assert!(all.len() > 100, "{} stale DAP customers", all.len());
+    assert_eq!(
+        decide_as(&server, &avery, &id, &all[0], "keep").await.0,
+        200
+    );
+    let (status, html) = server.page(&avery, &format!("/reviews/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("the DAP customers of: DAP on, no partner sign-in for 90+ days"));
+    assert!(html.contains(&format!(
+        "1 of {} customers decided: 0 to remove (0 ready), 1 kept, {} undecided.",
+        all.len(),
+        all.len() - 1
+    )));
+    assert!(html.contains(r#"aria-label="Customers decided""#));
+    let rows = |html: &str| html.matches("<tr data-tenant-id=").count();
+    assert_eq!(rows(&html), 50);
+    assert!(html.contains(&format!("Showing 1–50 of {} customers", all.len())));
+    // The last page, and the undecided ones only: the decided customer is not among them.
+    let pages = all.len().div_ceil(50);
+    let (_, last) = server
+        .page(&avery, &format!("/reviews/{id}?page={pages}"))
+        .await;
+    assert_eq!(rows(&last), all.len() - (pages - 1) * 50);
+    let (_, undecided) = server
+        .page(&avery, &format!("/reviews/{id}?show=undecided"))
+        .await;
+    assert!(!undecided.contains(&format!("data-tenant-id=\"{}\"", all[0])));
+    assert!(undecided.contains(&format!("of {} customers", all.len() - 1)));
+}

@@ -295,6 +295,34 @@ impl Default for CustomerQuery {
 }
 
 impl CustomerQuery {
+    /// The filter in words ("DAP on, no partner sign-in for 90+ days"), for titles; "all
+    /// customers" when nothing filters.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        match self.dap {
+            DapFilter::On => parts.push("DAP on".to_string()),
+            DapFilter::Off => parts.push("DAP off".to_string()),
+            DapFilter::All => {}
+        }
+        if let Some(stale) = self.stale {
+            parts.push(stale.describe());
+        }
+        if let Some(bucket) = self.bucket {
+            parts.push(format!("last partner sign-in {}", bucket.label()));
+        }
+        if let Some(coverage) = self.gdap {
+            parts.push(format!("GDAP {}", coverage.label()));
+        }
+        if !self.q.is_empty() {
+            parts.push(format!("matching “{}”", self.q));
+        }
+        if parts.is_empty() {
+            "all customers".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
         let mut query = CustomerQuery::default();
         for (key, value) in pairs {
@@ -555,6 +583,19 @@ mod tests {
             .filter_map(|pair| pair.split_once('='))
             .collect();
         CustomerQuery::from_pairs(pairs)
+    }
+
+    #[test]
+    fn a_filter_in_words() {
+        assert_eq!(
+            parse("dap=on&stale=90").describe(),
+            "DAP on, no partner sign-in for 90+ days"
+        );
+        assert_eq!(
+            parse("gdap=covered&q=contoso").describe(),
+            "GDAP covered, matching “contoso”"
+        );
+        assert_eq!(parse("").describe(), "all customers");
     }
 
     #[test]

@@ -90,6 +90,8 @@ pub struct ReviewSummary {
     pub started_at: String,
     /// The customers filter it was started from (query string).
     pub scope: String,
+    /// That filter in words ("DAP on, no partner sign-in for 90+ days").
+    pub scope_description: String,
     pub four_eyes: bool,
     pub customers: usize,
     pub decided: usize,

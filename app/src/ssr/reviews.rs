@@ -382,6 +382,8 @@ fn summary_of(row: &sqlx::any::AnyRow) -> Result<ReviewSummary, sqlx::Error> {
         title: row.try_get("title")?,
         started_by: row.try_get("started_by")?,
         started_at: rfc3339_of_ms(row.try_get("started_at_ms")?),
+        scope_description: crate::api::customer_filter(&row.try_get::<String, _>("scope")?)
+            .describe(),
         scope: row.try_get("scope")?,
         four_eyes: four_eyes != 0,
         customers: 0,

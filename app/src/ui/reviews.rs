@@ -8,7 +8,7 @@ use crate::model::access::Permission;
 use crate::model::gdap::Coverage;
 use crate::model::reviews::{Decision, DecisionRecord, Review, ReviewCustomer, ReviewSummary};
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 /// The default review: DAP customers without a partner sign-in for 90 days.
 pub const STALE_DAP_FILTER: &str = "dap=on&stale=90";
@@ -121,9 +121,47 @@ fn ReviewList(list: Vec<ReviewSummary>) -> impl IntoView {
     }
 }
 
+/// Customers per page of a review.
+const REVIEW_PAGE_SIZE: usize = 50;
+
+/// Which customers of a review a page shows, from its URL (`?show=undecided&page=2`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Showing {
+    undecided_only: bool,
+    /// 1-based.
+    page: usize,
+}
+
+impl Showing {
+    fn href(self, review: &str) -> String {
+        let mut pairs = Vec::new();
+        if self.undecided_only {
+            pairs.push("show=undecided".to_string());
+        }
+        if self.page > 1 {
+            pairs.push(format!("page={}", self.page));
+        }
+        if pairs.is_empty() {
+            format!("/reviews/{review}")
+        } else {
+            format!("/reviews/{review}?{}", pairs.join("&"))
+        }
+    }
+}
+
 #[component]
 pub fn ReviewPage() -> impl IntoView {
     let params = use_params_map();
+    let query = use_query_map();
+    let showing = move || Showing {
+        undecided_only: query.read().get("show").as_deref() == Some("undecided"),
+        page: query
+            .read()
+            .get("page")
+            .and_then(|p| p.parse().ok())
+            .filter(|p| *p >= 1)
+            .unwrap_or(1),
+    };
     let id = move || params.read().get("id").unwrap_or_default();
     let decide = ServerAction::<Decide>::new();
     let execute = ServerAction::<ExecuteReview>::new();
@@ -144,15 +182,17 @@ pub fn ReviewPage() -> impl IntoView {
         </p>
         {action_error}
         <Transition fallback=|| view! { <p class="loading">"Loading the review…"</p> }>
-            {move || Suspend::new(async move {
+            {move || {
+                let showing = showing();
+                Suspend::new(async move {
                 match review.await {
-                    Ok(review) => view! { <ReviewView review decide execute /> }.into_any(),
+                    Ok(review) => view! { <ReviewView review showing decide execute /> }.into_any(),
                     Err(error) => {
                         view! { <ErrorPanel error return_to=format!("/reviews/{}", id()) /> }
                             .into_any()
                     }
                 }
-            })}
+            })}}
         </Transition>
     }
 }
@@ -160,6 +200,7 @@ pub fn ReviewPage() -> impl IntoView {
 #[component]
 fn ReviewView(
     review: Review,
+    showing: Showing,
     decide: ServerAction<Decide>,
     execute: ServerAction<ExecuteReview>,
 ) -> impl IntoView {
@@ -204,6 +245,21 @@ fn ReviewView(
     };
     let (can_decide, can_approve) = (review.viewer_can_operate, review.viewer_can_approve);
     let review_id = s.id.clone();
+    let matching: Vec<_> = review
+        .customers
+        .into_iter()
+        .filter(|c| !showing.undecided_only || c.decision.is_none())
+        .collect();
+    let pages = matching.len().div_ceil(REVIEW_PAGE_SIZE).max(1);
+    let page = showing.page.min(pages);
+    let first = (page - 1) * REVIEW_PAGE_SIZE;
+    let shown: Vec<_> = matching
+        .iter()
+        .skip(first)
+        .take(REVIEW_PAGE_SIZE)
+        .cloned()
+        .collect();
+    let pager = review_pager(&s.id, showing, page, pages, matching.len());
     view! {
         <h1>{s.title.clone()}</h1>
         <p
@@ -216,21 +272,29 @@ fn ReviewView(
             data-four-eyes=s.four_eyes.to_string()
         >
             "Started by " {s.started_by.clone()} " at " <When at=s.started_at.clone() /> " for "
-            <a href=format!("/customers?{}", s.scope)>"the DAP customers of a filter"</a> ". "
+            <a href=format!("/customers?{}", s.scope)>{format!("the DAP customers of: {}", s.scope_description)}</a> ". "
             {format!(
-                "{} customers, {} decided, {} to remove, {} ready. ",
-                thousands(s.customers),
+                "{} of {} decided: {} to remove ({} ready), {} kept, {} undecided. ",
                 thousands(s.decided),
+                count(s.customers, "customer", "customers"),
                 thousands(s.removals),
                 thousands(s.ready),
+                thousands(s.decided.saturating_sub(s.removals)),
+                thousands(s.customers.saturating_sub(s.decided)),
             )} {rule}
         </p>
+        <progress
+            value=s.decided
+            max=s.customers.max(1)
+            aria-label="Customers decided"
+        ></progress>
         <div class="table-actions">
             {outcome} " "
             <a class="button" href=format!("/reviews/{}/export.csv", s.id) rel="external" download="">
                 "Export CSV"
             </a>
         </div>
+        {pager}
         <table class="review">
             <thead>
                 <tr>
@@ -246,8 +310,7 @@ fn ReviewView(
                 </tr>
             </thead>
             <tbody>
-                {review
-                    .customers
+                {shown
                     .into_iter()
                     .map(|customer| {
                         view! {
@@ -425,5 +488,50 @@ fn proposal_options(coverage: Coverage) -> impl IntoView {
             <option value="remove">"Remove DAP (needs the override)"</option>
         }
         .into_any()
+    }
+}
+
+/// "All / Undecided only" and the pages of the current choice, as plain links.
+fn review_pager(
+    review: &str,
+    showing: Showing,
+    page: usize,
+    pages: usize,
+    matching: usize,
+) -> impl IntoView {
+    let link = |undecided_only: bool, page: usize| {
+        Showing {
+            undecided_only,
+            page,
+        }
+        .href(review)
+    };
+    let current = |on: bool| on.then_some("page");
+    let previous = (page > 1).then(|| {
+        view! { <a rel="prev" href=link(showing.undecided_only, page - 1)>"← Previous"</a> }
+    });
+    let next = (page < pages).then(|| {
+        view! { <a rel="next" href=link(showing.undecided_only, page + 1)>"Next →"</a> }
+    });
+    let first = (page - 1) * REVIEW_PAGE_SIZE + 1;
+    let last = (first + REVIEW_PAGE_SIZE - 1).min(matching);
+    let position = if matching == 0 {
+        "No customer here.".to_string()
+    } else {
+        format!(
+            "Showing {}–{} of {}, page {page} of {pages}.",
+            thousands(first),
+            thousands(last),
+            count(matching, "customer", "customers")
+        )
+    };
+    view! {
+        <nav class="pager" aria-label="Review customers" id="review-pager" data-matching=matching>
+            <a href=link(false, 1) aria-current=current(!showing.undecided_only)>"All"</a>
+            <a href=link(true, 1) aria-current=current(showing.undecided_only)>"Undecided only"</a>
+            <span>{position}</span>
+            {previous}
+            {next}
+        </nav>
     }
 }
