@@ -207,3 +207,34 @@ for (const javaScriptEnabled of [true, false]) {
     });
   });
 }
+
+for (const javaScriptEnabled of [true, false]) {
+  test.describe(javaScriptEnabled ? "bulk, hydrated" : "bulk, without JavaScript", () => {
+    test.use({ javaScriptEnabled });
+
+    test("ticked customers are decided in one action, then the undecided are shown alone", async ({ page }) => {
+      await signIn(page, AVERY, "/reviews");
+      const reviewId = await startReview(page);
+      const rows = page.locator("tr[data-tenant-id]");
+      const ticked: string[] = [];
+      for (let i = 0; i < 3; i++) ticked.push((await rows.nth(i).getAttribute("data-tenant-id")) as string);
+      for (const id of ticked) {
+        await page.locator(`tr[data-tenant-id="${id}"] input[form="bulk-decide"]`).check();
+      }
+      const bulk = page.locator("#bulk-decide");
+      await bulk.locator('select[name="decision"]').selectOption("keep");
+      await bulk.locator('input[name="note"]').fill("bulk: still a customer");
+      await bulk.getByRole("button", { name: "Decide the selected" }).click();
+      if (!javaScriptEnabled) await page.goto(`/reviews/${reviewId}`);
+      for (const id of ticked) {
+        await expect(page.locator(`tr[data-tenant-id="${id}"]`)).toHaveAttribute("data-decision", "keep");
+      }
+      await expect(page.locator("#review-summary")).toHaveAttribute("data-decided", "3");
+
+      await page.getByRole("link", { name: "Undecided only" }).click();
+      await expect(page).toHaveURL(new RegExp(`/reviews/${reviewId}\\?show=undecided$`));
+      for (const id of ticked) await expect(page.locator(`tr[data-tenant-id="${id}"]`)).toHaveCount(0);
+      await expect(page.getByRole("link", { name: "Undecided only" })).toHaveAttribute("aria-current", "page");
+    });
+  });
+}

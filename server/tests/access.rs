@@ -142,6 +142,15 @@ const SERVER_FUNCTIONS: &[Row] = &[
         Some("Dashboard.Operate"),
     ),
     ("execute_review", &[("id", "x")], Some("Dashboard.Operate")),
+    (
+        "decide_many",
+        &[
+            ("review", "x"),
+            ("decision", "keep"),
+            ("all_matching", "on"),
+        ],
+        Some("Dashboard.Operate"),
+    ),
 ];
 
 /// `decide` needs another role for an approval than for a decision.

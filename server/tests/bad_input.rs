@@ -549,6 +549,11 @@ async fn non_guid_and_traversal_ids_in_server_functions_are_refused_before_any_u
         ("review", "id", vec![]),
         ("execute_review", "id", vec![]),
         (
+            "decide_many",
+            "review",
+            vec![("decision", "keep"), ("all_matching", "on")],
+        ),
+        (
             "decide",
             "review",
             vec![
@@ -1436,6 +1441,14 @@ fn every_server_function() -> Vec<(&'static str, Vec<(&'static str, &'static str
             ],
         ),
         ("execute_review", vec![("id", UNKNOWN)]),
+        (
+            "decide_many",
+            vec![
+                ("review", UNKNOWN),
+                ("decision", "keep"),
+                ("all_matching", "on"),
+            ],
+        ),
         ("grant_consent", grant),
         ("job", vec![("id", UNKNOWN)]),
         ("jobs", vec![]),

@@ -533,3 +533,91 @@ async fn a_long_review_pages_shows_undecided_only_and_says_its_filter_and_progre
     assert!(!undecided.contains(&format!("data-tenant-id=\"{}\"", all[0])));
     assert!(undecided.contains(&format!("of {} customers", all.len() - 1)));
 }
+
+#[tokio::test]
+async fn many_customers_are_decided_in_one_action_refused_whole_without_the_override() {
+    let server = TestServer::start_with(Options {
+        customers: 300,
+        ..Options::default()
+    })
+    .await;
+    let (avery, _) = server.sign_in(ADMIN_UPN).await;
+    let id = start_stale_review(&server, &avery).await;
+    let loaded = review(&server, &avery, &id).await;
+    let of = |class: &str| -> Vec<String> {
+        loaded["customers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| (c["gdap"] == "covered") == (class == "covered"))
+            .map(|c| c["customer_tenant_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (covered, uncovered) = (of("covered"), of("other"));
+    let total = covered.len() + uncovered.len();
+    assert!(covered.len() >= 3 && !uncovered.is_empty());
+    let decide_many = |args: Vec<(String, String)>| {
+        let (server, avery) = (&server, avery.clone());
+        async move {
+            let args: Vec<(&str, &str)> =
+                args.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let response = server.call_with(&avery, "decide_many", &args).await;
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    let ticked = |tenants: &[&String], decision: &str, extra: &[(&str, &str)]| {
+        let mut args = vec![
+            ("review".to_string(), id.clone()),
+            ("decision".to_string(), decision.to_string()),
+            ("note".to_string(), "bulk".to_string()),
+        ];
+        for (i, t) in tenants.iter().enumerate() {
+            args.push((format!("customers[{}]", i * 3), t.to_string()));
+        }
+        args.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        args
+    };
+    // Three covered customers removed in one action: three decisions, three audit entries.
+    let (status, body) = decide_many(ticked(
+        &[&covered[0], &covered[1], &covered[2]],
+        "remove",
+        &[],
+    ))
+    .await;
+    assert_eq!((status, body.as_str()), (200, "3"));
+    // A removal reaching an uncovered customer is refused whole without the override.
+    let (status, body) = decide_many(ticked(&[&covered[0], &uncovered[0]], "keep", &[])).await;
+    assert_eq!(status, 200, "keeping needs no override: {body}");
+    let (status, body) = decide_many(ticked(&[&covered[1], &uncovered[0]], "remove", &[])).await;
+    assert_eq!(status, 400);
+    assert!(body.contains("1 customer"), "{body}");
+    let after = review(&server, &avery, &id).await;
+    assert_eq!(after["summary"]["decided"], 4);
+    assert_eq!(
+        after["summary"]["removals"], 2,
+        "covered[1] still a removal, nothing else"
+    );
+    // Everything still undecided, kept in one action.
+    let (status, body) = decide_many(vec![
+        ("review".into(), id.clone()),
+        ("decision".into(), "keep".into()),
+        ("note".into(), "".into()),
+        ("all_matching".into(), "on".into()),
+        ("show".into(), "undecided".into()),
+    ])
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, (total - 4).to_string());
+    let after = review(&server, &avery, &id).await;
+    assert_eq!(after["summary"]["decided"], total);
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'review-decision' AND outcome = 'succeeded'",
+    )
+    .fetch_one(&server.state.storage.pool)
+    .await
+    .unwrap();
+    assert_eq!(audited as usize, 3 + 2 + (total - 4));
+    // Approvals are not given in bulk.
+    let (status, _) = decide_many(ticked(&[&covered[0]], "approve", &[])).await;
+    assert_eq!(status, 400);
+}

@@ -112,3 +112,54 @@ pub async fn execute_review(id: String, confirm: Option<String>) -> Result<Strin
         .await,
     )
 }
+
+/// One decision, with one note, for the ticked customers (`customers[i]`), or for all the
+/// customers of the review (`all_matching`, the undecided ones when `show=undecided`).
+#[server(prefix = "/api", endpoint = "decide_many")]
+pub async fn decide_many(
+    review: String,
+    customers: Option<Vec<String>>,
+    all_matching: Option<String>,
+    show: Option<String>,
+    decision: String,
+    note: Option<String>,
+    override_uncovered: Option<String>,
+) -> Result<usize, AppError> {
+    use crate::ids::Guid;
+    use crate::model::access::Permission;
+    use crate::model::reviews::Decision;
+    use crate::ssr::{access, respond, reviews, state::AppState};
+    respond(
+        async {
+            let state = AppState::from_context()?;
+            let user = access::require(Permission::Operate, "review-decision").await?;
+            let decision = Decision::parse(&decision)
+                .filter(|d| *d != Decision::Approve)
+                .ok_or_else(|| AppError::InvalidInput("decision must be remove or keep".into()))?;
+            let selection = if all_matching.is_some() {
+                reviews::Selection::AllMatching {
+                    undecided_only: show.as_deref() == Some("undecided"),
+                }
+            } else {
+                reviews::Selection::Customers(
+                    customers
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|c| Guid::parse(c))
+                        .collect::<Result<_, _>>()?,
+                )
+            };
+            reviews::decide_many(
+                &state,
+                &user,
+                review_id(&review)?,
+                selection,
+                decision,
+                note.as_deref().unwrap_or_default(),
+                override_uncovered.is_some_and(|v| !v.is_empty() && v != "false"),
+            )
+            .await
+        }
+        .await,
+    )
+}

@@ -257,6 +257,94 @@ pub async fn decide(
     tx.commit().await.map_err(db)
 }
 
+/// Which customers of a review a bulk decision is for.
+#[derive(Debug, Clone)]
+pub enum Selection {
+    /// These, ticked one by one.
+    Customers(Vec<Guid>),
+    /// Every customer of the review, or (`undecided_only`) every one without a decision yet.
+    AllMatching { undecided_only: bool },
+}
+
+/// The same decision, with one note, for many customers of an open review. Refused whole, up
+/// front, when a removal would reach a customer GDAP does not cover without the override (and
+/// its reason); otherwise each is appended as its own decision with its own audit entry.
+/// Approvals are given one by one. Returns how many were decided.
+pub async fn decide_many(
+    state: &AppState,
+    user: &SessionUser,
+    review: Guid,
+    selection: Selection,
+    decision: Decision,
+    note: &str,
+    override_uncovered: bool,
+) -> Result<usize, AppError> {
+    if decision == Decision::Approve {
+        return Err(AppError::InvalidInput(
+            "Approvals are given one customer at a time.".into(),
+        ));
+    }
+    let loaded = load(state, review, user).await?;
+    let coverage: HashMap<&str, Coverage> = loaded
+        .customers
+        .iter()
+        .map(|c| (c.customer_tenant_id.as_str(), c.gdap))
+        .collect();
+    let customers: Vec<Guid> = match selection {
+        Selection::Customers(customers) => customers,
+        Selection::AllMatching { undecided_only } => loaded
+            .customers
+            .iter()
+            .filter(|c| !undecided_only || c.decision.is_none())
+            .map(|c| Guid::parse(&c.customer_tenant_id))
+            .collect::<Result<_, _>>()?,
+    };
+    if customers.is_empty() {
+        return Err(AppError::InvalidInput(
+            "No customer is selected: tick the customers to decide, or all of them.".into(),
+        ));
+    }
+    let outside = customers
+        .iter()
+        .filter(|c| !coverage.contains_key(c.to_string().as_str()))
+        .count();
+    if outside > 0 {
+        return Err(AppError::NotFound {
+            what: format!(
+                "{} of the selected customers in this review",
+                crate::text::count(outside, "one", "some")
+            ),
+        });
+    }
+    let uncovered = customers
+        .iter()
+        .filter(|c| !coverage[c.to_string().as_str()].is_safe())
+        .count();
+    if decision == Decision::Remove
+        && uncovered > 0
+        && (!override_uncovered || note.trim().is_empty())
+    {
+        return Err(AppError::InvalidInput(format!(
+            "{} of the selected are not covered by GDAP: removing DAP may lock the partner out \
+             of them. Leave them out, or confirm the override and give the reason in the note.",
+            crate::text::count(uncovered, "customer", "customers")
+        )));
+    }
+    for customer in &customers {
+        decide(
+            state,
+            user,
+            review,
+            *customer,
+            decision,
+            note,
+            override_uncovered,
+        )
+        .await?;
+    }
+    Ok(customers.len())
+}
+
 /// Starts the remove-DAP job over the removals that are ready; the review is then closed.
 pub async fn execute(
     state: &AppState,

@@ -3,7 +3,9 @@
 
 use super::format::{count, thousands, utc_minute, When};
 use super::{Confirm, ErrorPanel, IfAllowed, Submit};
-use crate::api::reviews::{fetch_review, fetch_reviews, Decide, ExecuteReview, StartReview};
+use crate::api::reviews::{
+    fetch_review, fetch_reviews, Decide, DecideMany, ExecuteReview, StartReview,
+};
 use crate::model::access::Permission;
 use crate::model::gdap::Coverage;
 use crate::model::reviews::{Decision, DecisionRecord, Review, ReviewCustomer, ReviewSummary};
@@ -164,13 +166,25 @@ pub fn ReviewPage() -> impl IntoView {
     };
     let id = move || params.read().get("id").unwrap_or_default();
     let decide = ServerAction::<Decide>::new();
+    let decide_many = ServerAction::<DecideMany>::new();
     let execute = ServerAction::<ExecuteReview>::new();
     let review = Resource::new(
-        move || (id(), decide.version().get(), execute.version().get()),
-        |(id, _, _)| fetch_review(id),
+        move || {
+            (
+                id(),
+                decide.version().get(),
+                decide_many.version().get(),
+                execute.version().get(),
+            )
+        },
+        |(id, _, _, _)| fetch_review(id),
     );
     let action_error = move || {
-        let decide_error = decide.value().get().and_then(|r| r.err());
+        let decide_error = decide
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .or_else(|| decide_many.value().get().and_then(|r| r.err()));
         let execute_error = execute.value().get().and_then(|r| r.err());
         decide_error
             .or(execute_error)
@@ -186,7 +200,10 @@ pub fn ReviewPage() -> impl IntoView {
                 let showing = showing();
                 Suspend::new(async move {
                 match review.await {
-                    Ok(review) => view! { <ReviewView review showing decide execute /> }.into_any(),
+                    Ok(review) => {
+                        view! { <ReviewView review showing decide decide_many execute /> }
+                            .into_any()
+                    }
                     Err(error) => {
                         view! { <ErrorPanel error return_to=format!("/reviews/{}", id()) /> }
                             .into_any()
@@ -202,6 +219,7 @@ fn ReviewView(
     review: Review,
     showing: Showing,
     decide: ServerAction<Decide>,
+    decide_many: ServerAction<DecideMany>,
     execute: ServerAction<ExecuteReview>,
 ) -> impl IntoView {
     let s = review.summary;
@@ -260,6 +278,10 @@ fn ReviewView(
         .cloned()
         .collect();
     let pager = review_pager(&s.id, showing, page, pages, matching.len());
+    let selectable = open && can_decide;
+    let bulk = selectable.then(|| {
+        view! { <BulkDecision review_id=s.id.clone() showing matching=matching.len() decide_many /> }
+    });
     view! {
         <h1>{s.title.clone()}</h1>
         <p
@@ -295,9 +317,18 @@ fn ReviewView(
             </a>
         </div>
         {pager}
+        {bulk}
         <table class="review">
             <thead>
                 <tr>
+                    {selectable
+                        .then(|| {
+                            view! {
+                                <th scope="col">
+                                    <span class="visually-hidden">"Select"</span>
+                                </th>
+                            }
+                        })}
                     <th scope="col">"Customer"</th>
                     <th scope="col">"DAP since"</th>
                     <th scope="col">"Last partner sign-in"</th>
@@ -312,7 +343,9 @@ fn ReviewView(
             <tbody>
                 {shown
                     .into_iter()
-                    .map(|customer| {
+                    .enumerate()
+                    .map(|(i, customer)| {
+                        let select_index = selectable.then_some(first + i);
                         view! {
                             <ReviewRow
                                 customer
@@ -322,6 +355,7 @@ fn ReviewView(
                                 four_eyes=s.four_eyes
                                 open
                                 decide
+                                select_index
                             />
                         }
                     })
@@ -357,7 +391,23 @@ fn ReviewRow(
     four_eyes: bool,
     open: bool,
     decide: ServerAction<Decide>,
+    /// Ticked for a bulk decision as `customers[i]` of the `bulk-decide` form.
+    select_index: Option<usize>,
 ) -> impl IntoView {
+    let select = select_index.map(|i| {
+        let label = format!("Select {}", customer.organization_display_name);
+        view! {
+            <td class="select">
+                <input
+                    type="checkbox"
+                    form="bulk-decide"
+                    name=format!("customers[{i}]")
+                    value=customer.customer_tenant_id.clone()
+                    aria-label=label
+                />
+            </td>
+        }
+    });
     let decision = customer.decision.clone();
     let decision_name = decision
         .as_ref()
@@ -459,6 +509,7 @@ fn ReviewRow(
             data-approved=approved.to_string()
             data-ready=customer.will_be_removed.to_string()
         >
+            {select}
             <td>
                 <a href=format!("/customers/{}", customer.customer_tenant_id)>
                     {customer.organization_display_name}
@@ -533,5 +584,56 @@ fn review_pager(
             {previous}
             {next}
         </nav>
+    }
+}
+
+/// One decision for the ticked customers of the page, or for all the customers shown.
+#[component]
+fn BulkDecision(
+    review_id: String,
+    showing: Showing,
+    matching: usize,
+    decide_many: ServerAction<DecideMany>,
+) -> impl IntoView {
+    let all_label = if showing.undecided_only {
+        format!(
+            " all {} undecided",
+            count(matching, "customer", "customers")
+        )
+    } else {
+        format!(
+            " all {} of the review",
+            count(matching, "customer", "customers")
+        )
+    };
+    view! {
+        <ActionForm action=decide_many attr:id="bulk-decide" attr:class="bulk-decide">
+            <input type="hidden" name="review" value=review_id />
+            <input type="hidden" name="show" value=if showing.undecided_only { "undecided" } else { "" } />
+            <fieldset>
+                <legend>"Decide the ticked customers"</legend>
+                <label>
+                    <input type="checkbox" name="all_matching" />
+                    {all_label}
+                </label>
+                " "
+                <select name="decision" aria-label="Decision for the selected" required>
+                    <option value="" selected disabled>"Decide…"</option>
+                    <option value="remove">"Remove DAP"</option>
+                    <option value="keep">"Keep DAP"</option>
+                </select>
+                " "
+                <input type="text" name="note" placeholder="Note" maxlength="1000" aria-label="Note for the selected" />
+                " "
+                <label class="confirm override">
+                    <input type="checkbox" name="override_uncovered" />
+                    " remove also where GDAP does not cover (give the reason in the note)"
+                </label>
+                " "
+                <Submit pending=decide_many.pending() class="button">
+                    "Decide the selected"
+                </Submit>
+            </fieldset>
+        </ActionForm>
     }
 }
