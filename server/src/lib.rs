@@ -20,6 +20,7 @@ use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use simulator::{SimConfig, SimConfigError, Simulator};
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
 use tower_http::compression::predicate::{DefaultPredicate, Predicate};
 use tower_http::compression::CompressionLayer;
 use tower_sessions::cookie::SameSite;
@@ -47,6 +48,14 @@ pub enum StartupError {
         source: std::io::Error,
     },
 }
+
+/// Test hook: when set, runs inside leptos' route-list generation, the window in which
+/// leptos_server's process-wide "suppress resource load" flag is set, so a test can hold that
+/// window open (tests/render_stall.rs). Unset, as outside tests, it costs one lock per build.
+#[doc(hidden)]
+pub type RouteListHook = Arc<dyn Fn() + Send + Sync>;
+#[doc(hidden)]
+pub static IN_ROUTE_LIST_GENERATION: Mutex<Option<RouteListHook>> = Mutex::new(None);
 
 /// The assembled server, before it listens.
 pub struct Dashboard {
@@ -117,7 +126,16 @@ pub async fn build(
             tower_sessions::cookie::time::Duration::hours(8),
         ));
 
-    let routes = generate_route_list(App);
+    let routes = generate_route_list(|| {
+        let hook = IN_ROUTE_LIST_GENERATION
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(hook) = hook {
+            hook();
+        }
+        App()
+    });
     let context_state = state.clone();
     let page_policy = PagePolicy::new(&endpoints_authority);
     let provide_state = move || {
