@@ -17,10 +17,10 @@ use axum::routing::get;
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use simulator::{SimConfig, SimConfigError, Simulator};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use tower_http::compression::predicate::{DefaultPredicate, Predicate};
 use tower_http::compression::CompressionLayer;
 use tower_sessions::cookie::SameSite;
@@ -51,11 +51,38 @@ pub enum StartupError {
 
 /// Test hook: when set, runs inside leptos' route-list generation, the window in which
 /// leptos_server's process-wide "suppress resource load" flag is set, so a test can hold that
-/// window open (tests/render_stall.rs). Unset, as outside tests, it costs one lock per build.
+/// window open (tests/render_stall.rs). Unset, as outside tests, it costs one lock per process.
 #[doc(hidden)]
 pub type RouteListHook = Arc<dyn Fn() + Send + Sync>;
 #[doc(hidden)]
 pub static IN_ROUTE_LIST_GENERATION: Mutex<Option<RouteListHook>> = Mutex::new(None);
+
+/// The app's routes, listed once per process and shared by every server built in it.
+///
+/// leptos lists them by rendering the app with a process-wide flag set: leptos_server 0.8.8's
+/// `IS_SUPPRESSING_RESOURCE_LOAD` (src/resource.rs:37, set by leptos_router 0.8.17's
+/// `RouteList::generate`). A resource first polled while it is set, by a page render of any
+/// server on any runtime or thread, awaits `pending()` for good (resource.rs:317;
+/// leptos-rs/leptos#4773). Listed once, the window opens and closes inside the first build,
+/// before any server of the process can serve, so no render overlaps it; later servers (tests
+/// start many) do not reopen it.
+fn route_list() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES
+        .get_or_init(|| {
+            generate_route_list(|| {
+                let hook = IN_ROUTE_LIST_GENERATION
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone();
+                if let Some(hook) = hook {
+                    hook();
+                }
+                App()
+            })
+        })
+        .clone()
+}
 
 /// The assembled server, before it listens.
 pub struct Dashboard {
@@ -126,16 +153,7 @@ pub async fn build(
             tower_sessions::cookie::time::Duration::hours(8),
         ));
 
-    let routes = generate_route_list(|| {
-        let hook = IN_ROUTE_LIST_GENERATION
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        if let Some(hook) = hook {
-            hook();
-        }
-        App()
-    });
+    let routes = route_list();
     let context_state = state.clone();
     let page_policy = PagePolicy::new(&endpoints_authority);
     let provide_state = move || {
