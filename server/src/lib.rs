@@ -27,6 +27,9 @@ use tower_sessions::cookie::SameSite;
 use tower_sessions::session_store::ExpiredDeletion;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
+mod deadline;
+pub use deadline::{RenderDeadline, DEFAULT_RENDER_DEADLINE_SECS, RENDER_DEADLINE_VARIABLE};
+
 pub const SESSION_COOKIE: &str = "dashboard_session";
 /// The cookie's name over https: browsers accept a `__Host-` cookie only when it is Secure,
 /// has Path=/ and no Domain, so no sibling subdomain or plain-http page can plant or shadow it.
@@ -107,10 +110,21 @@ pub fn leptos_options(site_addr: SocketAddr) -> LeptosOptions {
 }
 
 /// Builds the server. In demo mode `sim_config` overrides the simulator's settings (tests use
-/// it); otherwise they come from `DASHBOARD_SIM_*`.
+/// it); otherwise they come from `DASHBOARD_SIM_*`. The render deadline comes from
+/// `DASHBOARD_RENDER_DEADLINE_SECS`.
 pub async fn build(
     config: Config,
     sim_config: Option<SimConfig>,
+) -> Result<Dashboard, StartupError> {
+    let render_deadline = RenderDeadline::from_env()?;
+    build_with(config, sim_config, render_deadline).await
+}
+
+/// [`build`] with the render deadline given.
+pub async fn build_with(
+    config: Config,
+    sim_config: Option<SimConfig>,
+    render_deadline: RenderDeadline,
 ) -> Result<Dashboard, StartupError> {
     let (endpoints, simulator) = match &config.upstream {
         Upstream::Configured(endpoints) => ((**endpoints).clone(), None),
@@ -163,6 +177,20 @@ pub async fn build(
     };
     let provide_for_errors = provide_state.clone();
     let shell_options = leptos_options.clone();
+    // The pages (and the fallback, which renders the 404 page) have a render deadline; the
+    // other routes are not page renders.
+    let pages = Router::new()
+        .leptos_routes_with_context(&state, routes, provide_state, move || {
+            shell(shell_options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(provide_for_errors, shell))
+        .layer(axum::middleware::from_fn_with_state(
+            render_deadline,
+            deadline::render_deadline,
+        ));
     let dashboard = Router::new()
         .route("/healthz", get(healthz))
         .merge(auth::routes())
@@ -175,13 +203,7 @@ pub async fn build(
             "/api/{*fn_name}",
             get(server_fn_handler).post(server_fn_handler),
         )
-        .leptos_routes_with_context(&state, routes, provide_state, move || {
-            shell(shell_options.clone())
-        })
-        .fallback(leptos_axum::file_and_error_handler_with_context::<
-            AppState,
-            _,
-        >(provide_for_errors, shell))
+        .merge(pages)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             app::ssr::jobs::http::json_middleware,

@@ -11,10 +11,10 @@
 
 mod common;
 
-use common::{Options, TestServer};
+use common::{logs, Options, TestServer};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The tests here change process-wide state (the route-list hook): one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -148,4 +148,140 @@ fn many_renders_across_runtimes() {
     let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
     let stalls: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
     assert!(stalls.is_empty(), "renders stalled: {stalls:#?}");
+}
+
+/// Past the render deadline a page that has not started answers 503 with a reference (and
+/// nothing internal); the log line with that reference names the path and that it stalled.
+/// The stall is leptos' own: the test holds its suppression flag, under which every resource
+/// first polled waits for good.
+#[test]
+fn a_stalled_render_answers_503_with_a_reference_at_the_deadline() {
+    let _serial = serial();
+    logs::keep_all();
+    let runtime = runtime();
+    runtime.block_on(async {
+        let server = TestServer::start_with(Options {
+            vars: vec![("DASHBOARD_RENDER_DEADLINE_SECS", "1".to_string())],
+            ..small()
+        })
+        .await;
+        render(&server, Duration::from_secs(30)).await.unwrap();
+
+        let client = server.browser();
+        let started = Instant::now();
+        let (status, cache_control, body) = {
+            let _stall = leptos::server::SuppressResourceLoad::new();
+            let response = client.get(server.url("/reports")).send().await.unwrap();
+            let status = response.status().as_u16();
+            let cache_control = response.headers().get("cache-control").cloned();
+            (status, cache_control, response.text().await.unwrap())
+        };
+        let waited = started.elapsed();
+        assert_eq!(status, 503, "{body}");
+        assert!(
+            waited < Duration::from_secs(10),
+            "answered after {waited:?}"
+        );
+        assert_eq!(cache_control.unwrap(), "no-store");
+        let reference = reference_in(&body);
+        assert_eq!(
+            body,
+            format!(
+                "The page did not render in time (reference {reference}). Try again in a \
+                 moment; the operator finds the detail in the log under that reference.\n"
+            )
+        );
+        let line = logs::kept()
+            .lines()
+            .find(|line| line.contains(&reference))
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("no log line names reference {reference}"));
+        assert!(line.contains("ERROR"), "{line}");
+        assert!(line.contains("page render stalled"), "{line}");
+        assert!(
+            line.contains("path=\"/reports\"") || line.contains("path=/reports"),
+            "{line}"
+        );
+
+        // The flag gone, pages render again.
+        render(&server, Duration::from_secs(30)).await.unwrap();
+    });
+}
+
+/// A streamed page whose head has gone out and whose renderer then stalls: the body ends with
+/// an error at the deadline instead of hanging, and the log names a reference and the path.
+#[test]
+fn a_streamed_page_that_stalls_is_cut_off_at_the_deadline() {
+    let _serial = serial();
+    logs::keep_all();
+    let runtime = runtime();
+    runtime.block_on(async {
+        let server = TestServer::start_with(Options {
+            vars: vec![("DASHBOARD_RENDER_DEADLINE_SECS", "1".to_string())],
+            ..small()
+        })
+        .await;
+        let client = server.browser();
+        let started = Instant::now();
+        let (status, body) = {
+            let _stall = leptos::server::SuppressResourceLoad::new();
+            // Not an Async route: its head goes out before the header's session resolves.
+            let response = client
+                .get(server.url("/signin-error"))
+                .send()
+                .await
+                .unwrap();
+            (response.status().as_u16(), response.text().await)
+        };
+        let waited = started.elapsed();
+        assert_eq!(status, 200);
+        assert!(body.is_err(), "the body ended normally: {body:?}");
+        assert!(waited < Duration::from_secs(10), "cut off after {waited:?}");
+        let kept = logs::kept();
+        let line = kept
+            .lines()
+            .find(|line| line.contains("stalled while streaming") && line.contains("/signin-error"))
+            .unwrap_or_else(|| panic!("no log line for the stalled stream:\n{kept}"));
+        let reference: String = line
+            .split("reference=\"")
+            .nth(1)
+            .unwrap_or_default()
+            .chars()
+            .take_while(char::is_ascii_hexdigit)
+            .collect();
+        assert_eq!(reference.len(), 12, "{line}");
+    });
+}
+
+/// The 12-character reference in `body`.
+fn reference_in(body: &str) -> String {
+    let reference: String = body
+        .split("reference ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no reference in {body:?}"))
+        .chars()
+        .take_while(char::is_ascii_hexdigit)
+        .collect();
+    assert_eq!(reference.len(), 12, "{body}");
+    reference
+}
+
+#[test]
+fn the_render_deadline_reads_its_variable() {
+    let read = |value: Option<&str>| {
+        server::RenderDeadline::from_lookup(|name| {
+            assert_eq!(name, "DASHBOARD_RENDER_DEADLINE_SECS");
+            value.map(str::to_owned)
+        })
+    };
+    let secs = |n| Ok(server::RenderDeadline(Duration::from_secs(n)));
+    assert_eq!(read(None), secs(30));
+    assert_eq!(read(Some(" ")), secs(30));
+    assert_eq!(read(Some("5")), secs(5));
+    assert_eq!(read(Some("3600")), secs(3600));
+    for bad in ["0", "3601", "1.5", "-1", "ten"] {
+        let error = read(Some(bad)).unwrap_err();
+        assert_eq!(error.variable, "DASHBOARD_RENDER_DEADLINE_SECS");
+        assert!(error.problem.contains(bad), "{}", error.problem);
+    }
 }

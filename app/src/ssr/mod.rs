@@ -30,8 +30,7 @@ use crate::error::AppError;
 pub fn for_browser(error: AppError) -> AppError {
     match error {
         AppError::Internal(detail) => {
-            let reference = uuid::Uuid::new_v4().simple().to_string();
-            let reference = &reference[..12];
+            let reference = error_reference();
             tracing::error!(reference, error = %detail, "internal error");
             AppError::Internal(format!(
                 "something failed on the server (reference {reference}; the operator finds the detail in the log)"
@@ -39,6 +38,14 @@ pub fn for_browser(error: AppError) -> AppError {
         }
         other => other,
     }
+}
+
+/// A fresh 12-character reference that ties what the browser is told to the log line holding
+/// the detail.
+pub fn error_reference() -> String {
+    let mut reference = uuid::Uuid::new_v4().simple().to_string();
+    reference.truncate(12);
+    reference
 }
 
 /// Sets the HTTP status of a failing server function from its typed error, so a 401 is a 401 on

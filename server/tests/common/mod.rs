@@ -135,7 +135,11 @@ impl TestServer {
         sim_config.customers = options.customers;
         sim_config.access_token_lifetime = options.token_lifetime;
 
-        let dashboard = server::build(config, Some(sim_config)).await.unwrap();
+        let render_deadline =
+            server::RenderDeadline::from_lookup(|k| vars.get(k).cloned()).unwrap();
+        let dashboard = server::build_with(config, Some(sim_config), render_deadline)
+            .await
+            .unwrap();
         let state = dashboard.state.clone();
         let (simulator, sim_base) = match (standalone, dashboard.simulator.clone()) {
             (Some(standalone), _) => standalone,
