@@ -1,6 +1,10 @@
 //! The CSP partner dashboard: Leptos components and server functions, and, behind the `ssr`
 //! feature, the server-side domain code they call.
 
+// Leptos views are nested types; the wasm release build computes their layout past the default
+// depth of 128 for the audit page.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod error;
 pub mod ids;

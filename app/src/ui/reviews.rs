@@ -277,10 +277,13 @@ fn ReviewView(
         .take(REVIEW_PAGE_SIZE)
         .cloned()
         .collect();
-    let pager = review_pager(&s.id, showing, page, pages, matching.len());
+    // Type-erased: the page's view type is deep enough already for the wasm build's layout
+    // queries.
+    let pager = review_pager(&s.id, showing, page, pages, matching.len()).into_any();
     let selectable = open && can_decide;
     let bulk = selectable.then(|| {
         view! { <BulkDecision review_id=s.id.clone() showing matching=matching.len() decide_many /> }
+            .into_any()
     });
     view! {
         <h1>{s.title.clone()}</h1>
