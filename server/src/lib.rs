@@ -177,20 +177,21 @@ pub async fn build_with(
     };
     let provide_for_errors = provide_state.clone();
     let shell_options = leptos_options.clone();
-    // The pages (and the fallback, which renders the 404 page) have a render deadline; the
-    // other routes are not page renders.
+    // The pages have a render deadline; the other routes are not page renders. The fallback
+    // (static files, and the 404 page) is added after the layer, outside it: under the deadline
+    // the site's own JavaScript and wasm reached browsers cut off (ERR_INCOMPLETE_CHUNKED_ENCODING).
     let pages = Router::new()
         .leptos_routes_with_context(&state, routes, provide_state, move || {
             shell(shell_options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler_with_context::<
-            AppState,
-            _,
-        >(provide_for_errors, shell))
         .layer(axum::middleware::from_fn_with_state(
             render_deadline,
             deadline::render_deadline,
-        ));
+        ))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(provide_for_errors, shell));
     let dashboard = Router::new()
         .route("/healthz", get(healthz))
         .merge(auth::routes())
