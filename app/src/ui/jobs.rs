@@ -371,7 +371,7 @@ fn JobView(
                 "JSON"
             </a>
         </div>
-        <table class="job-items">
+        <div class="table-scroll"><table class="job-items">
             <thead>
                 <tr>
                     <th scope="col">"Customer"</th>
@@ -390,7 +390,7 @@ fn JobView(
                     })
                     .collect_view()}
             </tbody>
-        </table>
+        </table></div>
     }
 }
 

@@ -321,7 +321,7 @@ fn ReviewView(
         </div>
         {pager}
         {bulk}
-        <table class="review">
+        <div class="table-scroll"><table class="review">
             <thead>
                 <tr>
                     {selectable
@@ -364,7 +364,7 @@ fn ReviewView(
                     })
                     .collect_view()}
             </tbody>
-        </table>
+        </table></div>
     }
 }
 
