@@ -120,8 +120,38 @@ pub async fn decide(
     note: &str,
     override_uncovered: bool,
 ) -> Result<(), AppError> {
-    let note = checked_note(note).map_err(AppError::InvalidInput)?;
     let loaded = load(state, review, user).await?;
+    let asked = Asked {
+        decision,
+        note,
+        override_uncovered,
+    };
+    decide_in(state, user, &loaded, review, customer, asked).await
+}
+
+/// One decision as asked for.
+#[derive(Debug, Clone, Copy)]
+struct Asked<'a> {
+    decision: Decision,
+    note: &'a str,
+    override_uncovered: bool,
+}
+
+/// `decide` on a review already loaded (a bulk decision loads it once for all its customers).
+async fn decide_in(
+    state: &AppState,
+    user: &SessionUser,
+    loaded: &Review,
+    review: Guid,
+    customer: Guid,
+    asked: Asked<'_>,
+) -> Result<(), AppError> {
+    let Asked {
+        decision,
+        note,
+        override_uncovered,
+    } = asked;
+    let note = checked_note(note).map_err(AppError::InvalidInput)?;
     if loaded.summary.executed_at.is_some() {
         return Err(AppError::InvalidInput(
             "This review has been executed; its decisions are final.".into(),
@@ -330,17 +360,13 @@ pub async fn decide_many(
             crate::text::count(uncovered, "customer", "customers")
         )));
     }
+    let asked = Asked {
+        decision,
+        note,
+        override_uncovered,
+    };
     for customer in &customers {
-        decide(
-            state,
-            user,
-            review,
-            *customer,
-            decision,
-            note,
-            override_uncovered,
-        )
-        .await?;
+        decide_in(state, user, &loaded, review, *customer, asked).await?;
     }
     Ok(customers.len())
 }
