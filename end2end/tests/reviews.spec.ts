@@ -106,11 +106,14 @@ test("a DAP removal decided by one admin, approved by another, executed as a job
   await expect(casey.page.locator(`tr[data-tenant-id="${tenantId}"]`)).toHaveAttribute("data-status", "done");
   expect(await dapEnabled(request, tenantId), "the simulator removed DAP").toBe(false);
 
-  // Avery's view: the review is closed and names the job; the customers view says DAP is off.
+  // Avery's view: the review names the job and stays open for the undecided; the removed
+  // customer's decision is final. The customers view says DAP is off.
   await page.reload();
   await expect(page.locator("#review-executed")).toContainText(CASEY);
   await expect(page.locator(`#review-executed a[href="/jobs/${jobId}"]`)).toHaveCount(1);
-  await expect(page.locator("form.decide")).toHaveCount(0);
+  await expect(page.locator(`tr[data-tenant-id="${tenantId}"] form.decide`)).toHaveCount(0);
+  await expect(page.locator("form.decide").first()).toBeVisible();
+  await expect(page.locator("#close-review")).toBeVisible();
   await page.goto(`/customers?q=${tenantId}`);
   await expect(page.locator("#app")).toHaveAttribute("data-hydrated", "true");
   await expect(page.locator(`tr[data-tenant-id="${tenantId}"] td.dap`)).toHaveText("off");

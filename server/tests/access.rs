@@ -143,6 +143,11 @@ const SERVER_FUNCTIONS: &[Row] = &[
     ),
     ("execute_review", &[("id", "x")], Some("Dashboard.Operate")),
     (
+        "close_review",
+        &[("id", "x"), ("confirm", "on")],
+        Some("Dashboard.Operate"),
+    ),
+    (
         "decide_many",
         &[
             ("review", "x"),

@@ -548,6 +548,7 @@ async fn non_guid_and_traversal_ids_in_server_functions_are_refused_before_any_u
         ),
         ("review", "id", vec![]),
         ("execute_review", "id", vec![]),
+        ("close_review", "id", vec![("confirm", "on")]),
         (
             "decide_many",
             "review",
@@ -1441,6 +1442,7 @@ fn every_server_function() -> Vec<(&'static str, Vec<(&'static str, &'static str
             ],
         ),
         ("execute_review", vec![("id", UNKNOWN)]),
+        ("close_review", vec![("id", UNKNOWN), ("confirm", "on")]),
         (
             "decide_many",
             vec![

@@ -250,7 +250,7 @@ async fn removing_dap_where_gdap_does_not_cover_needs_an_explained_override() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let (status, body) = decide(&server, &avery, &id, &covered, &[]).await;
+    let (status, body) = decide(&server, &avery, &id, &covered, &[("note", "stale")]).await;
     assert_eq!(status, 200, "a covered customer needs no override: {body}");
 
     let review: Value = server

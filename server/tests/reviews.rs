@@ -174,8 +174,9 @@ async fn a_removal_approved_by_a_second_admin_is_executed_and_dap_shows_off() {
         .await;
     assert!(html.contains("dap dap-on"));
 
-    // Executed: decisions are final; a second execution is refused.
-    assert_eq!(decide(&avery, &unapproved, "keep", "").await, 400);
+    // Executed: the removed customer's decision is final; with no new removal ready a second
+    // execution is refused.
+    assert_eq!(decide(&avery, &removed, "keep", "").await, 400);
     let again = server
         .call_with(
             &casey,
@@ -248,7 +249,7 @@ async fn without_four_eyes_a_removal_decision_is_enough() {
             ("review", id.as_str()),
             ("customer_tenant_id", customer.as_str()),
             ("decision", "remove"),
-            ("note", ""),
+            ("note", "no longer needed"),
         ],
     )
     .await;
@@ -513,7 +514,7 @@ async fn a_long_review_pages_shows_undecided_only_and_says_its_filter_and_progre
     assert_eq!(status, 200);
     assert!(html.contains("the DAP customers of: DAP on, no partner sign-in for 90+ days"));
     assert!(html.contains(&format!(
-        "1 of {} customers decided: 0 to remove (0 ready), 1 kept, {} undecided.",
+        "1 of {} customers decided: 0 to remove (0 ready, 0 executed), 1 kept, {} undecided.",
         all.len(),
         all.len() - 1
     )));
@@ -620,4 +621,152 @@ async fn many_customers_are_decided_in_one_action_refused_whole_without_the_over
     // Approvals are not given in bulk.
     let (status, _) = decide_many(ticked(&[&covered[0]], "approve", &[])).await;
     assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn an_executed_review_stays_open_for_the_undecided_until_an_admin_closes_it() {
+    let server = TestServer::start_with(Options {
+        customers: 200,
+        ..Options::default()
+    })
+    .await;
+    let (avery, _) = server.sign_in(ADMIN_UPN).await;
+    let id = start_stale_review(&server, &avery).await;
+    let all = tenants(&review(&server, &avery, &id).await);
+    assert!(all.len() >= 3, "{} stale DAP customers", all.len());
+    let (first, second, third) = (&all[0], &all[1], &all[2]);
+    let decide = |customer: &str, decision: &str, note: &str| {
+        let args = [
+            ("review", id.as_str()),
+            ("customer_tenant_id", customer),
+            ("decision", decision),
+            ("note", note),
+            ("override_uncovered", "on"),
+        ];
+        let (server, avery) = (&server, avery.clone());
+        let args: Vec<(String, String)> = args
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        async move {
+            let args: Vec<(&str, &str)> =
+                args.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let response = server.call_with(&avery, "decide", &args).await;
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    let execute = |confirm: bool| {
+        let (server, avery, id) = (&server, avery.clone(), id.clone());
+        async move {
+            let mut args = vec![("id", id.as_str())];
+            if confirm {
+                args.push(("confirm", "on"));
+            }
+            let response = server.call_with(&avery, "execute_review", &args).await;
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+
+    // A removal needs a note, one by one and in bulk.
+    let (status, body) = decide(first, "remove", "  ").await;
+    assert_eq!(status, 400);
+    assert!(body.contains("A removal needs a note"), "{body}");
+    let response = server
+        .call_with(
+            &avery,
+            "decide_many",
+            &[
+                ("review", id.as_str()),
+                ("decision", "remove"),
+                ("note", ""),
+                ("override_uncovered", "on"),
+                ("customers[0]", first.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(
+        decide(first, "remove", "no sign-in for a year").await.0,
+        200
+    );
+
+    // Executed with the rest undecided: the review stays open for them.
+    let (status, body) = execute(false).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = execute(true).await;
+    assert_eq!(status, 200, "{body}");
+    let job: String = serde_json::from_str(&body).unwrap();
+    server.wait_for_job(&avery, &job).await;
+    let loaded = review(&server, &avery, &id).await;
+    assert_eq!(loaded["summary"]["closed_at"], Value::Null);
+    assert_eq!(loaded["summary"]["executed"], 1);
+    assert_eq!(loaded["summary"]["ready"], 0);
+    assert_eq!(loaded["customers"][0]["executed_job_id"], job.as_str());
+    let (status, body) = decide(first, "keep", "").await;
+    assert_eq!(status, 400);
+    assert!(body.contains("its decision is final"), "{body}");
+
+    // Decided later, executed again: only the new removal goes to the second job.
+    assert_eq!(decide(second, "remove", "gone too").await.0, 200);
+    let (status, body) = execute(true).await;
+    assert_eq!(status, 200, "{body}");
+    let job2: String = serde_json::from_str(&body).unwrap();
+    let finished = server.wait_for_job(&avery, &job2).await;
+    assert_eq!(finished["summary"]["counts"]["total"], 1);
+    assert!(!server.dap_enabled(first).await && !server.dap_enabled(second).await);
+    assert!(server.dap_enabled(third).await);
+    let (status, _) = execute(true).await;
+    assert_eq!(status, 400, "nothing new to remove");
+    let (_, html) = server.page(&avery, &format!("/reviews/{id}")).await;
+    assert!(html.contains(r#"id="review-executed""#));
+    assert!(html.contains(r#"id="close-review""#));
+
+    // Closed deliberately, after the confirmation: nothing more is decided or executed.
+    let close = |confirm: bool| {
+        let (server, avery, id) = (&server, avery.clone(), id.clone());
+        async move {
+            let mut args = vec![("id", id.as_str()), ("note", "the rest keep DAP this year")];
+            if confirm {
+                args.push(("confirm", "on"));
+            }
+            let response = server.call_with(&avery, "close_review", &args).await;
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    let (status, body) = close(false).await;
+    assert_eq!(status, 400);
+    assert!(
+        body.contains(&format!("{} customers undecided", all.len() - 2)),
+        "{body}"
+    );
+    assert_eq!(close(true).await.0, 200);
+    let (status, body) = decide(third, "keep", "").await;
+    assert_eq!(status, 400);
+    assert!(body.contains("was closed by"), "{body}");
+    assert_eq!(execute(true).await.0, 400);
+    assert_eq!(close(true).await.0, 400);
+    let loaded = review(&server, &avery, &id).await;
+    assert_eq!(loaded["summary"]["closed_by"], ADMIN_UPN);
+    let (_, html) = server.page(&avery, &format!("/reviews/{id}")).await;
+    assert!(html.contains(r#"id="review-closed""#));
+    assert!(!html.contains(r#"id="execute-review""#));
+
+    let audited: Vec<(String, String)> = sqlx::query_as(
+        "SELECT action, target FROM audit_log
+         WHERE action IN ('execute-review', 'close-review') AND outcome = 'succeeded'
+         ORDER BY at_ms",
+    )
+    .fetch_all(&server.state.storage.pool)
+    .await
+    .unwrap();
+    assert_eq!(audited.len(), 3, "{audited:?}");
+    assert!(
+        audited[0].1.contains("the review stays open"),
+        "{audited:?}"
+    );
+    assert_eq!(audited[2].0, "close-review");
+    assert!(
+        audited[2].1.contains("the rest keep DAP this year"),
+        "{audited:?}"
+    );
 }

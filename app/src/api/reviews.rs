@@ -113,6 +113,33 @@ pub async fn execute_review(id: String, confirm: Option<String>) -> Result<Strin
     )
 }
 
+/// Closes the review deliberately: the undecided customers keep DAP and nothing more is decided
+/// or executed in it.
+#[server(prefix = "/api", endpoint = "close_review")]
+pub async fn close_review(
+    id: String,
+    confirm: Option<String>,
+    note: Option<String>,
+) -> Result<(), AppError> {
+    use crate::model::access::Permission;
+    use crate::ssr::{access, respond, reviews, state::AppState};
+    respond(
+        async {
+            let state = AppState::from_context()?;
+            let user = access::require(Permission::Operate, "close-review").await?;
+            reviews::close(
+                &state,
+                &user,
+                review_id(&id)?,
+                confirm.is_some(),
+                note.as_deref().unwrap_or_default(),
+            )
+            .await
+        }
+        .await,
+    )
+}
+
 /// One decision, with one note, for the ticked customers (`customers[i]`), or for all the
 /// customers of the review (`all_matching`, the undecided ones when `show=undecided`).
 #[server(prefix = "/api", endpoint = "decide_many")]

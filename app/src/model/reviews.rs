@@ -71,8 +71,11 @@ pub struct ReviewCustomer {
     pub decision: Option<DecisionRecord>,
     /// The approval of that decision by another admin (four-eyes).
     pub approval: Option<DecisionRecord>,
-    /// Executing the review removes DAP from this customer.
+    /// Executing the review now removes DAP from this customer.
     pub will_be_removed: bool,
+    /// The job an earlier execution handed this customer's removal to: its decision is final.
+    #[serde(default)]
+    pub executed_job_id: Option<String>,
     /// Every decision and approval, oldest first.
     pub history: Vec<DecisionRecord>,
     /// GDAP coverage when the review started, and its reasons (one per line).
@@ -80,6 +83,16 @@ pub struct ReviewCustomer {
     pub gdap: Coverage,
     #[serde(default)]
     pub gdap_reasons: String,
+}
+
+impl ReviewCustomer {
+    /// The latest decision is a removal and, under the four-eyes rule, another admin approved it.
+    pub fn removal_stands(&self, four_eyes: bool) -> bool {
+        self.decision
+            .as_ref()
+            .is_some_and(|d| d.decision == Decision::Remove)
+            && (!four_eyes || self.approval.is_some())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,11 +109,34 @@ pub struct ReviewSummary {
     pub customers: usize,
     pub decided: usize,
     pub removals: usize,
-    /// Removals that executing would carry out (approved, where four-eyes applies).
+    /// Removals that executing would carry out now (approved, where four-eyes applies, and
+    /// not handed to a job yet).
     pub ready: usize,
+    /// Customers whose removal earlier executions handed to a job.
+    #[serde(default)]
+    pub executed: usize,
+    /// The latest execution.
     pub executed_by: Option<String>,
     pub executed_at: Option<String>,
     pub job_id: Option<String>,
+    /// Closed deliberately (or, before reviews stayed open, by its execution): no decision or
+    /// execution after that.
+    #[serde(default)]
+    pub closed_by: Option<String>,
+    #[serde(default)]
+    pub closed_at: Option<String>,
+    #[serde(default)]
+    pub close_note: Option<String>,
+}
+
+impl ReviewSummary {
+    pub fn is_open(&self) -> bool {
+        self.closed_at.is_none()
+    }
+
+    pub fn undecided(&self) -> usize {
+        self.customers.saturating_sub(self.decided)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

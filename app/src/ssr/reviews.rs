@@ -152,11 +152,7 @@ async fn decide_in(
         override_uncovered,
     } = asked;
     let note = checked_note(note).map_err(AppError::InvalidInput)?;
-    if loaded.summary.executed_at.is_some() {
-        return Err(AppError::InvalidInput(
-            "This review has been executed; its decisions are final.".into(),
-        ));
-    }
+    refuse_unless_open(&loaded.summary)?;
     let Some(row) = loaded
         .customers
         .iter()
@@ -166,6 +162,13 @@ async fn decide_in(
             what: "this customer in the review".into(),
         });
     };
+    if let Some(job) = &row.executed_job_id {
+        return Err(AppError::InvalidInput(format!(
+            "DAP removal of {} has been executed (job {job}): its decision is final.",
+            row.organization_display_name
+        )));
+    }
+    refuse_removal_without_note(decision, note)?;
     let coverage = row.gdap;
     // Removing DAP where GDAP does not cover the customer can lock the partner out: only as a
     // deliberate, explained override.
@@ -287,6 +290,26 @@ async fn decide_in(
     tx.commit().await.map_err(db)
 }
 
+fn refuse_unless_open(review: &ReviewSummary) -> Result<(), AppError> {
+    match &review.closed_by {
+        None => Ok(()),
+        Some(by) => Err(AppError::InvalidInput(format!(
+            "This review was closed by {by}: its decisions are final."
+        ))),
+    }
+}
+
+/// A removal cannot be undone from the dashboard: the reviewer says why, for the approver and
+/// the audit.
+fn refuse_removal_without_note(decision: Decision, note: &str) -> Result<(), AppError> {
+    if decision == Decision::Remove && note.trim().is_empty() {
+        return Err(AppError::InvalidInput(
+            "A removal needs a note: say why the partner no longer needs DAP here.".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Which customers of a review a bulk decision is for.
 #[derive(Debug, Clone)]
 pub enum Selection {
@@ -314,7 +337,9 @@ pub async fn decide_many(
             "Approvals are given one customer at a time.".into(),
         ));
     }
+    refuse_removal_without_note(decision, note)?;
     let loaded = load(state, review, user).await?;
+    refuse_unless_open(&loaded.summary)?;
     let coverage: HashMap<&str, Coverage> = loaded
         .customers
         .iter()
@@ -322,9 +347,11 @@ pub async fn decide_many(
         .collect();
     let customers: Vec<Guid> = match selection {
         Selection::Customers(customers) => customers,
+        // Executed customers are past deciding; "all" means all that can still be decided.
         Selection::AllMatching { undecided_only } => loaded
             .customers
             .iter()
+            .filter(|c| c.executed_job_id.is_none())
             .filter(|c| !undecided_only || c.decision.is_none())
             .map(|c| Guid::parse(&c.customer_tenant_id))
             .collect::<Result<_, _>>()?,
@@ -345,6 +372,23 @@ pub async fn decide_many(
                 crate::text::count(outside, "one", "some")
             ),
         });
+    }
+    let executed = loaded
+        .customers
+        .iter()
+        .filter(|c| c.executed_job_id.is_some())
+        .filter(|c| {
+            customers
+                .iter()
+                .any(|t| t.to_string() == c.customer_tenant_id)
+        })
+        .count();
+    if executed > 0 {
+        return Err(AppError::InvalidInput(format!(
+            "DAP removal of {} of the selected has been executed: those decisions are final. \
+             Leave them out.",
+            crate::text::count(executed, "customer", "customers")
+        )));
     }
     let uncovered = customers
         .iter()
@@ -371,7 +415,8 @@ pub async fn decide_many(
     Ok(customers.len())
 }
 
-/// Starts the remove-DAP job over the removals that are ready; the review is then closed.
+/// Starts the remove-DAP job over the removals that are ready and not executed yet. The review
+/// stays open for the customers still undecided (or not yet approved) until an admin closes it.
 pub async fn execute(
     state: &AppState,
     user: &SessionUser,
@@ -379,11 +424,7 @@ pub async fn execute(
     confirmed: bool,
 ) -> Result<Guid, AppError> {
     let review = load(state, id, user).await?;
-    if let Some(job) = &review.summary.job_id {
-        return Err(AppError::InvalidInput(format!(
-            "This review has already been executed (job {job})."
-        )));
-    }
+    refuse_unless_open(&review.summary)?;
     let customers = review
         .customers
         .iter()
@@ -396,12 +437,21 @@ pub async fn execute(
         })
         .collect::<Result<Vec<_>, AppError>>()?;
     if customers.is_empty() {
-        return Err(AppError::InvalidInput(if review.summary.four_eyes {
-            "No removal is approved yet: a second admin must approve each removal.".into()
-        } else {
-            "No customer is marked for removal.".into()
-        }));
+        return Err(AppError::InvalidInput(
+            match (review.summary.executed, review.summary.four_eyes) {
+                (0, true) => {
+                    "No removal is approved yet: a second admin must approve each removal."
+                }
+                (0, false) => "No customer is marked for removal.",
+                (_, true) => {
+                    "Every approved removal has been executed already: nothing new to remove."
+                }
+                (_, false) => "Every removal has been executed already: nothing new to remove.",
+            }
+            .into(),
+        ));
     }
+    let removals = customers.len();
     let mut tx = state.storage.pool.begin().await.map_err(db)?;
     let job = jobs::create_in(
         &mut tx,
@@ -419,10 +469,22 @@ pub async fn execute(
         },
     )
     .await?;
-    // Only the first execution wins, even when two admins click at once.
+    // Each customer goes to one job only, even when two admins click at once: the job's items
+    // claim their customers, and a customer claimed meanwhile fails the whole execution.
     let claimed = sqlx::query(
+        "UPDATE review_customers SET executed_job_id = $1
+         WHERE review_id = $2 AND executed_job_id IS NULL
+         AND customer_tenant_id IN (SELECT customer_tenant_id FROM job_items WHERE job_id = $1)",
+    )
+    .bind(job.to_string())
+    .bind(id.to_string())
+    .execute(&mut *tx)
+    .await
+    .map_err(db)?
+    .rows_affected();
+    let still_open = sqlx::query(
         "UPDATE reviews SET executed_by = $1, executed_at_ms = $2, job_id = $3
-         WHERE id = $4 AND job_id IS NULL",
+         WHERE id = $4 AND closed_at_ms IS NULL",
     )
     .bind(&user.upn)
     .bind(now_ms())
@@ -432,16 +494,74 @@ pub async fn execute(
     .await
     .map_err(db)?
     .rows_affected();
-    if claimed != 1 {
+    if claimed != removals as u64 || still_open != 1 {
         return Err(AppError::InvalidInput(
-            "This review has just been executed by someone else.".into(),
+            "This review has just been executed or closed by someone else: reload it.".into(),
         ));
     }
-    let entry = Entry::new(&user.upn, "execute-review").target(format!("review {id}: job {job}"));
+    let entry = Entry::new(&user.upn, "execute-review").target(format!(
+        "review {id}: job {job} removes DAP from {}; {} undecided, the review stays open",
+        crate::text::count(removals, "customer", "customers"),
+        crate::text::thousands(review.summary.undecided()),
+    ));
     audit::append(&mut *tx, &entry).await.map_err(db)?;
     tx.commit().await.map_err(db)?;
     state.jobs.wake();
     Ok(job)
+}
+
+/// Closes an open review deliberately: no decision or execution after that. The customers still
+/// undecided keep DAP, and so do approved removals not executed yet; the confirmation says how
+/// many.
+pub async fn close(
+    state: &AppState,
+    user: &SessionUser,
+    id: Guid,
+    confirmed: bool,
+    note: &str,
+) -> Result<(), AppError> {
+    let note = checked_note(note).map_err(AppError::InvalidInput)?;
+    let review = load(state, id, user).await?;
+    refuse_unless_open(&review.summary)?;
+    let (undecided, ready) = (review.summary.undecided(), review.summary.ready);
+    if !confirmed {
+        return Err(AppError::InvalidInput(format!(
+            "Closing the review leaves {} undecided and {} not executed, with DAP: confirm it (tick \
+             the box) to close the review.",
+            crate::text::count(undecided, "customer", "customers"),
+            crate::text::count(ready, "ready removal", "ready removals"),
+        )));
+    }
+    let mut tx = state.storage.pool.begin().await.map_err(db)?;
+    let closed = sqlx::query(
+        "UPDATE reviews SET closed_by = $1, closed_at_ms = $2, close_note = $3
+         WHERE id = $4 AND closed_at_ms IS NULL",
+    )
+    .bind(&user.upn)
+    .bind(now_ms())
+    .bind(note)
+    .bind(id.to_string())
+    .execute(&mut *tx)
+    .await
+    .map_err(db)?
+    .rows_affected();
+    if closed != 1 {
+        return Err(AppError::InvalidInput(
+            "This review has just been closed by someone else.".into(),
+        ));
+    }
+    let entry = Entry::new(&user.upn, "close-review").target(format!(
+        "review {id}: closed with {} undecided and {} not executed{}",
+        crate::text::thousands(undecided),
+        crate::text::count(ready, "ready removal", "ready removals"),
+        if note.is_empty() {
+            String::new()
+        } else {
+            format!(" ({note})")
+        }
+    ));
+    audit::append(&mut *tx, &entry).await.map_err(db)?;
+    tx.commit().await.map_err(db)
 }
 
 /// Of `customers` (failed items of a review's DAP-removal job), those whose removal still
@@ -454,10 +574,11 @@ pub async fn still_ready(
     customers: Vec<(Guid, String)>,
 ) -> Result<Vec<(Guid, String)>, AppError> {
     let loaded = load(state, review, viewer).await?;
+    let four_eyes = loaded.summary.four_eyes;
     let ready: std::collections::HashSet<&str> = loaded
         .customers
         .iter()
-        .filter(|c| c.will_be_removed)
+        .filter(|c| c.executed_job_id.is_some() && c.removal_stands(four_eyes))
         .map(|c| c.customer_tenant_id.as_str())
         .collect();
     Ok(customers
@@ -486,11 +607,12 @@ pub async fn coverage_at_decision(
 }
 
 const SUMMARY_COLUMNS: &str = "id, title, started_by, started_at_ms, scope, four_eyes,
-    executed_by, executed_at_ms, job_id";
+    executed_by, executed_at_ms, job_id, closed_by, closed_at_ms, close_note";
 
 fn summary_of(row: &sqlx::any::AnyRow) -> Result<ReviewSummary, sqlx::Error> {
     let four_eyes: i64 = row.try_get("four_eyes")?;
     let executed_at: Option<i64> = row.try_get("executed_at_ms")?;
+    let closed_at: Option<i64> = row.try_get("closed_at_ms")?;
     Ok(ReviewSummary {
         id: row.try_get("id")?,
         title: row.try_get("title")?,
@@ -504,9 +626,13 @@ fn summary_of(row: &sqlx::any::AnyRow) -> Result<ReviewSummary, sqlx::Error> {
         decided: 0,
         removals: 0,
         ready: 0,
+        executed: 0,
         executed_by: row.try_get("executed_by")?,
         executed_at: executed_at.map(rfc3339_of_ms),
         job_id: row.try_get("job_id")?,
+        closed_by: row.try_get("closed_by")?,
+        closed_at: closed_at.map(rfc3339_of_ms),
+        close_note: row.try_get("close_note")?,
     })
 }
 
@@ -565,10 +691,11 @@ pub async fn load(state: &AppState, id: Guid, viewer: &SessionUser) -> Result<Re
         Option<String>,
         Option<String>,
         Option<String>,
+        Option<String>,
     );
     let customers: Vec<CustomerRow> = sqlx::query_as(
         "SELECT customer_tenant_id, organization_display_name, dap_since, last_sign_in,
-         gdap_coverage, gdap_reasons
+         gdap_coverage, gdap_reasons, executed_job_id
          FROM review_customers WHERE review_id = $1 ORDER BY organization_display_name",
     )
     .bind(id.to_string())
@@ -619,9 +746,10 @@ pub async fn load(state: &AppState, id: Guid, viewer: &SessionUser) -> Result<Re
     let customers: Vec<ReviewCustomer> = customers
         .into_iter()
         .map(
-            |(tenant, name, dap_since, last_sign_in, gdap, gdap_reasons)| {
+            |(tenant, name, dap_since, last_sign_in, gdap, gdap_reasons, executed_job_id)| {
                 let history = history.remove(&tenant).unwrap_or_default();
-                let (decision, approval, will_be_removed) = settle(&history, summary.four_eyes);
+                let (decision, approval, ready) = settle(&history, summary.four_eyes);
+                let will_be_removed = ready && executed_job_id.is_none();
                 let history = history.into_iter().map(|d| d.record).collect();
                 ReviewCustomer {
                     customer_tenant_id: tenant,
@@ -631,6 +759,7 @@ pub async fn load(state: &AppState, id: Guid, viewer: &SessionUser) -> Result<Re
                     decision,
                     approval,
                     will_be_removed,
+                    executed_job_id,
                     history,
                     gdap: gdap
                         .as_deref()
@@ -652,6 +781,10 @@ pub async fn load(state: &AppState, id: Guid, viewer: &SessionUser) -> Result<Re
         })
         .count();
     summary.ready = customers.iter().filter(|c| c.will_be_removed).count();
+    summary.executed = customers
+        .iter()
+        .filter(|c| c.executed_job_id.is_some())
+        .count();
     Ok(Review {
         summary,
         viewer_can_operate: viewer.permissions().operate,
@@ -716,7 +849,6 @@ async fn export_csv(
     let result = async {
         let id = Guid::parse(&id).map_err(|_| not_found())?;
         let review = load(&state, id, &user).await?;
-        let executed = review.summary.job_id.is_some();
         let rows = review.customers.iter().map(|c| {
             let decision = c.decision.as_ref();
             let approval = c.approval.as_ref();
@@ -733,7 +865,7 @@ async fn export_csv(
                 decision.map(|d| d.decided_at.clone()).unwrap_or_default(),
                 approval.map(|d| d.decided_by.clone()).unwrap_or_default(),
                 approval.map(|d| d.decided_at.clone()).unwrap_or_default(),
-                if executed && c.will_be_removed {
+                if c.executed_job_id.is_some() {
                     "yes"
                 } else {
                     "no"

@@ -216,4 +216,71 @@ mod tests {
         );
         assert_eq!(redact_url("sqlite://data/x.db"), "sqlite://data/x.db");
     }
+
+    /// A review executed before reviews stayed open must not reopen on upgrade: its removed
+    /// customers would be "ready" again and a second execution would send them again.
+    #[tokio::test]
+    async fn reviews_executed_before_0015_stay_closed_with_their_removals_final() {
+        let pool = sqlx::SqlitePool::connect("sqlite::memory:")
+            .await
+            .expect("in-memory SQLite");
+        let before = sqlx::migrate::Migrator {
+            migrations: MIGRATOR
+                .migrations
+                .iter()
+                .filter(|m| m.version < 15)
+                .cloned()
+                .collect(),
+            ..sqlx::migrate::Migrator::DEFAULT
+        };
+        before.run(&pool).await.expect("migrations up to 0014");
+        for statement in [
+            "INSERT INTO jobs (id, kind, started_by, started_by_key, created_at_ms, correlation_id,
+             review_id, scope) VALUES ('j1', 'remove-dap', 'a', 'k', 1, 'c', 'r1', '')",
+            "INSERT INTO job_items (job_id, position, customer_tenant_id,
+             organization_display_name, request_id, status, attempts)
+             VALUES ('j1', 0, 't-removed', 'Removed', 'q1', 'done', 1)",
+            "INSERT INTO reviews (id, title, started_by, started_at_ms, scope, four_eyes,
+             executed_by, executed_at_ms, job_id) VALUES ('r1', 'old', 'a', 1, '', 0, 'b', 2, 'j1')",
+            "INSERT INTO reviews (id, title, started_by, started_at_ms, scope, four_eyes)
+             VALUES ('r2', 'open', 'a', 1, '', 0)",
+            "INSERT INTO review_customers (review_id, customer_tenant_id, organization_display_name)
+             VALUES ('r1', 't-removed', 'Removed'), ('r1', 't-kept', 'Kept'),
+             ('r2', 't-removed', 'Removed')",
+        ] {
+            sqlx::query(statement)
+                .execute(&pool)
+                .await
+                .expect(statement);
+        }
+        MIGRATOR.run(&pool).await.expect("0015");
+        let customers: Vec<(String, String, Option<String>)> = sqlx::query_as(
+            "SELECT review_id, customer_tenant_id, executed_job_id FROM review_customers
+             ORDER BY review_id, customer_tenant_id",
+        )
+        .fetch_all(&pool)
+        .await
+        .expect("review customers");
+        let executed = |review: &str, tenant: &str| {
+            customers
+                .iter()
+                .find(|(r, t, _)| r == review && t == tenant)
+                .and_then(|(_, _, job)| job.clone())
+        };
+        assert_eq!(executed("r1", "t-removed").as_deref(), Some("j1"));
+        assert_eq!(executed("r1", "t-kept"), None);
+        assert_eq!(executed("r2", "t-removed"), None);
+        let closed: Vec<(String, Option<String>, Option<i64>)> =
+            sqlx::query_as("SELECT id, closed_by, closed_at_ms FROM reviews ORDER BY id")
+                .fetch_all(&pool)
+                .await
+                .expect("reviews");
+        assert_eq!(
+            closed,
+            vec![
+                ("r1".to_string(), Some("b".to_string()), Some(2)),
+                ("r2".to_string(), None, None)
+            ]
+        );
+    }
 }

@@ -4,7 +4,7 @@
 use super::format::{count, thousands, utc_minute, When};
 use super::{Confirm, ErrorPanel, IfAllowed, Submit};
 use crate::api::reviews::{
-    fetch_review, fetch_reviews, Decide, DecideMany, ExecuteReview, StartReview,
+    fetch_review, fetch_reviews, CloseReview, Decide, DecideMany, ExecuteReview, StartReview,
 };
 use crate::model::access::Permission;
 use crate::model::gdap::Coverage;
@@ -62,7 +62,8 @@ pub fn ReviewsPage() -> impl IntoView {
         <h1>"DAP-removal reviews"</h1>
         <p class="muted">
             "A review lists the DAP customers of a filter. For each one a reviewer decides to remove DAP or keep it, with a note; "
-            "where the four-eyes rule is on, a second admin approves each removal. Executing the review removes DAP from the approved customers as a bulk job. "
+            "where the four-eyes rule is on, a second admin approves each removal. Executing the review removes DAP from the approved customers as a bulk job; "
+            "the review stays open for the undecided ones until an admin closes it. "
             "Start one here for the DAP customers without a partner sign-in for 90 days, or from the customers view for any filter."
         </p>
         <StartReviewForm filter=STALE_DAP_FILTER label="Review stale DAP (no sign-in for 90 days)" />
@@ -96,10 +97,11 @@ fn ReviewList(list: Vec<ReviewSummary>) -> impl IntoView {
                 {list
                     .into_iter()
                     .map(|r| {
-                        let state = match (&r.executed_at, &r.job_id) {
-                            (Some(at), Some(job)) => {
+                        let state = match (&r.closed_at, &r.executed_at, &r.job_id) {
+                            (Some(at), _, _) => view! { "closed " <When at=at.clone() /> }.into_any(),
+                            (None, Some(at), Some(job)) => {
                                 view! {
-                                    "executed " <When at=at.clone() /> " · "
+                                    "open · last executed " <When at=at.clone() /> " · "
                                     <a href=format!("/jobs/{job}")>"job"</a>
                                 }
                                     .into_any()
@@ -168,6 +170,7 @@ pub fn ReviewPage() -> impl IntoView {
     let decide = ServerAction::<Decide>::new();
     let decide_many = ServerAction::<DecideMany>::new();
     let execute = ServerAction::<ExecuteReview>::new();
+    let close = ServerAction::<CloseReview>::new();
     let review = Resource::new(
         move || {
             (
@@ -175,9 +178,10 @@ pub fn ReviewPage() -> impl IntoView {
                 decide.version().get(),
                 decide_many.version().get(),
                 execute.version().get(),
+                close.version().get(),
             )
         },
-        |(id, _, _, _)| fetch_review(id),
+        |(id, ..)| fetch_review(id),
     );
     let action_error = move || {
         let decide_error = decide
@@ -186,8 +190,10 @@ pub fn ReviewPage() -> impl IntoView {
             .and_then(|r| r.err())
             .or_else(|| decide_many.value().get().and_then(|r| r.err()));
         let execute_error = execute.value().get().and_then(|r| r.err());
+        let close_error = close.value().get().and_then(|r| r.err());
         decide_error
             .or(execute_error)
+            .or(close_error)
             .map(|error| view! { <ErrorPanel error return_to=format!("/reviews/{}", id()) /> })
     };
     view! {
@@ -201,7 +207,7 @@ pub fn ReviewPage() -> impl IntoView {
                 Suspend::new(async move {
                 match review.await {
                     Ok(review) => {
-                        view! { <ReviewView review showing decide decide_many execute /> }
+                        view! { <ReviewView review showing decide decide_many execute close /> }
                             .into_any()
                     }
                     Err(error) => {
@@ -221,46 +227,28 @@ fn ReviewView(
     decide: ServerAction<Decide>,
     decide_many: ServerAction<DecideMany>,
     execute: ServerAction<ExecuteReview>,
+    close: ServerAction<CloseReview>,
 ) -> impl IntoView {
     let s = review.summary;
-    let open = s.job_id.is_none();
+    let open = s.is_open();
     let rule = if s.four_eyes {
         "Four-eyes rule on: each removal needs approval by a second, different admin."
     } else {
         "Four-eyes rule off: a removal decision is enough."
     };
-    let outcome = match (&s.job_id, &s.executed_by) {
-        (Some(job), Some(by)) => view! {
-            <p class="notice" id="review-executed">
-                "Executed by " {by.clone()} " at " <When at=s.executed_at.clone().unwrap_or_default() /> ": "
-                <a href=format!("/jobs/{job}")>"the DAP-removal job"</a> "."
-            </p>
+    let executed = execution_notice(&s);
+    let actions = (open && review.viewer_can_operate).then(|| {
+        view! {
+            <ExecuteForm
+                review_id=s.id.clone()
+                ready=s.ready
+                undecided=s.undecided()
+                execute
+            />
+            " "
+            <CloseForm review_id=s.id.clone() ready=s.ready undecided=s.undecided() close />
         }
-        .into_any(),
-        _ if !review.viewer_can_operate => ().into_any(),
-        _ => {
-            let ready = s.ready;
-            let undecided = s.customers.saturating_sub(s.decided);
-            let review_id = s.id.clone();
-            let consequence = format!(
-                "I confirm: {} lose DAP now (the partner keeps only what GDAP grants); {} still \
-                 undecided keep it.",
-                count(ready, "customer", "customers"),
-                thousands(undecided)
-            );
-            view! {
-                <ActionForm action=execute attr:class="inline" attr:id="execute-review">
-                    <input type="hidden" name="id" value=review_id />
-                    <Confirm text=consequence unavailable=ready == 0 />
-                    " "
-                    <Submit pending=execute.pending() class="button danger" unavailable=ready == 0>
-                        {format!("Remove DAP from {}", count(ready, "customer", "customers"))}
-                    </Submit>
-                </ActionForm>
-            }
-            .into_any()
-        }
-    };
+    });
     let (can_decide, can_approve) = (review.viewer_can_operate, review.viewer_can_approve);
     let review_id = s.id.clone();
     let matching: Vec<_> = review
@@ -281,8 +269,12 @@ fn ReviewView(
     // queries.
     let pager = review_pager(&s.id, showing, page, pages, matching.len()).into_any();
     let selectable = open && can_decide;
+    let decidable = matching
+        .iter()
+        .filter(|c| c.executed_job_id.is_none())
+        .count();
     let bulk = selectable.then(|| {
-        view! { <BulkDecision review_id=s.id.clone() showing matching=matching.len() decide_many /> }
+        view! { <BulkDecision review_id=s.id.clone() showing matching=decidable decide_many /> }
             .into_any()
     });
     view! {
@@ -295,17 +287,20 @@ fn ReviewView(
             data-removals=s.removals
             data-ready=s.ready
             data-four-eyes=s.four_eyes.to_string()
+            data-executed=s.executed
+            data-open=open.to_string()
         >
             "Started by " {s.started_by.clone()} " at " <When at=s.started_at.clone() /> " for "
             <a href=format!("/customers?{}", s.scope)>{format!("the DAP customers of: {}", s.scope_description)}</a> ". "
             {format!(
-                "{} of {} decided: {} to remove ({} ready), {} kept, {} undecided. ",
+                "{} of {} decided: {} to remove ({} ready, {} executed), {} kept, {} undecided. ",
                 thousands(s.decided),
                 count(s.customers, "customer", "customers"),
                 thousands(s.removals),
                 thousands(s.ready),
+                thousands(s.executed),
                 thousands(s.decided.saturating_sub(s.removals)),
-                thousands(s.customers.saturating_sub(s.decided)),
+                thousands(s.undecided()),
             )} {rule}
         </p>
         <progress
@@ -313,8 +308,9 @@ fn ReviewView(
             max=s.customers.max(1)
             aria-label="Customers decided"
         ></progress>
+        {executed}
         <div class="table-actions">
-            {outcome} " "
+            {actions} " "
             <a class="button" href=format!("/reviews/{}/export.csv", s.id) rel="external" download="">
                 "Export CSV"
             </a>
@@ -348,7 +344,8 @@ fn ReviewView(
                     .into_iter()
                     .enumerate()
                     .map(|(i, customer)| {
-                        let select_index = selectable.then_some(first + i);
+                        let select_index = (selectable && customer.executed_job_id.is_none())
+                            .then_some(first + i);
                         view! {
                             <ReviewRow
                                 customer
@@ -359,6 +356,7 @@ fn ReviewView(
                                 open
                                 decide
                                 select_index
+                                selectable
                             />
                         }
                     })
@@ -396,21 +394,29 @@ fn ReviewRow(
     decide: ServerAction<Decide>,
     /// Ticked for a bulk decision as `customers[i]` of the `bulk-decide` form.
     select_index: Option<usize>,
+    /// The table has a selection column (this row may still have no box).
+    selectable: bool,
 ) -> impl IntoView {
-    let select = select_index.map(|i| {
+    let select = selectable.then(|| {
         let label = format!("Select {}", customer.organization_display_name);
-        view! {
-            <td class="select">
+        let tenant = customer.customer_tenant_id.clone();
+        let checkbox = select_index.map(|i| {
+            view! {
                 <input
                     type="checkbox"
                     form="bulk-decide"
                     name=format!("customers[{i}]")
-                    value=customer.customer_tenant_id.clone()
+                    value=tenant
                     aria-label=label
                 />
-            </td>
-        }
+            }
+        });
+        view! { <td class="select">{checkbox}</td> }
     });
+    // A removal handed to a job is final: the row shows the job instead of the forms.
+    let executed_job = customer.executed_job_id.clone();
+    let has_decide_column = open && (can_decide || can_approve);
+    let open = open && executed_job.is_none();
     let decision = customer.decision.clone();
     let decision_name = decision
         .as_ref()
@@ -461,6 +467,13 @@ fn ReviewRow(
             }}
         </td>
     };
+    let executed_cell = executed_job.filter(|_| has_decide_column).map(|job| {
+        view! {
+            <td>
+                <a href=format!("/jobs/{job}")>"Removal executed: see the job"</a>
+            </td>
+        }
+    });
     let forms = (open && (can_decide || can_approve)).then(|| {
         let (approve_review, approve_tenant) = (review_id.clone(), tenant.clone());
         let approve = offer_approval.then(move || {
@@ -487,7 +500,7 @@ fn ReviewRow(
                         {proposal_options(coverage)}
                     </select>
                     " "
-                    <input type="text" name="note" placeholder="Note" maxlength="1000" aria-label="Note" />
+                    <input type="text" name="note" placeholder="Note (needed to remove)" maxlength="1000" aria-label="Note (needed to remove)" />
                     " "
                     {uncovered.then(|| view! {
                         <label class="confirm override">
@@ -523,7 +536,105 @@ fn ReviewRow(
             {coverage_cell}
             <td>{current}</td>
             {forms}
+            {executed_cell}
         </tr>
+    }
+}
+
+/// What earlier executions did, or who closed the review.
+fn execution_notice(s: &ReviewSummary) -> Option<AnyView> {
+    let latest = match (&s.job_id, &s.executed_by, &s.executed_at) {
+        (Some(job), Some(by), Some(at)) => Some(view! {
+            " Latest execution by " {by.clone()} " at " <When at=at.clone() /> ": "
+            <a href=format!("/jobs/{job}")>"the DAP-removal job"</a> "."
+        }),
+        _ => None,
+    };
+    match (&s.closed_by, &s.closed_at) {
+        (Some(by), Some(at)) => {
+            let note = s
+                .close_note
+                .clone()
+                .filter(|n| !n.is_empty())
+                .map(|n| view! { " " <q class="note">{n}</q> });
+            Some(
+                view! {
+                    <p class="notice" id="review-closed">
+                        "Closed by " {by.clone()} " at " <When at=at.clone() /> ": nothing more is decided or executed here. "
+                        {format!("DAP removal executed for {}.", count(s.executed, "customer", "customers"))}
+                        {latest}
+                        {note}
+                    </p>
+                }
+                .into_any(),
+            )
+        }
+        _ => latest.map(|latest| {
+            view! {
+                <p class="notice" id="review-executed">
+                    {format!(
+                        "DAP removal executed for {} so far; the review stays open for the {} undecided until an admin closes it.",
+                        count(s.executed, "customer", "customers"),
+                        thousands(s.undecided()),
+                    )}
+                    {latest}
+                </p>
+            }
+            .into_any()
+        }),
+    }
+}
+
+/// Removes DAP from the ready removals, after a confirmation naming both counts.
+#[component]
+fn ExecuteForm(
+    review_id: String,
+    ready: usize,
+    undecided: usize,
+    execute: ServerAction<ExecuteReview>,
+) -> impl IntoView {
+    let consequence = format!(
+        "I confirm: {} lose DAP now (the partner keeps only what GDAP grants); {} still undecided \
+         keep it, and the review stays open for them.",
+        count(ready, "customer", "customers"),
+        thousands(undecided)
+    );
+    view! {
+        <ActionForm action=execute attr:class="inline" attr:id="execute-review">
+            <input type="hidden" name="id" value=review_id />
+            <Confirm text=consequence unavailable=ready == 0 />
+            " "
+            <Submit pending=execute.pending() class="button danger" unavailable=ready == 0>
+                {format!("Remove DAP from {}", count(ready, "customer", "customers"))}
+            </Submit>
+        </ActionForm>
+    }
+}
+
+/// Closes the review deliberately, after a confirmation naming what stays undone.
+#[component]
+fn CloseForm(
+    review_id: String,
+    ready: usize,
+    undecided: usize,
+    close: ServerAction<CloseReview>,
+) -> impl IntoView {
+    let consequence = format!(
+        "I confirm: close the review; {} undecided and {} not executed keep DAP.",
+        count(undecided, "customer", "customers"),
+        count(ready, "ready removal", "ready removals"),
+    );
+    view! {
+        <ActionForm action=close attr:class="inline" attr:id="close-review">
+            <input type="hidden" name="id" value=review_id />
+            <Confirm text=consequence />
+            " "
+            <input type="text" name="note" placeholder="Why close it (optional)" maxlength="1000" aria-label="Why close the review" />
+            " "
+            <Submit pending=close.pending() class="button">
+                "Close the review"
+            </Submit>
+        </ActionForm>
     }
 }
 
@@ -626,7 +737,7 @@ fn BulkDecision(
                     <option value="keep">"Keep DAP"</option>
                 </select>
                 " "
-                <input type="text" name="note" placeholder="Note" maxlength="1000" aria-label="Note for the selected" />
+                <input type="text" name="note" placeholder="Note (needed to remove)" maxlength="1000" aria-label="Note for the selected (needed to remove)" />
                 " "
                 <label class="confirm override">
                     <input type="checkbox" name="override_uncovered" />
