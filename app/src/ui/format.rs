@@ -29,15 +29,36 @@ pub fn utc_minute(rfc3339: &str) -> String {
     }
 }
 
-/// A moment as `<time>`: the minute in UTC, the exact timestamp on hover and for machines.
+/// A moment as `<time>`: the minute in UTC; on hover the exact timestamp, which the hydrated
+/// page turns into the browser's local time.
 #[component]
 pub fn When(#[prop(into)] at: String) -> impl IntoView {
     let text = utc_minute(&at);
+    let title = RwSignal::new(at.clone());
+    #[cfg(feature = "hydrate")]
+    {
+        let at = at.clone();
+        Effect::new(move |_| title.set(local_time(&at)));
+    }
     view! {
-        <time datetime=at.clone() title=at>
+        <time datetime=at title=move || title.get()>
             {text}
         </time>
     }
+}
+
+/// "30/11/2026, 13:22:09 (your local time)" in the browser's locale and zone, or the timestamp
+/// as given when the browser cannot read it.
+#[cfg(feature = "hydrate")]
+fn local_time(rfc3339: &str) -> String {
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_str(rfc3339));
+    if date.get_time().is_nan() {
+        return rfc3339.to_string();
+    }
+    let local: String = date
+        .to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED)
+        .into();
+    format!("{local} (your local time)")
 }
 
 #[cfg(test)]
