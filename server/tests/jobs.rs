@@ -446,3 +446,56 @@ async fn a_mass_action_without_its_confirmation_starts_nothing() {
     assert_eq!(response.status(), 200);
     assert_eq!(jobs().await, 2);
 }
+
+#[tokio::test]
+async fn the_jobs_list_says_what_each_job_did_for_which_customers_and_how_it_ended() {
+    let server = TestServer::start_with(Options {
+        customers: 60,
+        ..Options::default()
+    })
+    .await;
+    let (client, _) = server.sign_in(ADMIN_UPN).await;
+    let finished = start_job(&server, &client, "dap=on&stale=90", "grant").await;
+    let job = server.wait_for_job(&client, &finished).await;
+    let counts = job["summary"]["counts"].clone();
+    server.simulator.set_faults(simulator::FaultConfig {
+        latency_ms: 300,
+        path_contains: Some("applicationconsents".into()),
+        ..Default::default()
+    });
+    let cancelled = start_job(&server, &client, "", "revoke").await;
+    let response = server
+        .call_with(&client, "cancel_job", &[("id", cancelled.as_str())])
+        .await;
+    assert_eq!(response.status(), 200);
+    server.wait_for_job(&client, &cancelled).await;
+
+    let (status, html) = server.page(&client, "/jobs").await;
+    assert_eq!(status, 200);
+    let row = |id: &str| {
+        let start = html
+            .find(&format!("data-job-id=\"{id}\""))
+            .unwrap_or_else(|| panic!("a row for job {id}"));
+        let end = start + html[start..].find("</tr>").unwrap();
+        html[start..end].to_string()
+    };
+    let first = row(&finished);
+    assert!(first.contains(r#"data-state="finished""#), "{first}");
+    assert!(
+        first.contains("Contoso CPV") && first.contains(APP),
+        "{first}"
+    );
+    assert!(
+        first.contains("DAP on, no partner sign-in for 90+ days"),
+        "{first}"
+    );
+    assert!(first.contains(ADMIN_UPN), "{first}");
+    assert!(
+        first.contains(&format!("{} done", counts["done"].as_u64().unwrap())),
+        "{first}"
+    );
+    let second = row(&cancelled);
+    assert!(second.contains(r#"data-state="cancelled""#), "{second}");
+    assert!(second.contains("all customers"), "{second}");
+    assert!(second.contains("cancelled"), "{second}");
+}

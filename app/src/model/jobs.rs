@@ -100,6 +100,9 @@ pub struct JobSummary {
     pub display_name: Option<String>,
     /// The customers filter (query string) the job was started from, empty for a review's job.
     pub scope: String,
+    /// That filter in words ("DAP on, no partner sign-in for 90+ days").
+    #[serde(default)]
+    pub scope_description: String,
     pub review_id: Option<String>,
     pub cancel_requested_by: Option<String>,
     pub counts: JobCounts,

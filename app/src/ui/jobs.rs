@@ -63,16 +63,59 @@ pub fn JobsPage() -> impl IntoView {
     }
 }
 
+/// Where a job's customers came from: its review, or its filter in words.
+fn job_origin(s: &JobSummary) -> AnyView {
+    match &s.review_id {
+        Some(review) => {
+            view! { <a href=format!("/reviews/{review}")>"a DAP-removal review"</a> }.into_any()
+        }
+        None => {
+            let description = if s.scope.is_empty() {
+                "all customers".to_string()
+            } else {
+                s.scope_description.clone()
+            };
+            view! { <a href=format!("/customers?{}", s.scope)>{description}</a> }.into_any()
+        }
+    }
+}
+
+/// "running", "cancelling", "cancelled" or "finished".
+fn job_state(s: &JobSummary) -> &'static str {
+    match (s.finished_at.is_some(), s.cancel_requested_by.is_some()) {
+        (false, false) => "running",
+        (false, true) => "cancelling",
+        (true, true) => "cancelled",
+        (true, false) => "finished",
+    }
+}
+
+/// The application of a consent job: its name when known, and its id.
+fn job_application(s: &JobSummary) -> Option<impl IntoView> {
+    s.application_id.clone().map(|app| {
+        let name = s.display_name.clone().filter(|n| !n.is_empty());
+        view! {
+            <br />
+            <span class="application">
+                {name.map(|n| view! { {n} " " })}
+                <code>{app}</code>
+            </span>
+        }
+    })
+}
+
 #[component]
 fn JobList(list: Vec<JobSummary>) -> impl IntoView {
     view! {
-        <table class="jobs">
+        <div class="table-scroll"><table class="jobs">
             <thead>
                 <tr>
                     <th scope="col">"Started"</th>
-                    <th scope="col">"Job"</th>
+                    <th scope="col">"Action"</th>
+                    <th scope="col">"Customers"</th>
                     <th scope="col">"By"</th>
-                    <th scope="col">"Progress"</th>
+                    <th scope="col">"Status"</th>
+                    <th scope="col">"Outcome"</th>
                 </tr>
             </thead>
             <tbody>
@@ -80,20 +123,23 @@ fn JobList(list: Vec<JobSummary>) -> impl IntoView {
                     .into_iter()
                     .map(|job| {
                         let finished = job.finished_at.is_some();
+                        let state = job_state(&job);
                         view! {
-                            <tr>
+                            <tr data-job-id=job.id.clone() data-state=state>
                                 <td>
                                     <a href=format!("/jobs/{}", job.id)><When at=job.created_at.clone() /></a>
                                 </td>
-                                <td>{job.kind.title()}</td>
-                                <td>{job.started_by}</td>
+                                <td>{job.kind.title()} {job_application(&job)}</td>
+                                <td>{job_origin(&job)}</td>
+                                <td>{job.started_by.clone()}</td>
+                                <td>{state}</td>
                                 <td>{progress_text(&job.counts, finished)}</td>
                             </tr>
                         }
                     })
                     .collect_view()}
             </tbody>
-        </table>
+        </table></div>
     }
 }
 
@@ -281,16 +327,7 @@ fn JobView(
             .map(|n| format!(" ({n})"));
         view! { " Application " <code>{app}</code> {name} "." }
     });
-    let origin = match (&s.review_id, s.scope.as_str()) {
-        (Some(review), _) => {
-            view! { <a href=format!("/reviews/{review}")>"a DAP-removal review"</a> }.into_any()
-        }
-        (None, "") => view! { <a href="/customers">"all customers"</a> }.into_any(),
-        (None, scope) => {
-            view! { <a href=format!("/customers?{scope}")>"the customers of a filter"</a> }
-                .into_any()
-        }
-    };
+    let origin = job_origin(&s);
     let cancelling = s.cancel_requested_by.clone().filter(|_| !finished).map(|by| {
         view! { <p class="notice">"Cancel requested by " {by} ": stopping after the calls in flight."</p> }
     });

@@ -493,6 +493,8 @@ fn summary_of(row: &sqlx::any::AnyRow, counts: JobCounts) -> Result<JobSummary, 
         finished_at: finished.map(rfc3339_of_ms),
         application_id: row.try_get("application_id")?,
         display_name: row.try_get("display_name")?,
+        scope_description: crate::api::customer_filter(&row.try_get::<String, _>("scope")?)
+            .describe(),
         scope: row.try_get("scope")?,
         review_id: row.try_get("review_id")?,
         cancel_requested_by: row.try_get("cancel_requested_by")?,
