@@ -770,3 +770,57 @@ async fn an_executed_review_stays_open_for_the_undecided_until_an_admin_closes_i
         "{audited:?}"
     );
 }
+
+#[tokio::test]
+async fn customers_with_the_same_name_are_told_apart_by_their_tenant_ids() {
+    let server = TestServer::start_with(Options {
+        customers: 400,
+        ..Options::default()
+    })
+    .await;
+    let (avery, _) = server.sign_in(ADMIN_UPN).await;
+    let id = start_stale_review(&server, &avery).await;
+    let loaded = review(&server, &avery, &id).await;
+    let customers: Vec<(String, String)> = loaded["customers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["organization_display_name"].as_str().unwrap().to_string(),
+                c["customer_tenant_id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    // Listed by name: a repeated name is on neighbouring rows.
+    let repeated = customers
+        .windows(2)
+        .position(|pair| pair[0].0 == pair[1].0)
+        .expect("two stale DAP customers with the same name in the simulator");
+    let unique = (0..customers.len())
+        .find(|&i| customers.iter().filter(|c| c.0 == customers[i].0).count() == 1)
+        .expect("a customer with a name of its own");
+    let shown = |index: usize| {
+        let (server, avery, id) = (&server, avery.clone(), id.clone());
+        async move {
+            let page = index / 50 + 1;
+            server
+                .page(&avery, &format!("/reviews/{id}?page={page}"))
+                .await
+                .1
+        }
+    };
+    let tenant_id_shown =
+        |html: &str, tenant: &str| html.contains(&format!(r#"class="tenant-id">{tenant}<"#));
+    for index in [repeated, repeated + 1] {
+        let html = shown(index).await;
+        assert!(
+            tenant_id_shown(&html, &customers[index].1),
+            "{} ({}) has its tenant id beside it",
+            customers[index].0,
+            customers[index].1
+        );
+    }
+    let html = shown(unique).await;
+    assert!(!tenant_id_shown(&html, &customers[unique].1));
+}

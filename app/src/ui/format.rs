@@ -47,6 +47,33 @@ pub fn When(#[prop(into)] at: String) -> impl IntoView {
     }
 }
 
+/// A customer's name linking to its page; the tenant id beside it when another customer of the
+/// same list has the same name, so the two can be told apart.
+#[component]
+pub fn CustomerLink(
+    #[prop(into)] name: String,
+    #[prop(into)] tenant_id: String,
+    ambiguous: bool,
+) -> impl IntoView {
+    let id = ambiguous.then(|| view! { " " <code class="tenant-id">{tenant_id.clone()}</code> });
+    view! {
+        <a href=format!("/customers/{tenant_id}")>{name}</a>
+        {id}
+    }
+}
+
+/// The names that more than one customer of a list has.
+pub fn repeated_names<'a>(
+    names: impl IntoIterator<Item = &'a str>,
+) -> std::collections::HashSet<String> {
+    let mut seen = std::collections::HashSet::new();
+    names
+        .into_iter()
+        .filter(|name| !seen.insert(*name))
+        .map(str::to_string)
+        .collect()
+}
+
 /// "30/11/2026, 13:22:09 (your local time)" in the browser's locale and zone, or the timestamp
 /// as given when the browser cannot read it.
 #[cfg(feature = "hydrate")]

@@ -2,7 +2,7 @@
 //! filter) and `/jobs/{id}` (live progress, per-customer status, cancel, retry, JSON and CSV).
 
 use super::consent::GrantFields;
-use super::format::{count, thousands, When};
+use super::format::{count, repeated_names, thousands, CustomerLink, When};
 use super::{
     viewer_permissions, Confirm, ErrorPanel, NotAllowed, RefreshWithoutJavaScript, SessionResource,
     Submit,
@@ -418,14 +418,19 @@ fn JobView(
                 </tr>
             </thead>
             <tbody>
-                {job
-                    .items
-                    .into_iter()
-                    .map(|item| {
-                        let job_id = items_job_id.clone();
-                        view! { <JobItemRow item job_id release may_release /> }
-                    })
-                    .collect_view()}
+                {
+                    let repeated = repeated_names(
+                        job.items.iter().map(|i| i.organization_display_name.as_str()),
+                    );
+                    job.items
+                        .into_iter()
+                        .map(|item| {
+                            let job_id = items_job_id.clone();
+                            let ambiguous = repeated.contains(&item.organization_display_name);
+                            view! { <JobItemRow item job_id release may_release ambiguous /> }
+                        })
+                        .collect_view()
+                }
             </tbody>
         </table></div>
     }
@@ -437,6 +442,8 @@ fn JobItemRow(
     job_id: String,
     release: ServerAction<ReleaseHeld>,
     may_release: bool,
+    /// Another item has the same customer name.
+    ambiguous: bool,
 ) -> impl IntoView {
     let status = item.status;
     let class = match status {
@@ -471,9 +478,11 @@ fn JobItemRow(
     view! {
         <tr data-tenant-id=item.customer_tenant_id.clone() data-status=status.as_str()>
             <td>
-                <a href=format!("/customers/{}", item.customer_tenant_id)>
-                    {item.organization_display_name}
-                </a>
+                <CustomerLink
+                    name=item.organization_display_name
+                    tenant_id=item.customer_tenant_id.clone()
+                    ambiguous
+                />
             </td>
             <td class=class>{status.as_str()}</td>
             <td class="num">{item.attempts}</td>

@@ -1,7 +1,7 @@
 //! `/reports` (recent privileged-role reports, start one for the DAP customers) and
 //! `/reports/{id}` (live progress, results, failures, CSV).
 
-use super::format::{thousands, When};
+use super::format::{repeated_names, thousands, CustomerLink, When};
 use super::{ErrorPanel, IfAllowed, RefreshWithoutJavaScript, Submit};
 use crate::api::reports::{fetch_role_report, fetch_role_reports, StartRoleReport};
 use crate::model::access::Permission;
@@ -179,7 +179,7 @@ fn ReportView(report: RoleReport) -> impl IntoView {
                 "Export CSV"
             </a>
         </div>
-        <table class="report">
+        <div class="table-scroll"><table class="report">
             <thead>
                 <tr>
                     <th scope="col">"Customer"</th>
@@ -187,18 +187,30 @@ fn ReportView(report: RoleReport) -> impl IntoView {
                 </tr>
             </thead>
             <tbody>
-                {report
-                    .customers
-                    .into_iter()
-                    .map(|customer| view! { <ReportRow customer /> })
-                    .collect_view()}
+                {
+                    let repeated = repeated_names(
+                        report.customers.iter().map(|c| c.organization_display_name.as_str()),
+                    );
+                    report
+                        .customers
+                        .into_iter()
+                        .map(|customer| {
+                            let ambiguous = repeated.contains(&customer.organization_display_name);
+                            view! { <ReportRow customer ambiguous /> }
+                        })
+                        .collect_view()
+                }
             </tbody>
-        </table>
+        </table></div>
     }
 }
 
 #[component]
-fn ReportRow(customer: ReportCustomer) -> impl IntoView {
+fn ReportRow(
+    customer: ReportCustomer,
+    /// Another customer of the report has the same name.
+    ambiguous: bool,
+) -> impl IntoView {
     let status = customer.status;
     let body = match status {
         ItemStatus::Pending => view! { <span class="muted">"waiting…"</span> }.into_any(),
@@ -238,9 +250,11 @@ fn ReportRow(customer: ReportCustomer) -> impl IntoView {
     view! {
         <tr data-tenant-id=customer.customer_tenant_id.clone() data-status=status.as_str()>
             <td>
-                <a href=format!("/customers/{}", customer.customer_tenant_id)>
-                    {customer.organization_display_name}
-                </a>
+                <CustomerLink
+                    name=customer.organization_display_name
+                    tenant_id=customer.customer_tenant_id.clone()
+                    ambiguous
+                />
             </td>
             <td>{body}</td>
         </tr>

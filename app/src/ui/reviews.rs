@@ -1,7 +1,7 @@
 //! `/reviews` (recent DAP-removal reviews, start one) and `/reviews/{id}` (a decision per
 //! customer with a note, four-eyes approvals, execution as a bulk job, CSV).
 
-use super::format::{count, thousands, utc_minute, When};
+use super::format::{count, repeated_names, thousands, utc_minute, CustomerLink, When};
 use super::{Confirm, ErrorPanel, IfAllowed, Submit};
 use crate::api::reviews::{
     fetch_review, fetch_reviews, CloseReview, Decide, DecideMany, ExecuteReview, StartReview,
@@ -251,6 +251,12 @@ fn ReviewView(
     });
     let (can_decide, can_approve) = (review.viewer_can_operate, review.viewer_can_approve);
     let review_id = s.id.clone();
+    let repeated = repeated_names(
+        review
+            .customers
+            .iter()
+            .map(|c| c.organization_display_name.as_str()),
+    );
     let matching: Vec<_> = review
         .customers
         .into_iter()
@@ -346,6 +352,7 @@ fn ReviewView(
                     .map(|(i, customer)| {
                         let select_index = (selectable && customer.executed_job_id.is_none())
                             .then_some(first + i);
+                        let ambiguous = repeated.contains(&customer.organization_display_name);
                         view! {
                             <ReviewRow
                                 customer
@@ -357,6 +364,7 @@ fn ReviewView(
                                 decide
                                 select_index
                                 selectable
+                                ambiguous
                             />
                         }
                     })
@@ -396,6 +404,8 @@ fn ReviewRow(
     select_index: Option<usize>,
     /// The table has a selection column (this row may still have no box).
     selectable: bool,
+    /// Another customer of the review has the same name.
+    ambiguous: bool,
 ) -> impl IntoView {
     let select = selectable.then(|| {
         let label = format!("Select {}", customer.organization_display_name);
@@ -527,9 +537,11 @@ fn ReviewRow(
         >
             {select}
             <td>
-                <a href=format!("/customers/{}", customer.customer_tenant_id)>
-                    {customer.organization_display_name}
-                </a>
+                <CustomerLink
+                    name=customer.organization_display_name
+                    tenant_id=customer.customer_tenant_id.clone()
+                    ambiguous
+                />
             </td>
             <td>{day(customer.dap_since.as_deref())}</td>
             <td>{day(customer.last_sign_in.as_deref())}</td>
