@@ -92,9 +92,15 @@ test.describe("hydrated", () => {
 });
 
 test("a privileged-role report over a filter runs to the end", async ({ page }) => {
+  const errors: string[] = [];
+  page.on("pageerror", (error) => errors.push(error.message));
+  page.on("console", (message) => {
+    if (message.type() === "error") errors.push(message.text());
+  });
   await signIn(page);
-  await page.goto("/customers?dap=on&stale=365");
   await expect(page.locator("#app")).toHaveAttribute("data-hydrated", "true");
+  await page.goto("/customers?dap=on&stale=365");
+  await expect(page.locator("#app"), errors.join("\n")).toHaveAttribute("data-hydrated", "true");
   const matching = await page.locator("#customer-summary").getAttribute("data-matching");
   await page.getByRole("button", { name: /Privileged-role report for these/ }).click();
   await expect(page).toHaveURL(/\/reports\/[0-9a-f-]{36}$/);
@@ -103,6 +109,7 @@ test("a privileged-role report over a filter runs to the end", async ({ page }) 
   await expect(progress).toHaveAttribute("data-total", matching as string);
   await expect(progress).toHaveAttribute("data-done", matching as string);
   await expect(page.locator('tr[data-status="done"]')).toHaveCount(Number(matching));
+  expect(errors, errors.join("\n")).toEqual([]);
 });
 
 test.describe("without JavaScript", () => {
