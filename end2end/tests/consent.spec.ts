@@ -15,6 +15,10 @@ test("grant a CPV consent, revoke it with one click, undo it", async ({ page, re
   await page.getByRole("button", { name: "Grant consent" }).click();
   const consent = page.locator(`tr[data-application-id="${APP}"]`);
   await expect(consent).toHaveAttribute("data-status", "granted");
+  const granted = page.locator("#consent-granted");
+  await expect(granted).toContainText(APP);
+  await expect(granted).toContainText("now has Microsoft Graph: Directory.Read.All, User.Read.All in this customer.");
+  await expect(consent).toContainText("Microsoft Graph: Directory.Read.All, User.Read.All");
 
   await consent.getByRole("button", { name: "Revoke" }).click();
   await expect(consent).toHaveAttribute("data-status", "revoked");

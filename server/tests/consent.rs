@@ -179,3 +179,59 @@ async fn bad_input_is_refused_before_any_upstream_call() {
     }
     assert_eq!(server.api_calls().await, before);
 }
+
+#[tokio::test]
+async fn applications_granted_before_are_offered_by_name_and_grants_by_resource() {
+    let server = TestServer::start().await;
+    let state = server.sim_state().await;
+    let customer = |i: usize| {
+        state["customers"][i]["customerTenantId"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (first, second) = (customer(1), customer(2));
+    let (client, _) = server.sign_in(ADMIN_UPN).await;
+    let grant = |customer: String, name: &'static str| {
+        let (server, client) = (&server, client.clone());
+        async move {
+            let response = server
+                .call_with(
+                    &client,
+                    "grant_consent",
+                    &[
+                        ("customer_tenant_id", customer.as_str()),
+                        ("application_id", APP),
+                        ("display_name", name),
+                        ("preset_graph", "on"),
+                        ("preset_exchange", "on"),
+                    ],
+                )
+                .await;
+            assert_eq!(response.status(), 200);
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    grant(first, "Contoso CPV").await;
+    // Granted elsewhere with the name left empty: the name given before is kept.
+    let record = grant(second.clone(), "").await;
+    assert_eq!(record["display_name"], "Contoso CPV");
+
+    let (status, html) = server.page(&client, &format!("/customers/{second}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains(&format!(
+            r#"<option value="{APP}" label="Contoso CPV"></option>"#
+        )),
+        "the application is offered by name"
+    );
+    assert!(html.contains(r#"list="known-applications""#));
+    assert!(
+        html.contains("Microsoft Graph: Directory.Read.All, User.Read.All"),
+        "grants by resource name"
+    );
+    assert!(html.contains("Exchange Online: Exchange.Manage"));
+    // The bulk form offers it too.
+    let (_, bulk) = server.page(&client, "/jobs/new?dap=on").await;
+    assert!(bulk.contains(&format!(r#"<option value="{APP}" label="Contoso CPV">"#)));
+}

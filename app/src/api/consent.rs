@@ -1,5 +1,5 @@
 use crate::error::AppError;
-use crate::model::consent::ConsentRecord;
+use crate::model::consent::{ConsentRecord, Consents};
 use leptos::prelude::*;
 
 /// Grants CPV consent in one customer: the checked presets (`preset_<key>`, see `PRESETS`) and
@@ -27,7 +27,7 @@ pub async fn grant_consent(
             let checked = checked_presets(&preset_graph, &preset_azure, &preset_exchange);
             let grants =
                 grants_from_form(&checked, grants.as_deref()).map_err(AppError::InvalidInput)?;
-            let display_name = display_name.trim().chars().take(256).collect::<String>();
+            let display_name = consent::known_name(&state, application, &display_name).await?;
             consent::grant(&state, &user, customer, application, &display_name, &grants).await
         }
         .await,
@@ -99,11 +99,10 @@ async fn change(
     )
 }
 
-/// The consents recorded for a customer, and the configured CPV application id (form default).
+/// The consents recorded for a customer, the configured CPV application id (form default) and
+/// the applications granted before.
 #[server(prefix = "/api", endpoint = "consents")]
-pub async fn fetch_consents(
-    customer_tenant_id: String,
-) -> Result<(Vec<ConsentRecord>, Option<String>), AppError> {
+pub async fn fetch_consents(customer_tenant_id: String) -> Result<Consents, AppError> {
     use crate::ids::Guid;
     use crate::model::access::Permission;
     use crate::ssr::{access, consent, respond, state::AppState};
@@ -114,8 +113,11 @@ pub async fn fetch_consents(
             let customer = Guid::parse(&customer_tenant_id).map_err(|_| AppError::NotFound {
                 what: "customer".into(),
             })?;
-            let records = consent::list_for(&state, customer).await?;
-            Ok((records, state.config.cpv_application_id.clone()))
+            Ok(Consents {
+                records: consent::list_for(&state, customer).await?,
+                default_application_id: state.config.cpv_application_id.clone(),
+                known_applications: consent::known_applications(&state).await?,
+            })
         }
         .await,
     )

@@ -13,6 +13,8 @@ pub struct BulkSelection {
     /// The first few names, to show what the filter selects.
     pub sample: Vec<String>,
     pub default_application_id: Option<String>,
+    #[serde(default)]
+    pub known_applications: Vec<crate::model::consent::KnownApplication>,
 }
 
 #[cfg(feature = "ssr")]
@@ -34,6 +36,7 @@ pub async fn fetch_bulk_selection(filter: String) -> Result<BulkSelection, AppEr
                 customers: customers.len(),
                 sample: customers.iter().take(5).map(|(_, n)| n.clone()).collect(),
                 default_application_id: state.config.cpv_application_id.clone(),
+                known_applications: crate::ssr::consent::known_applications(&state).await?,
             })
         }
         .await,
@@ -83,7 +86,8 @@ pub async fn start_consent_job(
             let request = jobs::ConsentRequest {
                 kind,
                 application,
-                display_name: display_name.trim().chars().take(256).collect(),
+                display_name: crate::ssr::consent::known_name(&state, application, &display_name)
+                    .await?,
                 grants,
                 confirmed: confirm.is_some(),
             };

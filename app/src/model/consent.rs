@@ -29,6 +29,64 @@ pub const PRESETS: [(&str, &str, &str); 3] = [
     ),
 ];
 
+/// First-party Microsoft resources a CPV application is commonly granted, by the app id of
+/// their enterprise application (the same in every tenant).
+const RESOURCES: [(&str, &str); 7] = [
+    ("00000003-0000-0000-c000-000000000000", "Microsoft Graph"),
+    ("00000002-0000-0ff1-ce00-000000000000", "Exchange Online"),
+    (
+        "797f4846-ba00-4fd7-ba43-dac1f8f63013",
+        "Azure Service Management",
+    ),
+    ("00000003-0000-0ff1-ce00-000000000000", "SharePoint Online"),
+    (
+        "00000002-0000-0000-c000-000000000000",
+        "Azure AD Graph (retired)",
+    ),
+    (
+        "fc780465-2017-40d4-a0c5-307022471b92",
+        "Microsoft Defender for Endpoint",
+    ),
+    (
+        "48ac35b8-9aa8-4d74-927d-1f4a14a0b239",
+        "Skype and Teams Tenant Admin API",
+    ),
+];
+
+/// The name of a well-known resource, by its enterprise application id.
+pub fn resource_name(enterprise_application_id: &str) -> Option<&'static str> {
+    RESOURCES
+        .iter()
+        .find(|(id, _)| id.eq_ignore_ascii_case(enterprise_application_id))
+        .map(|(_, name)| *name)
+}
+
+impl Grant {
+    /// "Microsoft Graph: Directory.Read.All, User.Read.All"; an unknown resource by its id.
+    pub fn describe(&self) -> String {
+        let resource = resource_name(&self.enterprise_application_id)
+            .unwrap_or(&self.enterprise_application_id);
+        format!("{resource}: {}", self.scope.replace(',', ", "))
+    }
+}
+
+/// A CPV application the dashboard has granted before (or the configured one), offered by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KnownApplication {
+    pub application_id: String,
+    /// Empty when nobody named it.
+    pub display_name: String,
+}
+
+/// A customer's consent panel: what the dashboard granted there, and the applications to offer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Consents {
+    pub records: Vec<ConsentRecord>,
+    /// The configured CPV application id, the grant form's default.
+    pub default_application_id: Option<String>,
+    pub known_applications: Vec<KnownApplication>,
+}
+
 /// Grants typed one per line as `<enterprise application id> <scope,scope>`.
 pub fn parse_grants(text: &str) -> Result<Vec<Grant>, String> {
     let mut grants = Vec::new();

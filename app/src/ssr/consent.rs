@@ -12,7 +12,7 @@ use super::state::AppState;
 use super::storage::{now_ms, rfc3339_of_ms};
 use crate::error::AppError;
 use crate::ids::Guid;
-use crate::model::consent::{ConsentRecord, Grant};
+use crate::model::consent::{ConsentRecord, Grant, KnownApplication};
 use reqwest::Method;
 use serde_json::json;
 use sqlx::Row;
@@ -403,6 +403,59 @@ pub async fn list_for(state: &AppState, customer: Guid) -> Result<Vec<ConsentRec
         .map(record)
         .collect::<Result<Vec<_>, _>>()
         .map_err(db)
+}
+
+/// The applications the dashboard has granted in any customer, by name, with the configured one.
+pub async fn known_applications(state: &AppState) -> Result<Vec<KnownApplication>, AppError> {
+    let named: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT application_id, MAX(display_name) FROM consents
+         GROUP BY application_id ORDER BY MAX(display_name), application_id LIMIT 100",
+    )
+    .fetch_all(&state.storage.pool)
+    .await
+    .map_err(db)?;
+    let mut known: Vec<KnownApplication> = named
+        .into_iter()
+        .map(|(application_id, name)| KnownApplication {
+            application_id,
+            display_name: name.unwrap_or_default(),
+        })
+        .collect();
+    if let Some(configured) = &state.config.cpv_application_id {
+        if !known
+            .iter()
+            .any(|k| k.application_id.eq_ignore_ascii_case(configured))
+        {
+            known.insert(
+                0,
+                KnownApplication {
+                    application_id: configured.clone(),
+                    display_name: "the configured CPV application".into(),
+                },
+            );
+        }
+    }
+    Ok(known)
+}
+
+/// The name given to `application` before, for a form that left the name empty.
+pub async fn known_name(
+    state: &AppState,
+    application: Guid,
+    given: &str,
+) -> Result<String, AppError> {
+    let given = given.trim().chars().take(256).collect::<String>();
+    if !given.is_empty() {
+        return Ok(given);
+    }
+    let known: Option<Option<String>> = sqlx::query_scalar(
+        "SELECT MAX(display_name) FROM consents WHERE application_id = $1 AND display_name <> ''",
+    )
+    .bind(application.to_string())
+    .fetch_optional(&state.storage.pool)
+    .await
+    .map_err(db)?;
+    Ok(known.flatten().unwrap_or_default())
 }
 
 /// Active recorded consents per customer, for the customers view.

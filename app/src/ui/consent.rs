@@ -4,7 +4,7 @@
 use super::{ErrorPanel, NotAllowed, Submit};
 use crate::api::consent::{fetch_consents, GrantConsent, RestoreConsent, RevokeConsent};
 use crate::model::access::Permission;
-use crate::model::consent::{ConsentRecord, PRESETS};
+use crate::model::consent::{ConsentRecord, Consents, KnownApplication, PRESETS};
 use leptos::prelude::*;
 use std::time::Duration;
 
@@ -73,6 +73,26 @@ pub fn ConsentPanel(customer_tenant_id: String, can_operate: bool) -> impl IntoV
             _ => None,
         }
     };
+    let granted = move || {
+        grant.value().get().and_then(Result::ok).map(|record| {
+            let name = if record.display_name.is_empty() {
+                record.application_id.clone()
+            } else {
+                format!("{} ({})", record.display_name, record.application_id)
+            };
+            let grants = record
+                .grants
+                .iter()
+                .map(|g| g.describe())
+                .collect::<Vec<_>>()
+                .join("; ");
+            view! {
+                <p class="notice" role="status" id="consent-granted">
+                    {format!("Consent granted: {name} now has {grants} in this customer.")}
+                </p>
+            }
+        })
+    };
     let errors = move || {
         [grant.value().get(), restore.value().get()]
             .into_iter()
@@ -85,18 +105,20 @@ pub fn ConsentPanel(customer_tenant_id: String, can_operate: bool) -> impl IntoV
         <section class="panel consent-panel">
             <h2>"CPV application consent"</h2>
             {notice}
+            {granted}
             {errors}
             <Transition fallback=|| view! { <p class="loading">"Loading consents…"</p> }>
                 {move || {
                     let customer_tenant_id = customer_tenant_id.clone();
                     Suspend::new(async move {
                     match consents.await {
-                        Ok((records, default_app)) => {
+                        Ok(Consents { records, default_application_id, known_applications }) => {
                             let form = if can_operate {
                                 view! {
                                     <GrantForm
                                         customer_tenant_id=customer_tenant_id.clone()
-                                        default_app=default_app.unwrap_or_default()
+                                        default_app=default_application_id.unwrap_or_default()
+                                        known=known_applications
                                         grant
                                     />
                                 }
@@ -158,9 +180,12 @@ fn ConsentTable(
                         let grants = r
                             .grants
                             .iter()
-                            .map(|g| format!("{}: {}", g.enterprise_application_id, g.scope))
-                            .collect::<Vec<_>>()
-                            .join("; ");
+                            .map(|g| {
+                                view! {
+                                    <li title=g.enterprise_application_id.clone()>{g.describe()}</li>
+                                }
+                            })
+                            .collect_view();
                         let customer = r.customer_tenant_id.clone();
                         let application = r.application_id.clone();
                         let row_application = r.application_id.clone();
@@ -215,7 +240,9 @@ fn ConsentTable(
                                 <td>
                                     {r.display_name} " " <code>{r.application_id}</code>
                                 </td>
-                                <td>{grants}</td>
+                                <td>
+                                    <ul class="grants">{grants}</ul>
+                                </td>
                                 <td>{status}</td>
                                 <td>{action}</td>
                             </tr>
@@ -232,9 +259,11 @@ fn ConsentTable(
 fn GrantForm(
     customer_tenant_id: String,
     default_app: String,
+    known: Vec<KnownApplication>,
     grant: ServerAction<GrantConsent>,
 ) -> impl IntoView {
     view! {
+        <KnownApplications known />
         <ActionForm action=grant attr:class="grant-consent">
             <input type="hidden" name="customer_tenant_id" value=customer_tenant_id />
             <GrantFields default_app />
@@ -245,17 +274,60 @@ fn GrantForm(
     }
 }
 
+/// The applications granted before, offered by name as suggestions of every application id
+/// field on the page (`list="known-applications"`).
+#[component]
+pub fn KnownApplications(known: Vec<KnownApplication>) -> impl IntoView {
+    view! {
+        <datalist id="known-applications">
+            {known
+                .into_iter()
+                .map(|k| {
+                    let label = if k.display_name.is_empty() {
+                        k.application_id.clone()
+                    } else {
+                        k.display_name
+                    };
+                    view! { <option value=k.application_id label=label></option> }
+                })
+                .collect_view()}
+        </datalist>
+    }
+}
+
+/// The application id field, suggesting the applications granted before by name.
+#[component]
+pub fn ApplicationIdField(default_app: String) -> impl IntoView {
+    view! {
+        <label>
+            "Application id "
+            <input
+                type="text"
+                name="application_id"
+                required
+                value=default_app
+                size="38"
+                list="known-applications"
+                autocomplete="off"
+            />
+        </label>
+    }
+}
+
 /// Application id, display name and grants (presets and typed lines): the fields a grant form
 /// shares with the bulk consent form.
 #[component]
 pub fn GrantFields(default_app: String) -> impl IntoView {
     view! {
+        <ApplicationIdField default_app />
         <label>
-            "Application id "
-            <input type="text" name="application_id" required value=default_app size="38" />
-        </label>
-        <label>
-            "Display name " <input type="text" name="display_name" value="" />
+            "Display name "
+            <input
+                type="text"
+                name="display_name"
+                value=""
+                placeholder="kept from earlier grants when empty"
+            />
         </label>
         <fieldset class="presets">
             <legend>"Grants"</legend>

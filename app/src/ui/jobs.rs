@@ -1,7 +1,7 @@
 //! `/jobs` (recent bulk jobs), `/jobs/new?{filter}` (bulk consent for the customers of a
 //! filter) and `/jobs/{id}` (live progress, per-customer status, cancel, retry, JSON and CSV).
 
-use super::consent::GrantFields;
+use super::consent::{ApplicationIdField, GrantFields, KnownApplications};
 use super::format::{count, repeated_names, thousands, CustomerLink, When};
 use super::{
     viewer_permissions, Confirm, ErrorPanel, NotAllowed, RefreshWithoutJavaScript, SessionResource,
@@ -188,6 +188,7 @@ fn BulkConsentForms(
     start: ServerAction<StartConsentJob>,
 ) -> impl IntoView {
     let default_app = selection.default_application_id.unwrap_or_default();
+    let known = selection.known_applications;
     let grant_app = default_app.clone();
     let grant_filter = filter.clone();
     let more = selection.customers.saturating_sub(selection.sample.len());
@@ -203,6 +204,7 @@ fn BulkConsentForms(
             " customers selected by the filter: "
             {sample}
         </p>
+        <KnownApplications known />
         <section class="panel">
             <h2>"Grant consent"</h2>
             <ActionForm action=start attr:class="grant-consent" attr:id="bulk-grant">
@@ -225,10 +227,7 @@ fn BulkConsentForms(
                 <input type="hidden" name="filter" value=filter />
                 <input type="hidden" name="action" value="revoke" />
                 <input type="hidden" name="display_name" value="" />
-                <label>
-                    "Application id "
-                    <input type="text" name="application_id" required value=default_app size="38" />
-                </label>
+                <ApplicationIdField default_app />
                 " "
                 <Confirm text=format!(
                     "I confirm: this application loses its consent in {}.",
