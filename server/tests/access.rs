@@ -142,6 +142,7 @@ const SERVER_FUNCTIONS: &[Row] = &[
         Some("Dashboard.Operate"),
     ),
     ("execute_review", &[("id", "x")], Some("Dashboard.Operate")),
+    ("hide_first_steps", &[], Some("Dashboard.Read")),
     (
         "close_review",
         &[("id", "x"), ("confirm", "on")],

@@ -1442,6 +1442,7 @@ fn every_server_function() -> Vec<(&'static str, Vec<(&'static str, &'static str
             ],
         ),
         ("execute_review", vec![("id", UNKNOWN)]),
+        ("hide_first_steps", vec![]),
         ("close_review", vec![("id", UNKNOWN), ("confirm", "on")]),
         (
             "decide_many",

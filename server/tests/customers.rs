@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Options, TestServer, ADMIN_UPN};
+use common::{Options, TestServer, ADMIN_UPN, APPROVER_UPN};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -449,4 +449,24 @@ async fn the_csv_counts_the_cpv_consents_the_dashboard_granted() {
     assert_eq!(rows.len(), 2, "{text}");
     assert_eq!(rows[1][1], tenant);
     assert_eq!(rows[1].last().unwrap(), "1");
+}
+
+#[tokio::test]
+async fn the_first_visit_explains_what_to_do_first_until_the_admin_hides_it() {
+    let server = TestServer::start().await;
+    let (avery, _) = server.sign_in(ADMIN_UPN).await;
+    let (_, html) = server.page(&avery, "/customers").await;
+    assert!(
+        html.contains(r#"id="first-steps""#),
+        "shown on the first visit"
+    );
+    assert!(html.contains("New here? What to do first"));
+    let response = server.call_with(&avery, "hide_first_steps", &[]).await;
+    assert_eq!(response.status(), 200);
+    let (_, html) = server.page(&avery, "/customers").await;
+    assert!(!html.contains(r#"id="first-steps""#), "hidden for good");
+    // Hidden for that admin only.
+    let (casey, _) = server.sign_in(APPROVER_UPN).await;
+    let (_, html) = server.page(&casey, "/customers").await;
+    assert!(html.contains(r#"id="first-steps""#));
 }

@@ -18,6 +18,21 @@ pub async fn fetch_customers_view(query: CustomerQuery) -> Result<CustomersView,
     )
 }
 
+/// Hides the customers page's "what to do first" for the signed-in admin.
+#[server(prefix = "/api", endpoint = "hide_first_steps")]
+pub async fn hide_first_steps() -> Result<(), AppError> {
+    use crate::model::access::Permission;
+    use crate::ssr::{access, customers, respond, state::AppState};
+    respond(
+        async {
+            let state = AppState::from_context()?;
+            let user = access::require(Permission::Read, "hide-first-steps").await?;
+            customers::hide_first_steps(&state, &user).await
+        }
+        .await,
+    )
+}
+
 /// Progress of a running sync, the last failure, and the snapshot in use.
 #[server(prefix = "/api", endpoint = "sync_status")]
 pub async fn fetch_sync_status() -> Result<SyncStatus, AppError> {

@@ -529,6 +529,9 @@ pub struct CustomersView {
     pub summary: CustomersSummary,
     pub chart: Vec<ChartBar>,
     pub snapshot: SnapshotInfo,
+    /// The admin has not hidden the "what to do first" explanation yet.
+    #[serde(default)]
+    pub show_first_steps: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,7 +5,7 @@ use super::format::{date_part, relative_days, thousands, When};
 use super::reports::StartReportForm;
 use super::reviews::StartReviewForm;
 use super::{ErrorPanel, IfAllowed, RefreshWithoutJavaScript, SessionResource, Submit};
-use crate::api::customers::{fetch_customers_view, fetch_sync_status, StartSync};
+use crate::api::customers::{fetch_customers_view, fetch_sync_status, HideFirstSteps, StartSync};
 use crate::error::AppError;
 use crate::model::access::Permission;
 use crate::model::customers::{
@@ -111,6 +111,15 @@ fn CustomersContent(
     sync: SyncResources,
 ) -> impl IntoView {
     view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                view_data
+                    .await
+                    .ok()
+                    .filter(|data| data.show_first_steps)
+                    .map(|_| view! { <FirstSteps /> })
+            })}
+        </Suspense>
         <SyncPanel sync />
         <FilterForm query />
         <Suspense fallback=|| view! { <p class="loading">"Loading customers…"</p> }>
@@ -124,6 +133,46 @@ fn CustomersContent(
                 }
             })}
         </Suspense>
+    }
+}
+
+/// What a partner admin does first here, until they hide it.
+#[component]
+fn FirstSteps() -> impl IntoView {
+    let hide = ServerAction::<HideFirstSteps>::new();
+    view! {
+        <Show when=move || hide.version().get() == 0>
+            <section class="panel first-steps" id="first-steps" aria-labelledby="first-steps-title">
+                <h2 id="first-steps-title">"New here? What to do first"</h2>
+                <ol>
+                    <li>
+                        <strong>"Sync. "</strong>
+                        "“Sync now” reads every delegated-admin customer from Partner Center and each one’s GDAP access from Microsoft Graph, with your own sign-in. "
+                        "The table, the chart and the counts below come from the latest sync."
+                    </li>
+                    <li>
+                        <strong>"Find stale DAP. "</strong>
+                        "Filter to DAP on and no partner sign-in for 90+ days. The GDAP column says whether GDAP still gives the partner the roles it needs there: only then is removing DAP safe."
+                    </li>
+                    <li>
+                        <strong>"Review before removing. "</strong>
+                        "Start a review of that filter: decide remove or keep per customer with a note, have a second admin approve, then execute it as one job."
+                    </li>
+                    <li>
+                        <strong>"Consent. "</strong>
+                        "Grant or revoke a CPV application’s consent on a customer’s page, or for every customer of a filter as a bulk job."
+                    </li>
+                </ol>
+                <p>
+                    "The words (DAP, GDAP, CPV, Admin Agents, MS-RequestId) are explained in " <a href="/help">"Help"</a> "."
+                </p>
+                <ActionForm action=hide attr:class="inline">
+                    <Submit pending=hide.pending() class="button">
+                        "Got it, hide this"
+                    </Submit>
+                </ActionForm>
+            </section>
+        </Show>
     }
 }
 
@@ -299,6 +348,7 @@ fn CustomersBody(data: CustomersView) -> impl IntoView {
         summary,
         chart,
         snapshot: _,
+        show_first_steps: _,
     } = data;
     let threshold = summary.stale_threshold.describe();
     let bucket_note = query.bucket.map(|b| {

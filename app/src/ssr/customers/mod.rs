@@ -78,6 +78,36 @@ fn read_failed(error: sqlx::Error) -> AppError {
     AppError::Internal(format!("reading the customers snapshot failed: {error}"))
 }
 
+/// The customers page's "what to do first", by its name in `dismissed_hints`.
+const FIRST_STEPS: &str = "customers-first-steps";
+
+async fn first_steps_hidden(state: &AppState, user: &SessionUser) -> Result<bool, AppError> {
+    let hidden: Option<i64> = sqlx::query_scalar(
+        "SELECT dismissed_at_ms FROM dismissed_hints WHERE user_key = $1 AND hint = $2",
+    )
+    .bind(&user.user_key)
+    .bind(FIRST_STEPS)
+    .fetch_optional(&state.storage.pool)
+    .await
+    .map_err(read_failed)?;
+    Ok(hidden.is_some())
+}
+
+/// Hides the customers page's "what to do first" for this admin, in every browser.
+pub async fn hide_first_steps(state: &AppState, user: &SessionUser) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO dismissed_hints (user_key, hint, dismissed_at_ms) VALUES ($1, $2, $3)
+         ON CONFLICT (user_key, hint) DO NOTHING",
+    )
+    .bind(&user.user_key)
+    .bind(FIRST_STEPS)
+    .bind(super::storage::now_ms())
+    .execute(&state.storage.pool)
+    .await
+    .map_err(|e| AppError::Internal(format!("storing a hidden explanation failed: {e}")))?;
+    Ok(())
+}
+
 /// Held in `AppState`: the in-memory copy of the latest snapshot and the sync in progress.
 #[derive(Default)]
 pub struct CustomersService {
@@ -155,6 +185,7 @@ impl CustomersService {
                 .copied()
                 .unwrap_or_default();
         }
+        view.show_first_steps = !first_steps_hidden(state, user).await?;
         Ok(view)
     }
 

@@ -152,6 +152,7 @@ pub fn render(snapshot: &Snapshot, query: &CustomerQuery, now: OffsetDateTime) -
             })
             .collect(),
         snapshot: snapshot.info.clone(),
+        show_first_steps: false,
     }
 }
 
