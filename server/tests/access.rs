@@ -1,7 +1,10 @@
 //! Who may act: every server function and download checks the dashboard role it needs, a
 //! refusal is a 403 naming the role and is audited, and a sign-in without any dashboard role
 //! stores nothing.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on a broken assumption"
+)]
 
 mod common;
 

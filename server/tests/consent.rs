@@ -1,6 +1,9 @@
 //! CPV consent for one customer: grant (presets and typed grants), "already exists", one-click
 //! revoke and its undo, the read-only user's 403, bad input; every attempt audited.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on a broken assumption"
+)]
 
 mod common;
 

@@ -1,6 +1,9 @@
 //! The customers view, its CSV export, the sync and a customer's roles, against the simulator.
 
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on a broken assumption"
+)]
 
 mod common;
 

@@ -3,7 +3,10 @@
 //! say, every customer ends done or failed with a reason, no write is applied twice (the
 //! simulator's counts per MS-RequestId), every attempt has its audit entry, and the pages answer
 //! while Partner Center is slow.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on a broken assumption"
+)]
 
 mod common;
 

@@ -2,7 +2,10 @@
 //! own Graph token: paging past 300, the per-customer filter, access assignments, fractional
 //! Retry-After, the empty-list trap, ids that never reach a URL, and the coverage of every
 //! seeded customer compared with the simulator's truth.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on a broken assumption"
+)]
 
 mod common;
 

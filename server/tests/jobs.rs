@@ -1,6 +1,9 @@
 //! Bulk consent jobs against the simulator: every customer settled, each write applied once per
 //! MS-RequestId, one audit entry per attempt, retries bounded, cancel, the read-only admin.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on a broken assumption"
+)]
 
 mod common;
 

@@ -2,7 +2,10 @@
 //! write, an instance that cannot renew its claim stops sending, a long `Retry-After` puts the
 //! item off instead of holding the job, and a token that cannot be had for a moment leaves the
 //! item pending.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on a broken assumption"
+)]
 
 mod common;
 

@@ -2,7 +2,10 @@
 //! request id; a supplied `x-request-id` is kept and echoed), JSON lines on request, and
 //! Prometheus metrics on their own address that count what the upstream services did (429s,
 //! retries) exactly as the simulator says it happened.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on a broken assumption"
+)]
 
 mod common;
 

@@ -1,5 +1,8 @@
 //! The privileged-role report as a background job against the simulator.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on a broken assumption"
+)]
 
 mod common;
 

@@ -1,6 +1,9 @@
 //! DAP-removal reviews: decisions with notes, the four-eyes rule, execution as a bulk job, and
 //! the customers then showing DAP off; history and CSV.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on a broken assumption"
+)]
 
 mod common;
 

@@ -1,6 +1,9 @@
 //! Adding and removing role members: the admin's token, confirmation for privileged roles,
 //! idempotent retries, 403 for the read-only user, and an audit entry for every attempt.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on a broken assumption"
+)]
 
 mod common;
 

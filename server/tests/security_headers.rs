@@ -3,7 +3,10 @@
 //! no-store on everything rendered per admin, HSTS and a `__Host-` cookie over https. And what a
 //! browser-facing reviewer tries next: a forged Host, a crafted sign-in error link, the
 //! simulator outside demo mode, an id token of another tenant, a session kept alive forever.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on a broken assumption"
+)]
 
 mod common;
 

@@ -1,5 +1,8 @@
 //! Sign-in, sessions and server functions, over HTTP against the in-process simulator.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on a broken assumption"
+)]
 
 mod common;
 

@@ -1,5 +1,8 @@
 //! Storage and sessions on both databases: SQLite and the real PostgreSQL server.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on a broken assumption"
+)]
 
 mod common;
 

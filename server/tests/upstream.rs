@@ -1,6 +1,9 @@
 //! The typed Partner Center client against the simulator over HTTP: status mapping, headers,
 //! paging, and the simulator's own checks of tokens and GDAP roles.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on a broken assumption"
+)]
 
 mod common;
 

@@ -1,5 +1,8 @@
 // Server functions take one argument per form field (ActionForm posts them by name).
-#![allow(clippy::too_many_arguments)]
+#![allow(
+    clippy::too_many_arguments,
+    reason = "a server function takes its form's fields as arguments"
+)]
 
 use crate::error::AppError;
 use crate::model::jobs::{Job, JobSummary};

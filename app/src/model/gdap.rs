@@ -562,7 +562,10 @@ pub fn iso_duration(text: &str) -> Option<Duration> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on a broken assumption"
+)]
 mod tests {
     use super::*;
     use time::macros::datetime;

@@ -606,7 +606,10 @@ fn parse_key(value: &str) -> Result<[u8; 32], ConfigError> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on a broken assumption"
+)]
 mod tests {
     use super::*;
     use std::collections::HashMap;

@@ -73,7 +73,10 @@ pub fn encode<const N: usize, I: IntoIterator<Item = [String; N]>>(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on a broken assumption"
+)]
 mod tests {
     use super::*;
 

@@ -273,7 +273,10 @@ pub fn record_correlation_id(correlation_id: &dyn std::fmt::Display) {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on a broken assumption"
+)]
 mod tests {
     use super::*;
     use url::Url;

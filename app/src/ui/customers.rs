@@ -532,7 +532,7 @@ fn CustomerTable(rows: Vec<CustomerRow>, query: CustomerQuery) -> impl IntoView 
         }
     });
     view! {
-        <table class="customers">
+        <div class="table-scroll"><table class="customers">
             <thead>
                 <tr>{headers} {consent_header}</tr>
             </thead>
@@ -540,7 +540,7 @@ fn CustomerTable(rows: Vec<CustomerRow>, query: CustomerQuery) -> impl IntoView 
                 {empty}
                 {rows.into_iter().map(|row| view! { <CustomerRowView row /> }).collect_view()}
             </tbody>
-        </table>
+        </table></div>
     }
 }
 

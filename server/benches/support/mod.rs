@@ -1,6 +1,6 @@
 //! What the benches share: the machine they ran on, the other processes' share of the CPU, and
 //! writing their section of BENCHMARKS.md.
-#![allow(dead_code)]
+#![allow(dead_code, reason = "each bench uses part of the support code")]
 
 use std::path::Path;
 use time::OffsetDateTime;

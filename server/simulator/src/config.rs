@@ -248,7 +248,10 @@ pub(crate) fn parse_error_rates(value: &str) -> Result<BTreeMap<u16, f64>, Strin
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on a broken assumption"
+)]
 mod tests {
     use super::*;
     use std::collections::HashMap;

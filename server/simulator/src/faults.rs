@@ -165,7 +165,10 @@ pub(crate) async fn drop_connection(response: Response) -> Response {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on a broken assumption"
+)]
 mod tests {
     use super::*;
     use rand::SeedableRng;

@@ -802,7 +802,10 @@ fn literal_for(property: Property, token: &Token) -> Result<Literal, String> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on a broken assumption"
+)]
 mod tests {
     use super::*;
     use crate::data::generate_customers;

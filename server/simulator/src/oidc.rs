@@ -890,7 +890,10 @@ impl Simulator {
 
     /// Signs the tokens of one grant and, when `refresh_scope` is set, stores a new refresh
     /// token (the presented one stays valid until its own expiry, as in Entra).
-    #[allow(clippy::too_many_arguments)] // one call per grant type; a struct would only rename them
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one call per grant type; a struct would only rename them"
+    )]
     fn issue(
         &self,
         user: &'static PartnerUser,
@@ -1035,7 +1038,10 @@ impl Simulator {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on a broken assumption"
+)]
 mod tests {
     use super::*;
 

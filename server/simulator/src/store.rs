@@ -119,7 +119,10 @@ impl Store {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on a broken assumption"
+)]
 mod tests {
     use super::*;
     use crate::data::generate_customers;

@@ -63,7 +63,10 @@ impl SigningKeys {
     /// the JWKS (kid + alg) are unaffected.
     pub(crate) fn generate() -> Self {
         let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
-        #[allow(clippy::expect_used)] // encoding a freshly generated key cannot fail
+        #[allow(
+            clippy::expect_used,
+            reason = "encoding a freshly generated key cannot fail"
+        )]
         let der = secret
             .to_pkcs8_der()
             .expect("PKCS#8 encoding of a P-256 key");
@@ -83,7 +86,10 @@ impl SigningKeys {
             "x": x,
             "y": y,
         });
-        #[allow(clippy::expect_used)] // the coordinates were just produced by p256
+        #[allow(
+            clippy::expect_used,
+            reason = "the coordinates were just produced by p256"
+        )]
         let decoding = DecodingKey::from_ec_components(&x, &y).expect("valid P-256 public key");
         Self {
             kid,
@@ -157,7 +163,10 @@ impl SigningKeys {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on a broken assumption"
+)]
 mod tests {
     use super::*;
 

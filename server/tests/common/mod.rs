@@ -1,6 +1,10 @@
 //! Starts the real dashboard (in-process simulator, real sockets) on a free port, and signs in
 //! through the simulated Entra ID like a browser would.
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    reason = "each test binary uses part of the harness, and a test fails loudly"
+)]
 
 pub mod logs;
 pub mod processes;

@@ -157,7 +157,10 @@ pub fn render(snapshot: &Snapshot, query: &CustomerQuery, now: OffsetDateTime) -
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on a broken assumption"
+)]
 mod tests {
     use super::*;
     use crate::model::customers::{DapFilter, SnapshotInfo, Staleness};

@@ -461,7 +461,10 @@ fn error_from_body(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on a broken assumption"
+)]
 mod tests {
     use super::models::parse_graph_time;
     use super::*;

@@ -165,7 +165,10 @@ impl ConsentLimiter {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on a broken assumption"
+)]
 mod tests {
     use super::*;
 

@@ -1,7 +1,10 @@
 //! HTTP-level tests: real requests through the router (`tower::ServiceExt::oneshot`), the way
 //! the dashboard calls the simulator.
 
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on a broken assumption"
+)]
 
 mod admin;
 mod graph;
