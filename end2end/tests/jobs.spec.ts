@@ -115,3 +115,25 @@ test("the read-only user's bulk grant fails per customer, naming the GDAP roles 
   ).toHaveCount(1);
   expect(errors, errors.join("\n")).toEqual([]);
 });
+
+for (const javaScriptEnabled of [true, false]) {
+  test.describe(javaScriptEnabled ? "double click, hydrated" : "double click, without JavaScript", () => {
+    test.use({ javaScriptEnabled });
+
+    test("a double click on the start button starts one job", async ({ page, request }) => {
+      const { q } = smallSearch(await simState(request));
+      const name = `Double click ${javaScriptEnabled ? "hydrated" : "without JavaScript"}`;
+      await page.goto(`/login?login_hint=${AVERY}&return_to=${encodeURIComponent(`/jobs/new?q=${q}`)}`);
+      await expect(page.locator("#app")).toHaveAttribute("data-hydrated", String(javaScriptEnabled));
+      const grant = page.locator("#bulk-grant");
+      await grant.locator('input[name="application_id"]').fill(APP);
+      await grant.locator('input[name="display_name"]').fill(name);
+      await grant.locator('input[name="preset_graph"]').check();
+      await grant.locator('input[name="confirm"]').check();
+      await grant.getByRole("button", { name: /^Grant in/ }).dblclick();
+      await expect(page).toHaveURL(/\/jobs\/[0-9a-f-]{36}$/);
+      await page.goto("/jobs");
+      await expect(page.locator("tr[data-job-id]", { hasText: name })).toHaveCount(1);
+    });
+  });
+}

@@ -369,17 +369,35 @@ async fn double_click_gives_one_job(db: Db) {
     let others = start_job(&server, &client, "dap=off", "grant").await;
     assert_ne!(revoke, first);
     assert_ne!(others, first);
+    // The same grant under another application name is another form, not a repeat.
+    let renamed = server
+        .call_with(
+            &client,
+            "start_consent_job",
+            &[
+                ("filter", "dap=on"),
+                ("action", "grant"),
+                ("application_id", APP),
+                ("display_name", "Contoso CPV (renamed)"),
+                ("preset_graph", "on"),
+                ("confirm", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(renamed.status(), 200);
+    let renamed: String = renamed.json().await.unwrap();
+    assert_ne!(renamed, first);
     let jobs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs")
         .fetch_one(&server.state.storage.pool)
         .await
         .unwrap();
-    assert_eq!(jobs, 3);
+    assert_eq!(jobs, 4);
     let started: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'start-job'")
             .fetch_one(&server.state.storage.pool)
             .await
             .unwrap();
-    assert_eq!(started, 3, "one audit entry per job");
+    assert_eq!(started, 4, "one audit entry per job");
 }
 
 #[tokio::test]

@@ -115,6 +115,7 @@ pub async fn create_in(
             &user.user_key,
             job.kind.as_str(),
             &job.application.map(|a| a.to_string()).unwrap_or_default(),
+            &job.display_name,
             &grants_json,
             &job.review_id.map(|r| r.to_string()).unwrap_or_default(),
             &job.retry_of.map(|r| r.to_string()).unwrap_or_default(),
