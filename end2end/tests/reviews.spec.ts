@@ -241,3 +241,58 @@ for (const javaScriptEnabled of [true, false]) {
     });
   });
 }
+
+test("a review of 200+ customers: removals decided in bulk, executed after the confirmation, the undecided stay open", async ({
+  page,
+  browser,
+  baseURL,
+}) => {
+  test.setTimeout(120_000);
+  await signIn(page, AVERY, "/reviews");
+  await expect(page.locator("#app")).toHaveAttribute("data-hydrated", "true");
+  const reviewId = await startReview(page);
+  const summary = page.locator("#review-summary");
+  const total = Number(await summary.getAttribute("data-customers"));
+  expect(total, "stale DAP customers in the demo").toBeGreaterThanOrEqual(200);
+
+  // Three customers GDAP covers, ticked and decided in one action with one note.
+  const covered = page.locator(COVERED_ROW);
+  const ticked: string[] = [];
+  for (let i = 0; i < 3; i++) ticked.push((await covered.nth(i).getAttribute("data-tenant-id")) as string);
+  for (const id of ticked) await page.locator(`tr[data-tenant-id="${id}"] input[form="bulk-decide"]`).check();
+  const bulk = page.locator("#bulk-decide");
+  await bulk.locator('select[name="decision"]').selectOption("remove");
+  await bulk.locator('input[name="note"]').fill("bulk: no partner sign-in for months");
+  await bulk.getByRole("button", { name: "Decide the selected" }).click();
+  await expect(summary).toHaveAttribute("data-removals", "3");
+
+  // A second admin approves them and executes: the confirmation names both counts.
+  const casey = await secondAdmin(browser, baseURL, true);
+  await signIn(casey.page, CASEY, `/reviews/${reviewId}`);
+  await expect(casey.page.locator("#app")).toHaveAttribute("data-hydrated", "true");
+  for (const id of ticked) {
+    const row = casey.page.locator(`tr[data-tenant-id="${id}"]`);
+    await row.locator("form.approve").getByRole("button", { name: "Approve removal" }).click();
+    await expect(row).toHaveAttribute("data-ready", "true");
+  }
+  const undecided = (total - 3).toLocaleString("en-US");
+  const confirm = casey.page.locator("#execute-review label.confirm");
+  await expect(confirm).toContainText("3 customers lose DAP now");
+  await expect(confirm).toContainText(`${undecided} still undecided keep it, and the review stays open for them`);
+  await casey.page.locator('#execute-review input[name="confirm"]').check();
+  await casey.page.locator("#execute-review").getByRole("button", { name: "Remove DAP from 3 customers" }).click();
+  await expect(casey.page).toHaveURL(/\/jobs\/[0-9a-f-]{36}$/);
+  await expect(casey.page.locator("#job-progress")).toHaveAttribute("data-finished", "true", { timeout: 30_000 });
+  await expect(casey.page.locator("#job-progress")).toHaveAttribute("data-done", "3");
+
+  // The review is still open for the undecided; the removed ones are final.
+  await page.reload();
+  await expect(summary).toHaveAttribute("data-open", "true");
+  await expect(summary).toHaveAttribute("data-executed", "3");
+  await expect(page.locator("#review-executed")).toContainText(`the review stays open for the ${undecided} undecided`);
+  for (const id of ticked) await expect(page.locator(`tr[data-tenant-id="${id}"] form.decide`)).toHaveCount(0);
+  await page.getByRole("link", { name: "Undecided only" }).click();
+  await expect(page.locator("#review-pager")).toHaveAttribute("data-matching", String(total - 3));
+  await expect(page.locator("form.decide").first()).toBeVisible();
+  await casey.context.close();
+});
