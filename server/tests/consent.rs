@@ -234,6 +234,10 @@ async fn applications_granted_before_are_offered_by_name_and_grants_by_resource(
         "grants by resource name"
     );
     assert!(html.contains("Exchange Online: Exchange.Manage"));
+    assert!(
+        html.contains(&format!("granted by {ADMIN_UPN} at <time datetime=")),
+        "the time of the grant in the one format, with its zone"
+    );
     // The bulk form offers it too.
     let (_, bulk) = server.page(&client, "/jobs/new?dap=on").await;
     assert!(bulk.contains(&format!(r#"<option value="{APP}" label="Contoso CPV">"#)));

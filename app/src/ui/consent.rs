@@ -1,6 +1,7 @@
 //! The CPV consent panel of a customer: what the dashboard granted, a grant form with presets,
 //! one-click revoke with an Undo offered for a few seconds.
 
+use super::format::When;
 use super::{ErrorPanel, NotAllowed, Submit};
 use crate::api::consent::{fetch_consents, GrantConsent, RestoreConsent, RevokeConsent};
 use crate::model::access::Permission;
@@ -169,13 +170,20 @@ fn ConsentTable(
                         let active = r.is_active();
                         let pending = r.pending_action.is_some();
                         let status = match (&r.pending_action, &r.revoked_by, &r.revoked_at) {
-                            (Some(action), _, _) => format!(
-                                "{action} sent by {} at {}, outcome unknown until Partner Center's answer is recorded (grant or revoke again to settle it)",
-                                r.pending_by.clone().unwrap_or_default(),
-                                r.pending_since.clone().unwrap_or_default(),
-                            ),
-                            (None, Some(by), Some(at)) => format!("revoked by {by}, {at}"),
-                            _ => format!("granted by {}, {}", r.granted_by, r.granted_at),
+                            (Some(action), _, _) => view! {
+                                {format!("{action} sent by {} at ", r.pending_by.clone().unwrap_or_default())}
+                                <When at=r.pending_since.clone().unwrap_or_default() />
+                                ", outcome unknown until Partner Center's answer is recorded (grant or revoke again to settle it)"
+                            }
+                            .into_any(),
+                            (None, Some(by), Some(at)) => {
+                                view! { {format!("revoked by {by} at ")} <When at=at.clone() /> }.into_any()
+                            }
+                            _ => view! {
+                                {format!("granted by {} at ", r.granted_by)}
+                                <When at=r.granted_at.clone() />
+                            }
+                            .into_any(),
                         };
                         let grants = r
                             .grants
