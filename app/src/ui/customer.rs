@@ -225,7 +225,7 @@ fn DirectoryView(directory: CustomerDirectory, can_operate: bool) -> impl IntoVi
             } else {
                 view! { <NotAllowed permission=Permission::Operate /> }.into_any()
             }}
-            <table class="roles">
+            <table class="roles" tabindex="0">
                 <thead>
                     <tr>
                         <th scope="col">"Role"</th>
@@ -253,7 +253,7 @@ fn DirectoryView(directory: CustomerDirectory, can_operate: bool) -> impl IntoVi
         <ConsentPanel customer_tenant_id=directory.customer_tenant_id.clone() can_operate />
         <section class="panel">
             <h2>"Users"</h2>
-            <table class="users">
+            <table class="users" tabindex="0">
                 <thead>
                     <tr>
                         <th scope="col">"Name"</th>

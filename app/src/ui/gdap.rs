@@ -67,7 +67,7 @@ fn GdapView(gdap: CustomerGdap) -> impl IntoView {
         view! { <p class="muted">"No GDAP relationship with this customer."</p> }.into_any()
     } else {
         view! {
-            <table class="gdap">
+            <table class="gdap" tabindex="0">
                 <thead>
                     <tr>
                         <th scope="col">"Relationship"</th>
