@@ -111,6 +111,7 @@ impl TestServer {
                 sim_config.partner_center_base(),
             );
             vars.insert("DASHBOARD_ADMIN_API_URL", sim_config.admin_api_base());
+            vars.insert("DASHBOARD_GRAPH_URL", sim_config.graph_base());
             vars.insert(
                 "DASHBOARD_TOKEN_ENCRYPTION_KEY",
                 processes::TOKEN_KEY.to_string(),
