@@ -1,7 +1,7 @@
 import AxeBuilder from "@axe-core/playwright";
 import { expect, test, type Page } from "@playwright/test";
 
-import { APP, AVERY } from "./support";
+import { APP, AVERY, callServerFunction } from "./support";
 
 // WCAG 2.1 A and AA, as axe-core tags them.
 const WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
@@ -10,21 +10,14 @@ const WIDTHS = [
   { name: "phone", width: 390, height: 844 },
 ];
 
-async function post(page: Page, fn: string, form: Record<string, string>): Promise<string> {
-  const headers = { Origin: new URL(page.url()).origin, Accept: "application/json" };
-  const response = await page.request.post(`/api/${fn}`, { headers, form, maxRedirects: 0 });
-  const body = await response.text();
-  if (response.status() !== 200) throw new Error(`${fn}: ${response.status()} ${body}`);
-  return JSON.parse(body);
-}
 
 /** Every page of the dashboard, with a customer, a review, a job and a report to show. */
 async function everyPage(page: Page): Promise<string[]> {
   await page.goto(`/login?login_hint=${AVERY}&return_to=/customers`);
   await expect(page).toHaveURL(/\/customers$/);
   const customer = (await page.locator("tr[data-tenant-id]").first().getAttribute("data-tenant-id")) as string;
-  const review = await post(page, "start_review", { filter: "dap=on&stale=90", title: "" });
-  const job = await post(page, "start_consent_job", {
+  const review = await callServerFunction<string>(page, "start_review", { filter: "dap=on&stale=90", title: "" });
+  const job = await callServerFunction<string>(page, "start_consent_job", {
     filter: `q=${customer}`,
     action: "grant",
     application_id: APP,
@@ -32,7 +25,7 @@ async function everyPage(page: Page): Promise<string[]> {
     preset_graph: "on",
     confirm: "on",
   });
-  const report = await post(page, "start_role_report", { filter: `q=${customer}` });
+  const report = await callServerFunction<string>(page, "start_role_report", { filter: `q=${customer}` });
   return [
     "/",
     "/customers",

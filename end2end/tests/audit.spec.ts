@@ -1,14 +1,7 @@
-import { expect, test, type Page } from "@playwright/test";
+import { expect, test } from "@playwright/test";
 
-import { AVERY, syncNow } from "./support";
+import { AVERY, callServerFunction, syncNow } from "./support";
 
-async function post(page: Page, fn: string, form: Record<string, string>): Promise<string> {
-  const headers = { Origin: new URL(page.url()).origin, Accept: "application/json" };
-  const response = await page.request.post(`/api/${fn}`, { headers, form, maxRedirects: 0 });
-  const body = await response.text();
-  if (response.status() !== 200) throw new Error(`${fn}: ${response.status()} ${body}`);
-  return JSON.parse(body);
-}
 
 for (const javaScriptEnabled of [true, false]) {
   test.describe(javaScriptEnabled ? "hydrated" : "without JavaScript", () => {
@@ -20,8 +13,8 @@ for (const javaScriptEnabled of [true, false]) {
       await expect(page).toHaveURL(/\/audit$/);
       // A review of every DAP customer, all kept in one action: one audit entry per decision.
       await syncNow(page);
-      const review = await post(page, "start_review", { filter: "dap=on", title: "Audit paging" });
-      await post(page, "decide_many", { review, decision: "keep", note: "", all_matching: "on", show: "" });
+      const review = await callServerFunction<string>(page, "start_review", { filter: "dap=on", title: "Audit paging" });
+      await callServerFunction(page, "decide_many", { review, decision: "keep", note: "", all_matching: "on", show: "" });
 
       await page.goto("/audit");
       await expect(page.locator("#app")).toHaveAttribute("data-hydrated", String(javaScriptEnabled));

@@ -89,8 +89,14 @@ async fn first_steps_hidden(state: &AppState, user: &SessionUser) -> Result<bool
     .bind(FIRST_STEPS)
     .fetch_optional(&state.storage.pool)
     .await
-    .map_err(read_failed)?;
+    .map_err(hints_failed)?;
     Ok(hidden.is_some())
+}
+
+fn hints_failed(error: sqlx::Error) -> AppError {
+    AppError::Internal(format!(
+        "the hidden explanations could not be read or stored: {error}"
+    ))
 }
 
 /// Hides the customers page's "what to do first" for this admin, in every browser.
@@ -104,7 +110,7 @@ pub async fn hide_first_steps(state: &AppState, user: &SessionUser) -> Result<()
     .bind(super::storage::now_ms())
     .execute(&state.storage.pool)
     .await
-    .map_err(|e| AppError::Internal(format!("storing a hidden explanation failed: {e}")))?;
+    .map_err(hints_failed)?;
     Ok(())
 }
 
