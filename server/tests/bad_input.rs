@@ -335,6 +335,7 @@ async fn tokens_held(state: &AppState) -> BTreeSet<String> {
         ] {
             if let Ok(token) = state.tokens.access_token(&user_key, audience).await {
                 let request = token
+                    .bearer()
                     .authorize(reqwest::Client::new().get("http://127.0.0.1/"))
                     .build()
                     .unwrap();

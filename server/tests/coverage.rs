@@ -59,19 +59,7 @@ async fn exported(
 
 async fn sync_and_wait(server: &TestServer, client: &reqwest::Client) {
     assert_eq!(server.call(client, "start_sync").await.status(), 200);
-    for _ in 0..600 {
-        let status: Value = server
-            .call(client, "sync_status")
-            .await
-            .json()
-            .await
-            .unwrap();
-        if status["running"].is_null() {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("the sync did not finish");
+    server.wait_for_sync(client).await;
 }
 
 #[tokio::test]

@@ -10,7 +10,6 @@ mod common;
 use common::{Options, TestServer, ADMIN_UPN, APPROVER_UPN};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
-use std::time::Duration;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -206,27 +205,11 @@ async fn the_export_is_gzipped_for_clients_that_accept_it_and_pages_are_not() {
     assert!(page.headers().get("content-encoding").is_none());
 }
 
-async fn wait_for_sync(server: &TestServer, client: &reqwest::Client) -> Value {
-    for _ in 0..200 {
-        let status: Value = server
-            .call(client, "sync_status")
-            .await
-            .json()
-            .await
-            .unwrap();
-        if status["running"].is_null() {
-            return status;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the sync did not finish");
-}
-
 #[tokio::test]
 async fn a_failed_sync_keeps_the_last_good_snapshot_and_a_later_one_replaces_it() {
     let server = TestServer::start().await;
     let (client, _) = server.sign_in(ADMIN_UPN).await;
-    let before = wait_for_sync(&server, &client).await;
+    let before = server.wait_for_sync(&client).await;
     let snapshot_id = before["snapshot"]["id"].as_str().unwrap().to_string();
 
     server.simulator.set_faults(simulator::FaultConfig {
@@ -236,7 +219,7 @@ async fn a_failed_sync_keeps_the_last_good_snapshot_and_a_later_one_replaces_it(
     });
     let started = server.call(&client, "start_sync").await;
     assert_eq!(started.status(), 200);
-    let failed = wait_for_sync(&server, &client).await;
+    let failed = server.wait_for_sync(&client).await;
     let message = failed["last_failure"]["message"].as_str().unwrap();
     assert!(message.contains("after 4 attempts"), "{message}");
     assert!(failed["last_failure"]["correlation_id"].is_string());
@@ -253,7 +236,7 @@ async fn a_failed_sync_keeps_the_last_good_snapshot_and_a_later_one_replaces_it(
         .simulator
         .set_faults(simulator::FaultConfig::default());
     server.call(&client, "start_sync").await;
-    let done = wait_for_sync(&server, &client).await;
+    let done = server.wait_for_sync(&client).await;
     assert!(done["last_failure"].is_null());
     assert_ne!(done["snapshot"]["id"], snapshot_id.as_str(), "new snapshot");
     assert_eq!(done["snapshot"]["customer_count"], 300);

@@ -437,3 +437,53 @@ async fn a_newer_sign_in_stored_during_a_renewal_is_kept() {
     // Compared without printing: the stored value is a sealed refresh token.
     assert!(stored == newer, "the renewal overwrote the newer sign-in");
 }
+
+/// The next `count` calls whose path holds `path` answer 401, as a service does for a token
+/// that lapsed on its way or that Continuous Access Evaluation ended early.
+fn token_refusals(path: &str, count: u64) -> FaultConfig {
+    FaultConfig {
+        error_rates: std::collections::BTreeMap::from([(401, 1.0)]),
+        path_contains: Some(path.into()),
+        max_faults: Some(count),
+        ..FaultConfig::default()
+    }
+}
+
+#[tokio::test]
+async fn a_refused_access_token_is_renewed_once_for_partner_center_and_graph() {
+    let server = TestServer::start().await;
+    let (client, _) = server.sign_in(ADMIN_UPN).await;
+    server.wait_for_sync(&client).await;
+    let state = server.sim_state().await;
+    let customer = state["customers"][0]["customerTenantId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let args = [("customer_tenant_id", customer.as_str())];
+    for (path, function) in [
+        ("directoryroles", "customer_directory"),
+        ("tenantRelationships", "customer_gdap"),
+    ] {
+        server.simulator.set_faults(token_refusals(path, 1));
+        let response = server.call_with(&client, function, &args).await;
+        let status = response.status();
+        assert_eq!(
+            status,
+            200,
+            "{function}: {}",
+            response.text().await.unwrap()
+        );
+
+        // Refused again with the renewed token: no loop, the admin is asked to sign in.
+        server.simulator.set_faults(token_refusals(path, 2));
+        let (status, error) = error_of(server.call_with(&client, function, &args).await).await;
+        assert_eq!(status, 401, "{function}: {error:?}");
+        assert!(
+            matches!(error, AppError::SignInRequired { .. }),
+            "{function}: {error:?}"
+        );
+        server.simulator.set_faults(FaultConfig::default());
+        let later = server.call_with(&client, function, &args).await;
+        assert_eq!(later.status(), 200, "{function} works again");
+    }
+}

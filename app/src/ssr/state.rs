@@ -76,11 +76,7 @@ impl AppState {
             endpoints.redirect_url.clone(),
             endpoints.partner_tenant_id.clone(),
         ));
-        let tokens = Arc::new(TokenBroker::new(
-            authority.clone(),
-            storage.clone(),
-            Sealer::new(&key),
-        ));
+        let tokens = TokenBroker::new(authority.clone(), storage.clone(), Sealer::new(&key));
         let graph = GraphClient::new(http.clone(), endpoints.graph_url.clone());
         let partner_center = PartnerCenterClient::new(
             http,

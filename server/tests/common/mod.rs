@@ -207,6 +207,19 @@ impl TestServer {
         (client, response)
     }
 
+    /// Waits until no sync runs for `client`'s admin; returns the last `sync_status`.
+    pub async fn wait_for_sync(&self, client: &reqwest::Client) -> serde_json::Value {
+        for _ in 0..600 {
+            let status: serde_json::Value =
+                self.call(client, "sync_status").await.json().await.unwrap();
+            if status["running"].is_null() {
+                return status;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the sync did not finish");
+    }
+
     /// Calls a server function the way the hydrated page does (form-encoded POST).
     /// Calls a server function without arguments, as the hydrated app does.
     pub async fn call(&self, client: &reqwest::Client, function: &str) -> reqwest::Response {

@@ -8,17 +8,78 @@ use crate::ssr::storage::Storage;
 use crate::ssr::telemetry::{self, Api};
 use oauth2::{RefreshToken, RequestTokenError, Scope, TokenResponse};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 /// A bearer token for one audience. It can only be attached to a request: it has no getter and
 /// its `Debug` is redacted, so it cannot end up in HTML, JSON or logs by accident.
+///
+/// Clones share one slot: when the resource refuses the token (401), [`AccessToken::renew_refused`]
+/// puts a newly redeemed one there, and every holder (a sync's pages, a job's items) sends that.
 #[derive(Clone)]
-pub struct AccessToken(Arc<str>);
+pub struct AccessToken(Arc<Held>);
 
-impl AccessToken {
+struct Held {
+    current: parking_lot::RwLock<Bearer>,
+    broker: Weak<TokenBroker>,
+    user_key: String,
+    audience: String,
+}
+
+/// The token value one request carried: what a refusal names when asking for a renewal.
+#[derive(Clone)]
+pub struct Bearer(Arc<str>);
+
+impl Bearer {
     pub fn authorize(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         request.bearer_auth(&*self.0)
+    }
+}
+
+impl std::fmt::Debug for Bearer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Bearer(<redacted>)")
+    }
+}
+
+impl AccessToken {
+    /// The token to send now.
+    pub fn bearer(&self) -> Bearer {
+        self.0.current.read().clone()
+    }
+
+    /// After the resource refused `refused` with a 401 (not the MFA refusal): a token can lapse
+    /// between the cache check and its arrival (`exp` counts whole seconds, clocks drift), or
+    /// Continuous Access Evaluation ends it early. Redeems a new one once, unless another holder
+    /// already did; true when there is a different token to send. A refused renewal keeps the
+    /// caller's refusal, which asks the admin to sign in again.
+    pub async fn renew_refused(&self, refused: &Bearer) -> bool {
+        if self.0.current.read().0 != refused.0 {
+            return true;
+        }
+        let Some(broker) = self.0.broker.upgrade() else {
+            return false;
+        };
+        broker.discard(&self.0.user_key, &self.0.audience, refused);
+        match broker
+            .access_token(&self.0.user_key, &self.0.audience)
+            .await
+        {
+            Ok(renewed) => {
+                let renewed = renewed.bearer();
+                let changed = renewed.0 != refused.0;
+                *self.0.current.write() = renewed;
+                tracing::info!(
+                    audience = self.0.audience,
+                    "the service refused the access token; renewed it for one more try"
+                );
+                changed
+            }
+            Err(error) => {
+                tracing::warn!(%error, "the service refused the access token and renewing it failed");
+                false
+            }
+        }
     }
 }
 
@@ -34,6 +95,8 @@ struct CachedToken {
 }
 
 pub struct TokenBroker {
+    /// Handed to the tokens it issues, so a refused one can ask for its renewal.
+    this: Weak<TokenBroker>,
     authority: Arc<Authority>,
     storage: Storage,
     sealer: Sealer,
@@ -50,15 +113,16 @@ fn refresh_margin(lifetime: Duration) -> Duration {
 }
 
 impl TokenBroker {
-    pub fn new(authority: Arc<Authority>, storage: Storage, sealer: Sealer) -> Self {
-        TokenBroker {
+    pub fn new(authority: Arc<Authority>, storage: Storage, sealer: Sealer) -> Arc<Self> {
+        Arc::new_cyclic(|this| TokenBroker {
+            this: this.clone(),
             authority,
             storage,
             sealer,
             cache: Mutex::new(HashMap::new()),
             redeem_locks: Mutex::new(HashMap::new()),
             refusals: Mutex::new(HashMap::new()),
-        }
+        })
     }
 
     /// Keeps a freshly issued refresh token (sealed), the app roles of the verified id token
@@ -154,14 +218,44 @@ impl TokenBroker {
         Ok(locks.entry(user_key.to_string()).or_default().clone())
     }
 
-    fn remember(&self, user_key: &str, audience: &str, token: &str, lifetime: Duration) {
+    fn issue(&self, user_key: &str, audience: &str, token: &str) -> AccessToken {
+        AccessToken(Arc::new(Held {
+            current: parking_lot::RwLock::new(Bearer(Arc::from(token))),
+            broker: self.this.clone(),
+            user_key: user_key.to_string(),
+            audience: audience.to_string(),
+        }))
+    }
+
+    /// Drops the cached token for `audience` if it is still the refused one.
+    fn discard(&self, user_key: &str, audience: &str, refused: &Bearer) {
+        if let Ok(mut cache) = self.cache.lock() {
+            let key = (user_key.to_string(), audience.to_string());
+            if cache
+                .get(&key)
+                .is_some_and(|cached| cached.token.bearer().0 == refused.0)
+            {
+                cache.remove(&key);
+            }
+        }
+    }
+
+    fn remember(
+        &self,
+        user_key: &str,
+        audience: &str,
+        token: &str,
+        lifetime: Duration,
+    ) -> AccessToken {
+        let issued = self.issue(user_key, audience, token);
         let cached = CachedToken {
-            token: AccessToken(Arc::from(token)),
+            token: issued.clone(),
             refresh_after: Instant::now() + lifetime.saturating_sub(refresh_margin(lifetime)),
         };
         if let Ok(mut cache) = self.cache.lock() {
             cache.insert((user_key.to_string(), audience.to_string()), cached);
         }
+        issued
     }
 
     fn cached(&self, user_key: &str, audience: &str) -> Option<AccessToken> {
@@ -311,9 +405,12 @@ impl TokenBroker {
             }
         }
         let lifetime = response.expires_in().unwrap_or(Duration::from_secs(300));
-        let token = response.access_token().secret();
-        self.remember(user_key, audience, token, lifetime);
-        Ok(AccessToken(Arc::from(token.as_str())))
+        Ok(self.remember(
+            user_key,
+            audience,
+            response.access_token().secret(),
+            lifetime,
+        ))
     }
 
     /// The app roles of an id token returned at refresh, verified like at sign-in (without the
@@ -602,7 +699,13 @@ mod tests {
 
     #[test]
     fn access_token_debug_is_redacted() {
-        let token = AccessToken(Arc::from("eyJhbGciOi.secret"));
+        let token = AccessToken(Arc::new(Held {
+            current: parking_lot::RwLock::new(Bearer(Arc::from("eyJhbGciOi.secret"))),
+            broker: Weak::new(),
+            user_key: "key".into(),
+            audience: "https://api.partnercenter.microsoft.com".into(),
+        }));
         assert!(!format!("{token:?}").contains("secret"));
+        assert!(!format!("{:?}", token.bearer()).contains("secret"));
     }
 }

@@ -352,30 +352,42 @@ impl GraphClient {
         token: &AccessToken,
         url: Url,
     ) -> Result<(GraphPage<T>, GraphCall), GraphError> {
-        let client_request_id = Guid::new_v4();
         let host = url.host_str().unwrap_or_default().to_string();
         let operation = telemetry::operation("GET", &url, &[&self.base]);
-        let started = std::time::Instant::now();
-        let sent = token
-            .authorize(self.http.get(url))
-            .header("Accept", "application/json")
-            .header("client-request-id", client_request_id.to_string())
-            .header("return-client-request-id", "true")
-            .send()
-            .await;
-        let status = telemetry::upstream_answer(Api::Graph, &operation, &sent, started);
-        let response = sent.map_err(|e| transport_error(host.clone(), &e))?;
-        let request_id = header(&response, "request-id");
-        tracing::debug!(
-            operation,
-            status = status.unwrap_or_default(),
-            %client_request_id,
-            request_id = request_id.as_deref().unwrap_or("-"),
-            "Graph call"
-        );
-        if !response.status().is_success() {
-            return Err(status_error(response, client_request_id, request_id).await);
-        }
+        let mut renewed = false;
+        let (response, client_request_id, request_id) = loop {
+            let client_request_id = Guid::new_v4();
+            let started = std::time::Instant::now();
+            let bearer = token.bearer();
+            let sent = bearer
+                .authorize(self.http.get(url.clone()))
+                .header("Accept", "application/json")
+                .header("client-request-id", client_request_id.to_string())
+                .header("return-client-request-id", "true")
+                .send()
+                .await;
+            let status = telemetry::upstream_answer(Api::Graph, &operation, &sent, started);
+            let response = sent.map_err(|e| transport_error(host.clone(), &e))?;
+            let request_id = header(&response, "request-id");
+            tracing::debug!(
+                operation,
+                status = status.unwrap_or_default(),
+                %client_request_id,
+                request_id = request_id.as_deref().unwrap_or("-"),
+                "Graph call"
+            );
+            if response.status().is_success() {
+                break (response, client_request_id, request_id);
+            }
+            let refused = response.status() == reqwest::StatusCode::UNAUTHORIZED;
+            let error = status_error(response, client_request_id, request_id).await;
+            // A lapsed or revoked token: one more read with a renewed one.
+            if refused && !renewed && token.renew_refused(&bearer).await {
+                renewed = true;
+                continue;
+            }
+            return Err(error);
+        };
         let call = GraphCall {
             client_request_id,
             request_id,

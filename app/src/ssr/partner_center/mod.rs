@@ -82,6 +82,12 @@ impl UpstreamError {
             _ => None,
         }
     }
+
+    /// A 401 for the token itself (lapsed, revoked), which a renewed token can fix; the MFA
+    /// refusal needs a new sign-in instead.
+    pub fn refuses_the_token(&self) -> bool {
+        self.status() == Some(401) && !self.is_mfa_required()
+    }
 }
 
 impl From<UpstreamError> for AppError {
@@ -524,38 +530,49 @@ impl PartnerCenterClient {
             &url,
             &[&self.partner_center_url, &self.admin_api_url],
         );
-        let started = std::time::Instant::now();
-        let mut request = token
-            .authorize(self.http.request(method, url))
-            .header("Accept", "application/json")
-            .header("MS-RequestId", ids.request_id.to_string())
-            .header("MS-CorrelationId", ids.correlation_id.to_string())
-            .header("X-Locale", "en-US");
-        for (name, value) in extra_headers {
-            request = request.header(name, value);
+        let mut renewed = false;
+        loop {
+            let bearer = token.bearer();
+            let started = std::time::Instant::now();
+            let mut request = bearer
+                .authorize(self.http.request(method.clone(), url.clone()))
+                .header("Accept", "application/json")
+                .header("MS-RequestId", ids.request_id.to_string())
+                .header("MS-CorrelationId", ids.correlation_id.to_string())
+                .header("X-Locale", "en-US");
+            for (name, value) in extra_headers {
+                request = request.header(name, value);
+            }
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let sent = request.send().await;
+            let status = telemetry::upstream_answer(Api::PartnerCenter, &operation, &sent, started);
+            telemetry::record_correlation_id(&ids.correlation_id);
+            tracing::debug!(
+                operation,
+                status = status.unwrap_or_default(),
+                ms_request_id = %ids.request_id,
+                ms_correlation_id = %ids.correlation_id,
+                "Partner Center call"
+            );
+            let response = sent.map_err(|e| UpstreamError::Transport {
+                host: host.clone(),
+                detail: describe_reqwest_error(&e),
+                timeout: e.is_timeout(),
+            })?;
+            if response.status().is_success() {
+                return Ok(response);
+            }
+            let error = status_error(response, ids).await;
+            // A refused token did nothing upstream, so the same request (same MS-RequestId)
+            // goes once more with a renewed one.
+            if error.refuses_the_token() && !renewed && token.renew_refused(&bearer).await {
+                renewed = true;
+                continue;
+            }
+            return Err(error);
         }
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let sent = request.send().await;
-        let status = telemetry::upstream_answer(Api::PartnerCenter, &operation, &sent, started);
-        telemetry::record_correlation_id(&ids.correlation_id);
-        tracing::debug!(
-            operation,
-            status = status.unwrap_or_default(),
-            ms_request_id = %ids.request_id,
-            ms_correlation_id = %ids.correlation_id,
-            "Partner Center call"
-        );
-        let response = sent.map_err(|e| UpstreamError::Transport {
-            host: host.clone(),
-            detail: describe_reqwest_error(&e),
-            timeout: e.is_timeout(),
-        })?;
-        if response.status().is_success() {
-            return Ok(response);
-        }
-        Err(status_error(response, ids).await)
     }
 }
 
