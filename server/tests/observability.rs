@@ -133,6 +133,50 @@ async fn one_access_line_per_request_with_its_request_id() {
     assert!(!lines[0].contains(ADMIN_UPN), "{}", lines[0]);
 }
 
+/// The browser learns only a reference; the log line with that reference holds the database's
+/// own words and where in the code the query ran.
+#[tokio::test]
+async fn a_failure_in_the_database_answers_with_a_reference_the_log_explains() {
+    common::logs::keep_all();
+    let server = TestServer::start().await;
+    let (admin, _) = server.sign_in(ADMIN_UPN).await;
+    sqlx::query("ALTER TABLE reviews RENAME TO reviews_elsewhere")
+        .execute(&server.state.storage.pool)
+        .await
+        .unwrap();
+
+    let response = server.call(&admin, "reviews").await;
+    assert_eq!(response.status(), 500);
+    let body = response.text().await.unwrap();
+    let error: app::error::AppError = serde_json::from_str(&body).unwrap();
+    let app::error::AppError::Internal(message) = &error else {
+        panic!("expected an internal error, got {error:?}");
+    };
+    let reference = message
+        .split("reference ")
+        .nth(1)
+        .and_then(|rest| rest.get(..12))
+        .unwrap_or_else(|| panic!("no reference in {message}"));
+    for detail in ["no such table", "SELECT", "sqlx", "reviews.rs"] {
+        assert!(
+            !body.contains(detail),
+            "{detail} reached the browser: {body}"
+        );
+    }
+
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let logs = without_colours(&common::logs::kept());
+    let line = logs
+        .lines()
+        .find(|line| line.contains(reference) && line.contains("internal error"))
+        .unwrap_or_else(|| panic!("no log line names {reference}"));
+    assert!(line.contains("no such table: reviews"), "{line}");
+    assert!(
+        line.contains("app/src/ssr/reviews.rs:"),
+        "the line says where the query ran: {line}"
+    );
+}
+
 #[tokio::test]
 async fn job_items_log_under_their_job_admin_and_upstream_ids() {
     common::logs::keep_all();

@@ -284,10 +284,6 @@ fn with_filters<'q>(
     query
 }
 
-fn read_failed(error: sqlx::Error) -> AppError {
-    AppError::Internal(format!("reading the audit log failed: {error}"))
-}
-
 /// One page of the entries matching `query`, newest first, from its cursor on, with where it
 /// stands among them: keyset paging, so a page costs the same however deep it is.
 pub async fn page(
@@ -309,11 +305,10 @@ pub async fn page(
         .bind(cursor_at)
         .bind(&cursor_id)
         .fetch_one(&storage.pool)
-        .await
-        .map_err(read_failed)?;
-    let total: i64 = counts.try_get("total").map_err(read_failed)?;
+        .await?;
+    let total: i64 = counts.try_get("total")?;
     let skipped: i64 = if cursor.is_some() {
-        counts.try_get("skipped").map_err(read_failed)?
+        counts.try_get("skipped")?
     } else {
         0
     };
@@ -330,13 +325,8 @@ pub async fn page(
         .bind(&cursor_id)
         .bind(i64::try_from(size + 1).unwrap_or(i64::MAX))
         .fetch_all(&storage.pool)
-        .await
-        .map_err(read_failed)?;
-    let mut rows = rows
-        .iter()
-        .map(row_of)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(read_failed)?;
+        .await?;
+    let mut rows = rows.iter().map(row_of).collect::<Result<Vec<_>, _>>()?;
     let older = (rows.len() > size).then(|| {
         rows.truncate(size);
         rows.last()
@@ -363,12 +353,12 @@ pub async fn list_all(storage: &Storage, query: &AuditQuery) -> Result<Vec<Audit
     );
     let rows = with_filters(&sql, &text, &range)
         .fetch_all(&storage.pool)
-        .await
-        .map_err(read_failed)?;
-    rows.iter()
+        .await?;
+    let entries = rows
+        .iter()
         .map(|row| row_of(row).map(|(_, row)| row))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(read_failed)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(entries)
 }
 
 fn row_of(row: &sqlx::any::AnyRow) -> Result<(i64, AuditRow), sqlx::Error> {

@@ -51,10 +51,6 @@ impl Work {
     }
 }
 
-fn db(error: sqlx::Error) -> AppError {
-    AppError::Internal(format!("background work storage failed: {error}"))
-}
-
 fn lease_ms() -> i64 {
     i64::try_from(LEASE.as_millis()).unwrap_or(10_000)
 }
@@ -143,8 +139,7 @@ pub async fn claim_available(
         .bind(instance)
         .bind(lease_ms())
         .fetch_all(&storage.pool)
-        .await
-        .map_err(db)?;
+        .await?;
     Ok(rows
         .into_iter()
         .map(|(id, fence)| Claim { id, fence })
@@ -214,8 +209,7 @@ pub async fn renew(storage: &Storage, lease: &Lease) -> Result<bool, AppError> {
         .bind(&lease.id)
         .bind(lease.fence)
         .execute(&storage.pool)
-        .await
-        .map_err(db)?
+        .await?
         .rows_affected()
         == 1)
 }
@@ -230,9 +224,8 @@ pub async fn release(state: &AppState, lease: &Lease) -> Result<(), AppError> {
         .bind(&lease.id)
         .bind(lease.fence)
         .execute(&state.storage.pool)
-        .await
-        .map_err(db)
-        .map(drop)
+        .await?;
+    Ok(())
 }
 
 /// Renews the lease every second until dropped. The first renewal that fails or finds the row

@@ -27,10 +27,6 @@ pub fn needed_roles(granting: bool) -> String {
     format!("{verb} consent needs one of the GDAP roles {CONSENT_ROLES} in this customer.")
 }
 
-fn db(error: sqlx::Error) -> AppError {
-    AppError::Internal(format!("consent storage failed: {error}"))
-}
-
 /// Partner Center refuses a second grant with "Permission entry already exists": the consent
 /// is in place, which is what the admin asked for.
 pub fn already_exists(error: &UpstreamError) -> bool {
@@ -81,7 +77,7 @@ pub async fn grant(
     let ids = CallIds::new(Guid::new_v4());
     entry = entry.call(&ids);
     let existed = record_of(state, customer, application).await?.is_some();
-    let mut tx = state.storage.pool.begin().await.map_err(db)?;
+    let mut tx = state.storage.pool.begin().await?;
     mark_grant_pending(
         &mut tx,
         customer,
@@ -91,8 +87,8 @@ pub async fn grant(
         &user.upn,
     )
     .await?;
-    let attempt = audit::begin(&mut *tx, &entry).await.map_err(db)?;
-    tx.commit().await.map_err(db)?;
+    let attempt = audit::begin(&mut *tx, &entry).await?;
+    tx.commit().await?;
 
     let pc = &state.partner_center;
     let url = grant_url(pc, customer);
@@ -102,14 +98,12 @@ pub async fn grant(
     if already {
         entry = entry.succeeded_with_note("already consented");
     }
-    let mut tx = state.storage.pool.begin().await.map_err(db)?;
+    let mut tx = state.storage.pool.begin().await?;
     if let (Err(error), false) = (result, already) {
         // Not granted: the record returns to what it was before the attempt.
         clear_pending(&mut tx, customer, application, existed).await?;
-        audit::complete(&mut tx, &attempt, &entry)
-            .await
-            .map_err(db)?;
-        tx.commit().await.map_err(db)?;
+        audit::complete(&mut tx, &attempt, &entry).await?;
+        tx.commit().await?;
         return Err(AppError::from(error).explain_forbidden(&needed_roles(true)));
     }
     store_grant(
@@ -121,10 +115,8 @@ pub async fn grant(
         &user.upn,
     )
     .await?;
-    audit::complete(&mut tx, &attempt, &entry)
-        .await
-        .map_err(db)?;
-    tx.commit().await.map_err(db)?;
+    audit::complete(&mut tx, &attempt, &entry).await?;
+    tx.commit().await?;
     record_of(state, customer, application)
         .await?
         .ok_or_else(|| AppError::Internal("the consent record vanished".into()))
@@ -156,8 +148,7 @@ async fn mark_grant_pending(
     .bind(by)
     .bind(now_ms())
     .execute(&mut **tx)
-    .await
-    .map_err(db)?;
+    .await?;
     Ok(())
 }
 
@@ -177,8 +168,7 @@ async fn mark_revoke_pending(
     .bind(customer.to_string())
     .bind(application.to_string())
     .execute(&mut **tx)
-    .await
-    .map_err(db)?;
+    .await?;
     Ok(())
 }
 
@@ -200,8 +190,7 @@ async fn clear_pending(
         .bind(customer.to_string())
         .bind(application.to_string())
         .execute(&mut **tx)
-        .await
-        .map_err(db)?;
+        .await?;
     Ok(())
 }
 
@@ -254,8 +243,7 @@ pub async fn store_grant(
     .bind(granted_by)
     .bind(now_ms())
     .execute(&mut **tx)
-    .await
-    .map_err(db)?;
+    .await?;
     Ok(())
 }
 
@@ -276,8 +264,7 @@ pub async fn store_revoke(
     .bind(customer.to_string())
     .bind(application.to_string())
     .execute(&mut **tx)
-    .await
-    .map_err(db)?;
+    .await?;
     Ok(())
 }
 
@@ -294,10 +281,10 @@ pub async fn revoke(
     let token = token_or_audit(state, user, &entry).await?;
     let ids = CallIds::new(Guid::new_v4());
     entry = entry.call(&ids);
-    let mut tx = state.storage.pool.begin().await.map_err(db)?;
+    let mut tx = state.storage.pool.begin().await?;
     mark_revoke_pending(&mut tx, customer, application, &user.upn).await?;
-    let attempt = audit::begin(&mut *tx, &entry).await.map_err(db)?;
-    tx.commit().await.map_err(db)?;
+    let attempt = audit::begin(&mut *tx, &entry).await?;
+    tx.commit().await?;
 
     let pc = &state.partner_center;
     let url = revoke_url(pc, customer, application);
@@ -308,20 +295,16 @@ pub async fn revoke(
     if absent {
         entry = entry.succeeded_with_note("no consent existed");
     }
-    let mut tx = state.storage.pool.begin().await.map_err(db)?;
+    let mut tx = state.storage.pool.begin().await?;
     if let (Err(error), false) = (result, absent) {
         clear_pending(&mut tx, customer, application, true).await?;
-        audit::complete(&mut tx, &attempt, &entry)
-            .await
-            .map_err(db)?;
-        tx.commit().await.map_err(db)?;
+        audit::complete(&mut tx, &attempt, &entry).await?;
+        tx.commit().await?;
         return Err(AppError::from(error).explain_forbidden(&needed_roles(false)));
     }
     store_revoke(&mut tx, customer, application, &user.upn).await?;
-    audit::complete(&mut tx, &attempt, &entry)
-        .await
-        .map_err(db)?;
-    tx.commit().await.map_err(db)?;
+    audit::complete(&mut tx, &attempt, &entry).await?;
+    tx.commit().await?;
     record_of(state, customer, application)
         .await?
         .ok_or_else(|| AppError::NotFound {
@@ -386,9 +369,8 @@ pub async fn record_of(
     .bind(customer.to_string())
     .bind(application.to_string())
     .fetch_optional(&state.storage.pool)
-    .await
-    .map_err(db)?;
-    row.as_ref().map(record).transpose().map_err(db)
+    .await?;
+    Ok(row.as_ref().map(record).transpose()?)
 }
 
 pub async fn list_for(state: &AppState, customer: Guid) -> Result<Vec<ConsentRecord>, AppError> {
@@ -397,12 +379,9 @@ pub async fn list_for(state: &AppState, customer: Guid) -> Result<Vec<ConsentRec
     ))
     .bind(customer.to_string())
     .fetch_all(&state.storage.pool)
-    .await
-    .map_err(db)?;
-    rows.iter()
-        .map(record)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(db)
+    .await?;
+    let records = rows.iter().map(record).collect::<Result<Vec<_>, _>>()?;
+    Ok(records)
 }
 
 /// The applications the dashboard has granted in any customer, by name, with the configured one.
@@ -412,8 +391,7 @@ pub async fn known_applications(state: &AppState) -> Result<Vec<KnownApplication
          GROUP BY application_id ORDER BY MAX(display_name), application_id LIMIT 100",
     )
     .fetch_all(&state.storage.pool)
-    .await
-    .map_err(db)?;
+    .await?;
     let mut known: Vec<KnownApplication> = named
         .into_iter()
         .map(|(application_id, name)| KnownApplication {
@@ -453,8 +431,7 @@ pub async fn known_name(
     )
     .bind(application.to_string())
     .fetch_optional(&state.storage.pool)
-    .await
-    .map_err(db)?;
+    .await?;
     Ok(known.flatten().unwrap_or_default())
 }
 
@@ -465,8 +442,7 @@ pub async fn consents_per_customer(state: &AppState) -> Result<HashMap<String, u
          WHERE revoked_at_ms IS NULL GROUP BY customer_tenant_id",
     )
     .fetch_all(&state.storage.pool)
-    .await
-    .map_err(db)?;
+    .await?;
     Ok(counts
         .into_iter()
         .map(|(customer, n)| (customer, u32::try_from(n).unwrap_or_default()))

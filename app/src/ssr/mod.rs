@@ -40,6 +40,51 @@ pub fn for_browser(error: AppError) -> AppError {
     }
 }
 
+/// A failed query is internal: its text (SQL, the database's words) and where in the code it ran
+/// are kept for the log, which [`for_browser`] writes with a reference at the one boundary.
+/// `?` passes its own location through, so no call site has to name itself.
+impl From<sqlx::Error> for AppError {
+    #[track_caller]
+    fn from(error: sqlx::Error) -> Self {
+        internal_at("database error", &error)
+    }
+}
+
+/// The session store failed (its database, or a session it cannot decode): internal, like a
+/// failed query.
+impl From<tower_sessions::session::Error> for AppError {
+    #[track_caller]
+    fn from(error: tower_sessions::session::Error) -> Self {
+        internal_at("session store error", &error)
+    }
+}
+
+#[track_caller]
+fn internal_at(what: &str, error: &dyn std::error::Error) -> AppError {
+    let location = std::panic::Location::caller();
+    AppError::Internal(format!(
+        "{what} at {}:{}: {}",
+        location.file(),
+        location.line(),
+        with_sources(error)
+    ))
+}
+
+/// An error's text followed by each of its sources', as far as the chain goes.
+pub fn with_sources(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 /// A fresh 12-character reference that ties what the browser is told to the log line holding
 /// the detail.
 pub fn error_reference() -> String {

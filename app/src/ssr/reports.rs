@@ -29,10 +29,6 @@ use tracing::{field, info_span, Instrument};
 pub const REPORT_CONCURRENCY: usize = 6;
 const ROWS_PER_INSERT: usize = 200;
 
-fn db(error: sqlx::Error) -> AppError {
-    AppError::Internal(format!("role report storage failed: {error}"))
-}
-
 /// Starts a report over the customers that pass `filter` (paging ignored); returns its id.
 pub async fn start(
     state: &AppState,
@@ -51,7 +47,7 @@ pub async fn start(
     scope.page = 1;
     let scope = crate::urls::query_string(scope.to_pairs());
 
-    let mut tx = state.storage.pool.begin().await.map_err(db)?;
+    let mut tx = state.storage.pool.begin().await?;
     sqlx::query(
         "INSERT INTO role_reports (id, started_by, started_by_key, started_at_ms, scope)
          VALUES ($1, $2, $3, $4, $5)",
@@ -62,8 +58,7 @@ pub async fn start(
     .bind(now_ms())
     .bind(&scope)
     .execute(&mut *tx)
-    .await
-    .map_err(db)?;
+    .await?;
     for chunk in selected.chunks(ROWS_PER_INSERT) {
         let values: Vec<String> = (0..chunk.len())
             .map(|i| format!("($1, ${}, ${}, 'pending')", 2 * i + 2, 2 * i + 3))
@@ -79,9 +74,9 @@ pub async fn start(
                 .bind(selected.customer.tenant_id.clone())
                 .bind(selected.customer.name.clone());
         }
-        insert.execute(&mut *tx).await.map_err(db)?;
+        insert.execute(&mut *tx).await?;
     }
-    tx.commit().await.map_err(db)?;
+    tx.commit().await?;
     state.jobs.wake();
     Ok(id)
 }
@@ -131,8 +126,7 @@ async fn run_claimed(state: &AppState, lease: &Arc<Lease>) -> Result<(), AppErro
         sqlx::query_scalar("SELECT started_by_key FROM role_reports WHERE id = $1")
             .bind(report_id)
             .fetch_one(&state.storage.pool)
-            .await
-            .map_err(db)?;
+            .await?;
     telemetry::record_admin(None, &user_key);
     let pending: Vec<String> = sqlx::query_scalar(
         "SELECT customer_tenant_id FROM role_report_customers
@@ -140,8 +134,7 @@ async fn run_claimed(state: &AppState, lease: &Arc<Lease>) -> Result<(), AppErro
     )
     .bind(report_id)
     .fetch_all(&state.storage.pool)
-    .await
-    .map_err(db)?;
+    .await?;
     let renewal = background::keep_renewed(state, lease.clone(), || async {});
 
     // Reads run concurrently; writes go one at a time (SQLite has a single writer, and waiting
@@ -188,8 +181,7 @@ async fn run_claimed(state: &AppState, lease: &Arc<Lease>) -> Result<(), AppErro
     .bind(report_id)
     .bind(lease.fence)
     .execute(&state.storage.pool)
-    .await
-    .map_err(db)?
+    .await?
     .rows_affected();
     if finished != 1 {
         return Err(fenced_out(lease));
@@ -261,7 +253,7 @@ async fn record(
     outcome: Result<Vec<Holder>, AppError>,
 ) -> Result<(), AppError> {
     let report_id = lease.id.as_str();
-    let mut tx = state.storage.pool.begin().await.map_err(db)?;
+    let mut tx = state.storage.pool.begin().await?;
     let (status, error, correlation_id) = match &outcome {
         Ok(holders) if !holders.is_empty() => {
             let values: Vec<String> = (0..holders.len())
@@ -285,7 +277,7 @@ async fn record(
                     .bind(h.display_name.clone())
                     .bind(h.user_principal_name.clone());
             }
-            insert.execute(&mut *tx).await.map_err(db)?;
+            insert.execute(&mut *tx).await?;
             (ItemStatus::Done, None, None)
         }
         Ok(_) => (ItemStatus::Done, None, None),
@@ -312,21 +304,20 @@ async fn record(
     .bind(customer)
     .bind(lease.fence)
     .execute(&mut *tx)
-    .await
-    .map_err(db)?
+    .await?
     .rows_affected();
     if written != 1 {
         return Err(fenced_out(lease));
     }
-    tx.commit().await.map_err(db)
+    tx.commit().await?;
+    Ok(())
 }
 
 pub async fn list(state: &AppState) -> Result<Vec<ReportSummary>, AppError> {
     let ids: Vec<String> =
         sqlx::query_scalar("SELECT id FROM role_reports ORDER BY started_at_ms DESC LIMIT 20")
             .fetch_all(&state.storage.pool)
-            .await
-            .map_err(db)?;
+            .await?;
     let mut summaries = Vec::with_capacity(ids.len());
     for id in ids {
         if let Some(summary) = summary(state, &id).await? {
@@ -342,16 +333,14 @@ async fn summary(state: &AppState, id: &str) -> Result<Option<ReportSummary>, Ap
     )
     .bind(id)
     .fetch_optional(&state.storage.pool)
-    .await
-    .map_err(db)?;
+    .await?;
     let Some(row) = row else { return Ok(None) };
     let counts: Vec<(String, i64)> = sqlx::query_as(
         "SELECT status, COUNT(*) FROM role_report_customers WHERE report_id = $1 GROUP BY status",
     )
     .bind(id)
     .fetch_all(&state.storage.pool)
-    .await
-    .map_err(db)?;
+    .await?;
     let count = |status: ItemStatus| {
         counts
             .iter()
@@ -359,13 +348,13 @@ async fn summary(state: &AppState, id: &str) -> Result<Option<ReportSummary>, Ap
             .map(|(_, n)| usize::try_from(*n).unwrap_or_default())
             .sum::<usize>()
     };
-    let finished: Option<i64> = row.try_get("finished_at_ms").map_err(db)?;
+    let finished: Option<i64> = row.try_get("finished_at_ms")?;
     Ok(Some(ReportSummary {
         id: id.to_string(),
-        started_by: row.try_get("started_by").map_err(db)?,
-        started_at: rfc3339_of_ms(row.try_get("started_at_ms").map_err(db)?),
+        started_by: row.try_get("started_by")?,
+        started_at: rfc3339_of_ms(row.try_get("started_at_ms")?),
         finished_at: finished.map(rfc3339_of_ms),
-        scope: row.try_get("scope").map_err(db)?,
+        scope: row.try_get("scope")?,
         total: count(ItemStatus::Pending) + count(ItemStatus::Done) + count(ItemStatus::Failed),
         done: count(ItemStatus::Done),
         failed: count(ItemStatus::Failed),
@@ -385,8 +374,7 @@ pub async fn load(state: &AppState, id: Guid) -> Result<RoleReport, AppError> {
     )
     .bind(&id)
     .fetch_all(&state.storage.pool)
-    .await
-    .map_err(db)?;
+    .await?;
     let holders: Vec<(String, String, String, String)> = sqlx::query_as(
         "SELECT customer_tenant_id, role_name, display_name, user_principal_name
          FROM role_report_holders WHERE report_id = $1
@@ -394,8 +382,7 @@ pub async fn load(state: &AppState, id: Guid) -> Result<RoleReport, AppError> {
     )
     .bind(&id)
     .fetch_all(&state.storage.pool)
-    .await
-    .map_err(db)?;
+    .await?;
     let mut by_customer: HashMap<String, Vec<ReportHolder>> = HashMap::new();
     for (customer, role_name, display_name, user_principal_name) in holders {
         by_customer.entry(customer).or_default().push(ReportHolder {
@@ -431,8 +418,7 @@ pub async fn load(state: &AppState, id: Guid) -> Result<RoleReport, AppError> {
                 correlation_id: row.try_get("correlation_id")?,
             })
         })
-        .collect::<Result<Vec<_>, sqlx::Error>>()
-        .map_err(db)?;
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
     customers.sort_by(|a, b| {
         (b.status == ItemStatus::Failed)
             .cmp(&(a.status == ItemStatus::Failed))

@@ -25,10 +25,6 @@ use time::OffsetDateTime;
 const ROWS_PER_INSERT: usize = 100;
 const LIST_LIMIT: i64 = 50;
 
-fn db(error: sqlx::Error) -> AppError {
-    AppError::Internal(format!("review storage failed: {error}"))
-}
-
 fn not_found() -> AppError {
     AppError::NotFound {
         what: "DAP-removal review".into(),
@@ -61,7 +57,7 @@ pub async fn start(
         "" => format!("DAP review of {}", OffsetDateTime::now_utc().date()),
         t => t.chars().take(200).collect(),
     };
-    let mut tx = state.storage.pool.begin().await.map_err(db)?;
+    let mut tx = state.storage.pool.begin().await?;
     sqlx::query(
         "INSERT INTO reviews (id, title, started_by, started_at_ms, scope, four_eyes)
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -73,8 +69,7 @@ pub async fn start(
     .bind(&scope)
     .bind(i64::from(state.config.review_four_eyes))
     .execute(&mut *tx)
-    .await
-    .map_err(db)?;
+    .await?;
     for chunk in selected.chunks(ROWS_PER_INSERT) {
         let values: Vec<String> = (0..chunk.len())
             .map(|i| {
@@ -99,14 +94,14 @@ pub async fn start(
                 .bind(s.customer.gdap.as_str())
                 .bind(s.customer.gdap_reasons.clone());
         }
-        insert.execute(&mut *tx).await.map_err(db)?;
+        insert.execute(&mut *tx).await?;
     }
     let entry = Entry::new(&user.upn, "start-review").target(format!(
         "review {id}: {} customers ({scope})",
         selected.len()
     ));
-    audit::append(&mut *tx, &entry).await.map_err(db)?;
-    tx.commit().await.map_err(db)?;
+    audit::append(&mut *tx, &entry).await?;
+    tx.commit().await?;
     Ok(id)
 }
 
@@ -187,7 +182,7 @@ async fn decide_in(
             "This review does not need approvals (the four-eyes rule is off).".into(),
         ));
     }
-    let mut tx = state.storage.pool.begin().await.map_err(db)?;
+    let mut tx = state.storage.pool.begin().await?;
     let decision_id = Guid::new_v4().to_string();
     let now = now_ms();
     // A double click sends the same decision twice: the second is a repeat when the first is
@@ -204,10 +199,7 @@ async fn decide_in(
             if override_uncovered { "override" } else { "" },
         ],
     );
-    if let Some(earlier) = idempotency::claim(&mut tx, &key, &decision_id, now)
-        .await
-        .map_err(db)?
-    {
+    if let Some(earlier) = idempotency::claim(&mut tx, &key, &decision_id, now).await? {
         let latest: Option<String> = sqlx::query_scalar(
             "SELECT id FROM review_decisions WHERE review_id = $1 AND customer_tenant_id = $2
              ORDER BY decided_at_ms DESC, id DESC LIMIT 1",
@@ -215,14 +207,11 @@ async fn decide_in(
         .bind(review.to_string())
         .bind(customer.to_string())
         .fetch_optional(&mut *tx)
-        .await
-        .map_err(db)?;
+        .await?;
         if latest.as_deref() == Some(earlier.as_str()) {
             return Ok(());
         }
-        idempotency::take_over(&mut tx, &key, &decision_id, now)
-            .await
-            .map_err(db)?;
+        idempotency::take_over(&mut tx, &key, &decision_id, now).await?;
     }
     // The approval is checked against the decision read in this transaction and names it: a
     // decision appended meanwhile is newer, and `settle` counts only approvals of the latest.
@@ -235,8 +224,7 @@ async fn decide_in(
         .bind(review.to_string())
         .bind(customer.to_string())
         .fetch_optional(&mut *tx)
-        .await
-        .map_err(db)?;
+        .await?;
         match latest {
             Some((id, kind, by_key)) if kind == Decision::Remove.as_str() => {
                 if by_key.as_deref() == Some(user.user_key.as_str()) {
@@ -272,8 +260,7 @@ async fn decide_in(
     .bind(approves)
     .bind(coverage.as_str())
     .execute(&mut *tx)
-    .await
-    .map_err(db)?;
+    .await?;
     let entry = Entry::new(&user.upn, "review-decision")
         .customer(customer)
         .target(format!(
@@ -286,8 +273,9 @@ async fn decide_in(
                 ""
             }
         ));
-    audit::append(&mut *tx, &entry).await.map_err(db)?;
-    tx.commit().await.map_err(db)
+    audit::append(&mut *tx, &entry).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 fn refuse_unless_open(review: &ReviewSummary) -> Result<(), AppError> {
@@ -452,7 +440,7 @@ pub async fn execute(
         ));
     }
     let removals = customers.len();
-    let mut tx = state.storage.pool.begin().await.map_err(db)?;
+    let mut tx = state.storage.pool.begin().await?;
     let job = jobs::create_in(
         &mut tx,
         user,
@@ -479,8 +467,7 @@ pub async fn execute(
     .bind(job.to_string())
     .bind(id.to_string())
     .execute(&mut *tx)
-    .await
-    .map_err(db)?
+    .await?
     .rows_affected();
     let still_open = sqlx::query(
         "UPDATE reviews SET executed_by = $1, executed_at_ms = $2, job_id = $3
@@ -491,8 +478,7 @@ pub async fn execute(
     .bind(job.to_string())
     .bind(id.to_string())
     .execute(&mut *tx)
-    .await
-    .map_err(db)?
+    .await?
     .rows_affected();
     if claimed != removals as u64 || still_open != 1 {
         return Err(AppError::InvalidInput(
@@ -504,8 +490,8 @@ pub async fn execute(
         crate::text::count(removals, "customer", "customers"),
         crate::text::thousands(review.summary.undecided()),
     ));
-    audit::append(&mut *tx, &entry).await.map_err(db)?;
-    tx.commit().await.map_err(db)?;
+    audit::append(&mut *tx, &entry).await?;
+    tx.commit().await?;
     state.jobs.wake();
     Ok(job)
 }
@@ -532,7 +518,7 @@ pub async fn close(
             crate::text::count(ready, "ready removal", "ready removals"),
         )));
     }
-    let mut tx = state.storage.pool.begin().await.map_err(db)?;
+    let mut tx = state.storage.pool.begin().await?;
     let closed = sqlx::query(
         "UPDATE reviews SET closed_by = $1, closed_at_ms = $2, close_note = $3
          WHERE id = $4 AND closed_at_ms IS NULL",
@@ -542,8 +528,7 @@ pub async fn close(
     .bind(note)
     .bind(id.to_string())
     .execute(&mut *tx)
-    .await
-    .map_err(db)?
+    .await?
     .rows_affected();
     if closed != 1 {
         return Err(AppError::InvalidInput(
@@ -560,8 +545,9 @@ pub async fn close(
             format!(" ({note})")
         }
     ));
-    audit::append(&mut *tx, &entry).await.map_err(db)?;
-    tx.commit().await.map_err(db)
+    audit::append(&mut *tx, &entry).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Of `customers` (failed items of a review's DAP-removal job), those whose removal still
@@ -601,8 +587,7 @@ pub async fn coverage_at_decision(
     .bind(review)
     .bind(customer)
     .fetch_optional(&state.storage.pool)
-    .await
-    .map_err(db)?;
+    .await?;
     Ok(coverage.flatten().as_deref().and_then(Coverage::parse))
 }
 
@@ -680,10 +665,9 @@ pub async fn load(state: &AppState, id: Guid, viewer: &SessionUser) -> Result<Re
     ))
     .bind(id.to_string())
     .fetch_optional(&state.storage.pool)
-    .await
-    .map_err(db)?
+    .await?
     .ok_or_else(not_found)?;
-    let mut summary = summary_of(&row).map_err(db)?;
+    let mut summary = summary_of(&row)?;
     type CustomerRow = (
         String,
         String,
@@ -700,8 +684,7 @@ pub async fn load(state: &AppState, id: Guid, viewer: &SessionUser) -> Result<Re
     )
     .bind(id.to_string())
     .fetch_all(&state.storage.pool)
-    .await
-    .map_err(db)?;
+    .await?;
     type DecisionRow = (
         String,
         String,
@@ -720,8 +703,7 @@ pub async fn load(state: &AppState, id: Guid, viewer: &SessionUser) -> Result<Re
     )
     .bind(id.to_string())
     .fetch_all(&state.storage.pool)
-    .await
-    .map_err(db)?;
+    .await?;
     let mut history: HashMap<String, Vec<StoredDecision>> = HashMap::new();
     for (decision_id, customer, decision, note, decided_by, at, by_key, approves, coverage) in
         decisions
@@ -799,26 +781,25 @@ pub async fn list(state: &AppState) -> Result<Vec<ReviewSummary>, AppError> {
     ))
     .bind(LIST_LIMIT)
     .fetch_all(&state.storage.pool)
-    .await
-    .map_err(db)?;
+    .await?;
     let counts: Vec<(String, i64)> = sqlx::query_as(
         "SELECT review_id, COUNT(*) FROM review_customers WHERE review_id IN
          (SELECT id FROM reviews ORDER BY started_at_ms DESC LIMIT $1) GROUP BY review_id",
     )
     .bind(LIST_LIMIT)
     .fetch_all(&state.storage.pool)
-    .await
-    .map_err(db)?;
+    .await?;
     let counts: HashMap<String, i64> = counts.into_iter().collect();
-    rows.iter()
+    let summaries = rows
+        .iter()
         .map(|row| {
             let mut summary = summary_of(row)?;
             summary.customers =
                 usize::try_from(counts.get(&summary.id).copied().unwrap_or(0)).unwrap_or_default();
             Ok(summary)
         })
-        .collect::<Result<Vec<_>, sqlx::Error>>()
-        .map_err(db)
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok(summaries)
 }
 
 pub fn routes() -> axum::Router<AppState> {

@@ -84,10 +84,7 @@ pub async fn current_user() -> Result<SessionUser, AppError> {
 }
 
 pub async fn session_user(session: &Session) -> Result<Option<SessionUser>, AppError> {
-    session
-        .get::<SessionUser>(USER_KEY)
-        .await
-        .map_err(|e| AppError::Internal(format!("session store: {e}")))
+    Ok(session.get::<SessionUser>(USER_KEY).await?)
 }
 
 #[derive(Deserialize)]

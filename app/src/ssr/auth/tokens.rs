@@ -154,8 +154,7 @@ impl TokenBroker {
         .bind(roles_json(app_roles)?)
         .bind(crate::ssr::storage::now_ms())
         .execute(&self.storage.pool)
-        .await
-        .map_err(|e| AppError::Internal(format!("storing the credential failed: {e}")))?;
+        .await?;
         // Tokens of the previous sign-in may lack what this one has (MFA, new roles).
         self.forget_cached(user_key);
         if let Some((audience, token, lifetime)) = first_access_token {
@@ -171,8 +170,7 @@ impl TokenBroker {
             sqlx::query_as("SELECT app_roles FROM user_credentials WHERE user_key = $1")
                 .bind(user_key)
                 .fetch_optional(&self.storage.pool)
-                .await
-                .map_err(|e| AppError::Internal(format!("reading the credential failed: {e}")))?;
+                .await?;
         match row.and_then(|(roles,)| roles) {
             None => Ok(None),
             Some(json) => serde_json::from_str(&json)
@@ -185,8 +183,7 @@ impl TokenBroker {
     pub async fn signed_in_count(&self) -> Result<u64, AppError> {
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM user_credentials")
             .fetch_one(&self.storage.pool)
-            .await
-            .map_err(|e| AppError::Internal(format!("counting the credentials failed: {e}")))?;
+            .await?;
         Ok(u64::try_from(count).unwrap_or_default())
     }
 
@@ -199,8 +196,7 @@ impl TokenBroker {
         sqlx::query("DELETE FROM user_credentials WHERE user_key = $1")
             .bind(user_key)
             .execute(&self.storage.pool)
-            .await
-            .map_err(|e| AppError::Internal(format!("deleting the credential failed: {e}")))?;
+            .await?;
         Ok(())
     }
 
@@ -292,8 +288,7 @@ impl TokenBroker {
             sqlx::query_as("SELECT refresh_token_sealed FROM user_credentials WHERE user_key = $1")
                 .bind(user_key)
                 .fetch_optional(&self.storage.pool)
-                .await
-                .map_err(|e| AppError::Internal(format!("reading the credential failed: {e}")))?;
+                .await?;
         let Some((sealed,)) = row else {
             let refused = self
                 .refusals
@@ -350,10 +345,7 @@ impl TokenBroker {
                     .bind(user_key)
                     .bind(&sealed)
                     .execute(&self.storage.pool)
-                    .await
-                    .map_err(|e| {
-                        AppError::Internal(format!("deleting the credential failed: {e}"))
-                    })?;
+                    .await?;
                     if let Ok(mut refusals) = self.refusals.lock() {
                         refusals.insert(user_key.to_string(), reason.clone());
                     }
@@ -386,18 +378,14 @@ impl TokenBroker {
         .bind(user_key)
         .bind(&sealed)
         .execute(&self.storage.pool)
-        .await
-        .map_err(|e| AppError::Internal(format!("storing the renewed credential failed: {e}")))?
+        .await?
         .rows_affected();
         if updated == 0 {
             let still_signed_in: Option<(String,)> =
                 sqlx::query_as("SELECT user_key FROM user_credentials WHERE user_key = $1")
                     .bind(user_key)
                     .fetch_optional(&self.storage.pool)
-                    .await
-                    .map_err(|e| {
-                        AppError::Internal(format!("reading the credential failed: {e}"))
-                    })?;
+                    .await?;
             if still_signed_in.is_none() {
                 return Err(AppError::SignInRequired {
                     reason: "you signed out while your access was being renewed".into(),

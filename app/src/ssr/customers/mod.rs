@@ -74,10 +74,6 @@ pub fn format_time(value: OffsetDateTime) -> String {
     value.format(&Rfc3339).unwrap_or_default()
 }
 
-fn read_failed(error: sqlx::Error) -> AppError {
-    AppError::Internal(format!("reading the customers snapshot failed: {error}"))
-}
-
 /// The customers page's "what to do first", by its name in `dismissed_hints`.
 const FIRST_STEPS: &str = "customers-first-steps";
 
@@ -88,15 +84,8 @@ async fn first_steps_hidden(state: &AppState, user: &SessionUser) -> Result<bool
     .bind(&user.user_key)
     .bind(FIRST_STEPS)
     .fetch_optional(&state.storage.pool)
-    .await
-    .map_err(hints_failed)?;
+    .await?;
     Ok(hidden.is_some())
-}
-
-fn hints_failed(error: sqlx::Error) -> AppError {
-    AppError::Internal(format!(
-        "the hidden explanations could not be read or stored: {error}"
-    ))
 }
 
 /// Hides the customers page's "what to do first" for this admin, in every browser.
@@ -109,8 +98,7 @@ pub async fn hide_first_steps(state: &AppState, user: &SessionUser) -> Result<()
     .bind(FIRST_STEPS)
     .bind(super::storage::now_ms())
     .execute(&state.storage.pool)
-    .await
-    .map_err(hints_failed)?;
+    .await?;
     Ok(())
 }
 
@@ -126,8 +114,7 @@ impl CustomersService {
     /// The latest complete snapshot. The database decides which one is latest (so several
     /// instances agree); memory only saves reloading it.
     pub async fn current(&self, storage: &Storage) -> Result<Option<Arc<Snapshot>>, AppError> {
-        let Some((latest, revision)) = snapshot::latest_id(storage).await.map_err(read_failed)?
-        else {
+        let Some((latest, revision)) = snapshot::latest_id(storage).await? else {
             return Ok(None);
         };
         if let Some((cached_revision, cached)) = self.cached.lock().as_ref() {
@@ -135,10 +122,7 @@ impl CustomersService {
                 return Ok(Some(cached.clone()));
             }
         }
-        let Some(loaded) = snapshot::load(storage, &latest)
-            .await
-            .map_err(read_failed)?
-        else {
+        let Some(loaded) = snapshot::load(storage, &latest).await? else {
             return Ok(None);
         };
         let loaded = Arc::new(loaded);

@@ -138,9 +138,7 @@ async fn fetch_and_store(
         .collect();
     let previous = app.customers.current(&app.storage).await.ok().flatten();
     apply_coverage(&mut records, coverage, previous.as_deref(), now);
-    let info = snapshot::save(&app.storage, &user.upn, &records, OffsetDateTime::now_utc())
-        .await
-        .map_err(|e| AppError::Internal(format!("could not store the customers: {e}")))?;
+    let info = snapshot::save(&app.storage, &user.upn, &records, OffsetDateTime::now_utc()).await?;
     tracing::info!(
         customers = records.len(),
         elapsed_ms = started.elapsed().as_millis() as u64,

@@ -28,10 +28,6 @@ const ROWS_PER_INSERT: usize = 100;
 /// Jobs in the `/jobs` list.
 const LIST_LIMIT: i64 = 50;
 
-fn db(error: sqlx::Error) -> AppError {
-    AppError::Internal(format!("job storage failed: {error}"))
-}
-
 /// What a new job does and to whom.
 #[derive(Debug, Clone)]
 pub struct NewJob {
@@ -87,9 +83,9 @@ impl NewJob {
 /// Stores a job with its items (each with its own MS-RequestId) and wakes the runner. The audit
 /// entry for the start is written in the same transaction.
 pub async fn create(state: &AppState, user: &SessionUser, job: NewJob) -> Result<Guid, AppError> {
-    let mut tx = state.storage.pool.begin().await.map_err(db)?;
+    let mut tx = state.storage.pool.begin().await?;
     let id = create_in(&mut tx, user, job).await?;
-    tx.commit().await.map_err(db)?;
+    tx.commit().await?;
     state.jobs.wake();
     Ok(id)
 }
@@ -122,10 +118,7 @@ pub async fn create_in(
             &customers.join(","),
         ],
     );
-    if let Some(earlier) = idempotency::claim(tx, &key, &id.to_string(), now_ms())
-        .await
-        .map_err(db)?
-    {
+    if let Some(earlier) = idempotency::claim(tx, &key, &id.to_string(), now_ms()).await? {
         return Guid::parse(&earlier);
     }
     sqlx::query(
@@ -145,8 +138,7 @@ pub async fn create_in(
     .bind(job.review_id.map(|r| r.to_string()))
     .bind(&job.scope)
     .execute(&mut **tx)
-    .await
-    .map_err(db)?;
+    .await?;
     let mut position = 0i64;
     for chunk in job.customers.chunks(ROWS_PER_INSERT) {
         let values: Vec<String> = (0..chunk.len())
@@ -173,7 +165,7 @@ pub async fn create_in(
             sqlx::Error::Database(d) if d.is_unique_violation() => {
                 AppError::InvalidInput("The selection names a customer twice.".into())
             }
-            _ => db(e),
+            _ => AppError::from(e),
         })?;
     }
     let target = match job.application {
@@ -185,7 +177,7 @@ pub async fn create_in(
         job.kind.as_str(),
         job.customers.len()
     ));
-    audit::append(&mut **tx, &entry).await.map_err(db)?;
+    audit::append(&mut **tx, &entry).await?;
     Ok(id)
 }
 
@@ -295,8 +287,7 @@ pub async fn retry_failed(
         sqlx::query_as::<_, (Option<String>,)>("SELECT grants_json FROM jobs WHERE id = $1")
             .bind(id.to_string())
             .fetch_one(&state.storage.pool)
-            .await
-            .map_err(db)?;
+            .await?;
     let grants = context
         .0
         .as_deref()
@@ -391,7 +382,7 @@ pub async fn release_held(
             "This removal is no longer decided and approved in its review: it is not sent.".into(),
         ));
     }
-    let mut tx = state.storage.pool.begin().await.map_err(db)?;
+    let mut tx = state.storage.pool.begin().await?;
     let released = sqlx::query(
         "UPDATE job_items SET status = 'pending', released_by = $3, release_note = $4,
          detail = $5, finished_at_ms = NULL
@@ -406,8 +397,7 @@ pub async fn release_held(
         user.upn
     ))
     .execute(&mut *tx)
-    .await
-    .map_err(db)?
+    .await?
     .rows_affected();
     if released != 1 {
         return Err(AppError::InvalidInput(
@@ -421,22 +411,21 @@ pub async fn release_held(
     )
     .bind(id.to_string())
     .execute(&mut *tx)
-    .await
-    .map_err(db)?;
+    .await?;
     let entry = Entry::new(&user.upn, "release-held-removal")
         .customer(customer)
         .target(format!(
             "job {id}: DAP; released despite the GDAP check: {note}"
         ));
-    audit::append(&mut *tx, &entry).await.map_err(db)?;
-    tx.commit().await.map_err(db)?;
+    audit::append(&mut *tx, &entry).await?;
+    tx.commit().await?;
     state.jobs.wake();
     Ok(())
 }
 
 /// Asks the job to stop: items not yet started end as cancelled, the one on the wire finishes.
 pub async fn cancel(state: &AppState, user: &SessionUser, id: Guid) -> Result<(), AppError> {
-    let mut tx = state.storage.pool.begin().await.map_err(db)?;
+    let mut tx = state.storage.pool.begin().await?;
     let changed = sqlx::query(
         "UPDATE jobs SET cancel_requested_by = $1, cancel_requested_at_ms = $2
          WHERE id = $3 AND finished_at_ms IS NULL AND cancel_requested_at_ms IS NULL",
@@ -445,16 +434,14 @@ pub async fn cancel(state: &AppState, user: &SessionUser, id: Guid) -> Result<()
     .bind(now_ms())
     .bind(id.to_string())
     .execute(&mut *tx)
-    .await
-    .map_err(db)?
+    .await?
     .rows_affected();
     if changed == 0 {
         let finished: Option<Option<i64>> =
             sqlx::query_scalar("SELECT finished_at_ms FROM jobs WHERE id = $1")
                 .bind(id.to_string())
                 .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
+                .await?;
         return match finished {
             None => Err(AppError::NotFound { what: "job".into() }),
             Some(Some(_)) => Err(AppError::InvalidInput(
@@ -470,11 +457,10 @@ pub async fn cancel(state: &AppState, user: &SessionUser, id: Guid) -> Result<()
     )
     .bind(id.to_string())
     .execute(&mut *tx)
-    .await
-    .map_err(db)?;
+    .await?;
     let entry = Entry::new(&user.upn, "cancel-job").target(format!("job {id}"));
-    audit::append(&mut *tx, &entry).await.map_err(db)?;
-    tx.commit().await.map_err(db)?;
+    audit::append(&mut *tx, &entry).await?;
+    tx.commit().await?;
     state.jobs.cancel_local(&id.to_string());
     state.jobs.wake();
     Ok(())
@@ -522,27 +508,26 @@ pub async fn list(state: &AppState) -> Result<Vec<JobSummary>, AppError> {
     ))
     .bind(LIST_LIMIT)
     .fetch_all(&state.storage.pool)
-    .await
-    .map_err(db)?;
+    .await?;
     let counts: Vec<(String, String, i64)> = sqlx::query_as(
         "SELECT job_id, status, COUNT(*) FROM job_items WHERE job_id IN
          (SELECT id FROM jobs ORDER BY created_at_ms DESC LIMIT $1) GROUP BY job_id, status",
     )
     .bind(LIST_LIMIT)
     .fetch_all(&state.storage.pool)
-    .await
-    .map_err(db)?;
+    .await?;
     let mut per_job: HashMap<String, JobCounts> = HashMap::new();
     for (job, status, n) in counts {
         add_count(per_job.entry(job).or_default(), &status, n);
     }
-    rows.iter()
+    let summaries = rows
+        .iter()
         .map(|row| {
             let id: String = row.try_get("id")?;
             summary_of(row, per_job.remove(&id).unwrap_or_default())
         })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(db)
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok(summaries)
 }
 
 pub async fn load(state: &AppState, id: Guid) -> Result<Job, AppError> {
@@ -550,8 +535,7 @@ pub async fn load(state: &AppState, id: Guid) -> Result<Job, AppError> {
     let row = sqlx::query(&format!("SELECT {SUMMARY_COLUMNS} FROM jobs WHERE id = $1"))
         .bind(&id)
         .fetch_optional(&state.storage.pool)
-        .await
-        .map_err(db)?
+        .await?
         .ok_or_else(|| AppError::NotFound { what: "job".into() })?;
     let item_rows = sqlx::query(
         "SELECT customer_tenant_id, organization_display_name, status, attempts,
@@ -560,8 +544,7 @@ pub async fn load(state: &AppState, id: Guid) -> Result<Job, AppError> {
     )
     .bind(&id)
     .fetch_all(&state.storage.pool)
-    .await
-    .map_err(db)?;
+    .await?;
     let mut counts = JobCounts::default();
     let mut items = item_rows
         .iter()
@@ -582,13 +565,12 @@ pub async fn load(state: &AppState, id: Guid) -> Result<Job, AppError> {
                 finished_at: finished.map(rfc3339_of_ms),
             })
         })
-        .collect::<Result<Vec<_>, sqlx::Error>>()
-        .map_err(db)?;
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
     // Failures and held items first: they are what the admin acts on. The sort is stable, so the rest keep
     // their running order.
     items.sort_by_key(|item| !matches!(item.status, JobItemStatus::Failed | JobItemStatus::Held));
     Ok(Job {
-        summary: summary_of(&row, counts).map_err(db)?,
+        summary: summary_of(&row, counts)?,
         items,
     })
 }

@@ -52,10 +52,6 @@ pub const JOB_CONCURRENCY: usize = 16;
 /// failed too.
 const TOKEN_RETRY_LATER: Duration = Duration::from_secs(30);
 
-fn db(error: sqlx::Error) -> AppError {
-    AppError::Internal(format!("job storage failed: {error}"))
-}
-
 /// A write refused by the fencing check: another claim took the job since this run's.
 fn fenced_out(lease: &Lease) -> AppError {
     lease.lose();
@@ -231,8 +227,7 @@ async fn load_context(state: &AppState, id: &str) -> Result<JobContext, AppError
     )
     .bind(id)
     .fetch_one(&state.storage.pool)
-    .await
-    .map_err(db)?;
+    .await?;
     Ok(JobContext {
         id: id.to_string(),
         kind: JobKind::parse(&kind)
@@ -306,8 +301,7 @@ async fn run_claimed(
     ))
     .bind(id)
     .fetch_all(&state.storage.pool)
-    .await
-    .map_err(db)?;
+    .await?;
     let storage_failed = AtomicBool::new(false);
     futures::stream::iter(pending)
         .for_each_concurrent(JOB_CONCURRENCY, |(customer, request_id, attempts, released_by, release_note)| {
@@ -369,8 +363,7 @@ async fn release_until_due(state: &AppState, lease: &Lease) -> Result<bool, AppE
     .bind(&lease.id)
     .bind(lease.fence)
     .execute(&state.storage.pool)
-    .await
-    .map_err(db)?
+    .await?
     .rows_affected();
     Ok(released == 1)
 }
@@ -380,8 +373,7 @@ async fn cancel_requested(state: &AppState, id: &str) -> Result<bool, AppError> 
         sqlx::query_scalar("SELECT cancel_requested_at_ms FROM jobs WHERE id = $1")
             .bind(id)
             .fetch_one(&state.storage.pool)
-            .await
-            .map_err(db)?;
+            .await?;
     Ok(requested.is_some())
 }
 
@@ -393,7 +385,7 @@ async fn finish(
 ) -> Result<(), AppError> {
     let now = state.jobs.clock.now_ms();
     let _turn = state.jobs.writer.lock().await;
-    let mut tx = state.storage.pool.begin().await.map_err(db)?;
+    let mut tx = state.storage.pool.begin().await?;
     let finished = sqlx::query(
         "UPDATE jobs SET finished_at_ms = $2, claimed_until_ms = NULL WHERE id = $1
          AND claim_fence = $3",
@@ -402,8 +394,7 @@ async fn finish(
     .bind(now)
     .bind(lease.fence)
     .execute(&mut *tx)
-    .await
-    .map_err(db)?
+    .await?
     .rows_affected();
     if finished != 1 {
         return Err(fenced_out(lease));
@@ -417,11 +408,10 @@ async fn finish(
         .bind(&job.id)
         .bind(now)
         .execute(&mut *tx)
-        .await
-        .map_err(db)?
+        .await?
         .rows_affected();
     }
-    tx.commit().await.map_err(db)?;
+    tx.commit().await?;
     if cancelled_items > 0 {
         let cancelled = JobItemStatus::Cancelled.as_str();
         telemetry::job_items(job.kind.as_str(), cancelled, cancelled_items);
@@ -441,8 +431,7 @@ async fn audit_interrupted_attempts(
     )
     .bind(&job.id)
     .fetch_all(&state.storage.pool)
-    .await
-    .map_err(db)?;
+    .await?;
     for (customer, request_id, attempts) in interrupted {
         let mut entry = Entry::new(&job.started_by, job.action())
             .target(job.target())
@@ -454,8 +443,8 @@ async fn audit_interrupted_attempts(
         entry.request_id = Some(request_id);
         entry.correlation_id = Some(job.correlation_id.to_string());
         let _turn = state.jobs.writer.lock().await;
-        let mut tx = state.storage.pool.begin().await.map_err(db)?;
-        audit::append(&mut *tx, &entry).await.map_err(db)?;
+        let mut tx = state.storage.pool.begin().await?;
+        audit::append(&mut *tx, &entry).await?;
         let cleared = sqlx::query(&format!(
             "UPDATE job_items SET attempt_started_at_ms = NULL
              WHERE job_id = $1 AND customer_tenant_id = $2 AND {}",
@@ -465,13 +454,12 @@ async fn audit_interrupted_attempts(
         .bind(&customer)
         .bind(lease.fence)
         .execute(&mut *tx)
-        .await
-        .map_err(db)?
+        .await?
         .rows_affected();
         if cleared != 1 {
             return Err(fenced_out(lease));
         }
-        tx.commit().await.map_err(db)?;
+        tx.commit().await?;
     }
     Ok(())
 }
@@ -737,8 +725,7 @@ async fn begin_attempt(
     .bind(&item.customer)
     .bind(lease.fence)
     .execute(&state.storage.pool)
-    .await
-    .map_err(db)?
+    .await?
     .rows_affected();
     if written != 1 {
         return Err(fenced_out(lease));
@@ -827,7 +814,7 @@ async fn record_attempt(
     let customer = Guid::parse(&item.customer)?;
     let now = state.jobs.clock.now_ms();
     let _turn = state.jobs.writer.lock().await;
-    let mut tx = state.storage.pool.begin().await.map_err(db)?;
+    let mut tx = state.storage.pool.begin().await?;
     let finished = (status != JobItemStatus::Pending).then_some(now);
     let written = sqlx::query(&format!(
         "UPDATE job_items SET status = $2, upstream_status = $3, detail = $4,
@@ -845,13 +832,12 @@ async fn record_attempt(
     .bind(&item.customer)
     .bind(lease.fence)
     .execute(&mut *tx)
-    .await
-    .map_err(db)?
+    .await?
     .rows_affected();
     if written != 1 {
         return Err(fenced_out(lease));
     }
-    audit::append(&mut *tx, &entry).await.map_err(db)?;
+    audit::append(&mut *tx, &entry).await?;
     if status == JobItemStatus::Done {
         match (job.kind, job.application) {
             (JobKind::GrantConsent, Some(application)) => {
@@ -869,14 +855,12 @@ async fn record_attempt(
                 consent::store_revoke(&mut tx, customer, application, &job.started_by).await?;
             }
             (JobKind::RemoveDap, _) => {
-                snapshot::mark_dap_removed(&mut tx, &item.customer, now)
-                    .await
-                    .map_err(db)?;
+                snapshot::mark_dap_removed(&mut tx, &item.customer, now).await?;
             }
             _ => {}
         }
     }
-    tx.commit().await.map_err(db)?;
+    tx.commit().await?;
     if status != JobItemStatus::Pending {
         telemetry::job_items(job.kind.as_str(), status.as_str(), 1);
     }
@@ -904,8 +888,7 @@ async fn put_off_unsent(
     .bind(&item.customer)
     .bind(lease.fence)
     .execute(&state.storage.pool)
-    .await
-    .map_err(db)?
+    .await?
     .rows_affected();
     if written != 1 {
         return Err(fenced_out(lease));
@@ -955,7 +938,7 @@ async fn settle_unsent(
     entry.correlation_id = Some(job.correlation_id.to_string());
     let now = state.jobs.clock.now_ms();
     let _turn = state.jobs.writer.lock().await;
-    let mut tx = state.storage.pool.begin().await.map_err(db)?;
+    let mut tx = state.storage.pool.begin().await?;
     let written = sqlx::query(&format!(
         "UPDATE job_items SET status = $6, detail = $2, finished_at_ms = $3
          WHERE job_id = $1 AND customer_tenant_id = $4 AND {}",
@@ -968,14 +951,13 @@ async fn settle_unsent(
     .bind(lease.fence)
     .bind(unsent.status.as_str())
     .execute(&mut *tx)
-    .await
-    .map_err(db)?
+    .await?
     .rows_affected();
     if written != 1 {
         return Err(fenced_out(lease));
     }
-    audit::append(&mut *tx, &entry).await.map_err(db)?;
-    tx.commit().await.map_err(db)?;
+    audit::append(&mut *tx, &entry).await?;
+    tx.commit().await?;
     telemetry::job_items(job.kind.as_str(), unsent.status.as_str(), 1);
     Ok(())
 }
