@@ -12,7 +12,7 @@
 
 // The integration tests' harness: the real server on a free loopback port with the in-process
 // simulator, and sign-in through it.
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/it/common/mod.rs"]
 mod common;
 mod support;
 

@@ -54,7 +54,7 @@ pub enum StartupError {
 
 /// Test hook: when set, runs inside leptos' route-list generation, the window in which
 /// leptos_server's process-wide "suppress resource load" flag is set, so a test can hold that
-/// window open (tests/render_stall.rs). Unset, as outside tests, it costs one lock per process.
+/// window open (tests/it/render_stall.rs). Unset, as outside tests, it costs one lock per process.
 #[doc(hidden)]
 pub type RouteListHook = Arc<dyn Fn() + Send + Sync>;
 #[doc(hidden)]

@@ -1,10 +1,6 @@
 //! Sign-in, sessions and server functions, over HTTP against the in-process simulator.
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on a broken assumption"
-)]
 
-mod common;
+use crate::common;
 
 use app::error::AppError;
 use common::{TestServer, ADMIN_UPN};

@@ -2,12 +2,8 @@
 //! write, an instance that cannot renew its claim stops sending, a long `Retry-After` puts the
 //! item off instead of holding the job, and a token that cannot be had for a moment leaves the
 //! item pending.
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on a broken assumption"
-)]
 
-mod common;
+use crate::common;
 
 use app::ssr::background::{claim_available, Claimable, Work};
 use app::ssr::config::Config;

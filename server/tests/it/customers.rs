@@ -1,11 +1,6 @@
 //! The customers view, its CSV export, the sync and a customer's roles, against the simulator.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on a broken assumption"
-)]
-
-mod common;
+use crate::common;
 
 use common::{Options, TestServer, ADMIN_UPN, APPROVER_UPN};
 use serde_json::Value;

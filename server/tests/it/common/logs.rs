@@ -5,7 +5,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, Once};
-use tracing_subscriber::filter::{filter_fn, EnvFilter};
+use tracing_subscriber::filter::{dynamic_filter_fn, EnvFilter};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
@@ -42,7 +42,10 @@ pub fn init() {
             .with_ansi(false)
             .with_writer(|| Kept)
             .with_filter(EnvFilter::new(KEPT_LEVELS))
-            .with_filter(filter_fn(|_| KEEP.load(Ordering::Relaxed)));
+            // Dynamic: `filter_fn` is asked once per call site and its answer kept, so a
+            // call site first met before `keep_all` (by another test in the process) would
+            // never be kept.
+            .with_filter(dynamic_filter_fn(|_, _| KEEP.load(Ordering::Relaxed)));
         tracing_subscriber::registry()
             .with(shown)
             .with(kept)

@@ -1,11 +1,7 @@
 //! CPV consent for one customer: grant (presets and typed grants), "already exists", one-click
 //! revoke and its undo, the read-only user's 403, bad input; every attempt audited.
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on a broken assumption"
-)]
 
-mod common;
+use crate::common;
 
 use common::{TestServer, ADMIN_UPN, HELPDESK_UPN};
 use serde_json::Value;

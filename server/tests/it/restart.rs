@@ -1,12 +1,8 @@
 //! Real processes: the dashboard is killed (SIGKILL) in the middle of a bulk consent job and
 //! started again. The job finishes with every customer's write applied exactly once (the
 //! simulator's counts per MS-RequestId) and one audit entry per attempt.
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on a broken assumption"
-)]
 
-mod common;
+use crate::common;
 
 use common::processes::{DashboardProcess, SimProcess};
 use common::{TempDir, ADMIN_UPN};

@@ -1,11 +1,7 @@
 //! The typed Partner Center client against the simulator over HTTP: status mapping, headers,
 //! paging, and the simulator's own checks of tokens and GDAP roles.
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on a broken assumption"
-)]
 
-mod common;
+use crate::common;
 
 use app::error::AppError;
 use app::ids::Guid;

@@ -1,11 +1,7 @@
 //! Bulk consent jobs against the simulator: every customer settled, each write applied once per
 //! MS-RequestId, one audit entry per attempt, retries bounded, cancel, the read-only admin.
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on a broken assumption"
-)]
 
-mod common;
+use crate::common;
 
 use common::{Db, Options, TestServer, ADMIN_UPN, HELPDESK_UPN};
 use serde_json::Value;

@@ -28,10 +28,16 @@ pub enum Db {
     Postgres,
 }
 
-pub struct TestServer {
+/// Where a dashboard and its simulator answer, and what a test does with them over HTTP: a
+/// server of this process ([`TestServer`] derefs to it) or a spawned one alike.
+pub struct Endpoints {
     pub base: String,
     /// Where the simulator answers: the dashboard itself in demo mode, else its own port.
     pub sim_base: String,
+}
+
+pub struct TestServer {
+    pub endpoints: Endpoints,
     pub state: AppState,
     pub simulator: Simulator,
     pub database_url: String,
@@ -155,8 +161,10 @@ impl TestServer {
             let _ = server::serve_on(dashboard, listener).await;
         });
         TestServer {
-            base: format!("http://{addr}"),
-            sim_base,
+            endpoints: Endpoints {
+                base: format!("http://{addr}"),
+                sim_base,
+            },
             state,
             simulator,
             database_url,
@@ -165,6 +173,27 @@ impl TestServer {
         }
     }
 
+    /// The stored-credential key of a demo user (`tenant:object-id`).
+    pub fn user_key(&self, upn: &str) -> String {
+        let user = self
+            .simulator
+            .demo_users()
+            .into_iter()
+            .find(|u| u.upn == upn)
+            .unwrap();
+        format!("{}:{}", simulator::PARTNER_TENANT_ID, user.object_id)
+    }
+}
+
+impl std::ops::Deref for TestServer {
+    type Target = Endpoints;
+
+    fn deref(&self) -> &Endpoints {
+        &self.endpoints
+    }
+}
+
+impl Endpoints {
     /// A URL of the simulator (its control endpoints: `/_sim/state`, `/_sim/faults`...).
     pub fn sim_url(&self, path: &str) -> String {
         format!("{}{}", self.sim_base, path)
@@ -350,15 +379,15 @@ impl TestServer {
         panic!("job {id} did not finish within a minute");
     }
 
-    /// The stored-credential key of a demo user (`tenant:object-id`).
-    pub fn user_key(&self, upn: &str) -> String {
-        let user = self
-            .simulator
-            .demo_users()
-            .into_iter()
-            .find(|u| u.upn == upn)
+    /// Replaces the simulator's fault settings, as `PUT /_sim/faults` does.
+    pub async fn set_faults(&self, faults: &simulator::FaultConfig) {
+        let response = reqwest::Client::new()
+            .put(self.sim_url("/_sim/faults"))
+            .json(faults)
+            .send()
+            .await
             .unwrap();
-        format!("{}:{}", simulator::PARTNER_TENANT_ID, user.object_id)
+        assert!(response.status().is_success(), "{}", response.status());
     }
 }
 

@@ -1,12 +1,8 @@
 //! Who may act: every server function and download checks the dashboard role it needs, a
 //! refusal is a 403 naming the role and is audited, and a sign-in without any dashboard role
 //! stores nothing.
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on a broken assumption"
-)]
 
-mod common;
+use crate::common;
 
 use common::{Options, TestServer, ADMIN_UPN, NO_ROLE_UPN, READER_UPN};
 use std::collections::BTreeSet;

@@ -7,12 +7,8 @@
 //! (resource.rs:317), whichever server, runtime or thread it belongs to
 //! (leptos-rs/leptos#4773). Every page here reads the session resource, so a page render on one
 //! server that starts while another server lists its routes never ends.
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on a broken assumption"
-)]
 
-mod common;
+use crate::common;
 
 use common::{logs, Options, TestServer};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,11 +1,7 @@
 //! DAP-removal reviews: decisions with notes, the four-eyes rule, execution as a bulk job, and
 //! the customers then showing DAP off; history and CSV.
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on a broken assumption"
-)]
 
-mod common;
+use crate::common;
 
 use common::{Options, TestServer, ADMIN_UPN, APPROVER_UPN, READER_UPN};
 use serde_json::Value;

@@ -2,12 +2,8 @@
 //! own Graph token: paging past 300, the per-customer filter, access assignments, fractional
 //! Retry-After, the empty-list trap, ids that never reach a URL, and the coverage of every
 //! seeded customer compared with the simulator's truth.
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on a broken assumption"
-)]
 
-mod common;
+use crate::common;
 
 use app::error::AppError;
 use app::ids::{Guid, RelationshipId};

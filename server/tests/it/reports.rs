@@ -1,10 +1,6 @@
 //! The privileged-role report as a background job against the simulator.
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on a broken assumption"
-)]
 
-mod common;
+use crate::common;
 
 use common::{TestServer, ADMIN_UPN};
 use serde_json::Value;

@@ -3,12 +3,8 @@
 //! say, every customer ends done or failed with a reason, no write is applied twice (the
 //! simulator's counts per MS-RequestId), every attempt has its audit entry, and the pages answer
 //! while Partner Center is slow.
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on a broken assumption"
-)]
 
-mod common;
+use crate::common;
 
 use common::{Options, TestServer, ADMIN_UPN};
 use serde_json::Value;

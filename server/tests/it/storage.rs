@@ -1,10 +1,6 @@
 //! Storage and sessions on both databases: SQLite and the real PostgreSQL server.
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on a broken assumption"
-)]
 
-mod common;
+use crate::common;
 
 use app::ssr::storage::{Backend, Storage};
 use common::{Db, PgDatabase, TempDir, TestServer, ADMIN_UPN};

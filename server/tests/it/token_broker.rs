@@ -2,12 +2,8 @@
 //! grant is dead; outages and configuration refusals keep it and say what happened; a sign-out
 //! during a renewal is not undone by the renewal; app roles are re-read at each refresh; and
 //! Partner Center's refusal of a sign-in without MFA tells the admin what to do.
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on a broken assumption"
-)]
 
-mod common;
+use crate::common;
 
 use app::error::AppError;
 use common::{TestServer, ADMIN_UPN};

@@ -1,12 +1,8 @@
 //! GDAP coverage in the dashboard: the sync stores each customer's class beside its DAP flag,
 //! the customers view filters and exports it, the customer page shows the relationships, and an
 //! answer that proves nothing (the empty-list trap, a failed read) is never "none".
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on a broken assumption"
-)]
 
-mod common;
+use crate::common;
 
 use common::{TestServer, ADMIN_UPN, READER_UPN};
 use serde_json::Value;

@@ -1,11 +1,7 @@
 //! One-off writes are audited before the upstream call (an "attempted" entry, and for consent a
 //! pending record) and completed after it, in the same row: a crash in between leaves a trace.
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on a broken assumption"
-)]
 
-mod common;
+use crate::common;
 
 use common::{TestServer, ADMIN_UPN};
 use simulator::FaultConfig;

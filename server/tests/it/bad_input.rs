@@ -14,12 +14,8 @@
 //! Every response read here goes through `Reply`, which records it; every log line of the
 //! process is captured by a tracing subscriber installed by `capture_logs`. Each test ends by
 //! scanning what was recorded so far for tokens (`assert_no_token_leaked`).
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on a broken assumption"
-)]
 
-mod common;
+use crate::common;
 
 use app::error::AppError;
 use app::ssr::state::AppState;

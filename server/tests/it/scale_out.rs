@@ -1,12 +1,8 @@
 //! Several dashboard instances on one PostgreSQL: sessions made on one are valid on the other, a
 //! job or report runs on one instance at a time and is taken over when that instance dies, and
 //! the consent rate limit holds across instances.
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on a broken assumption"
-)]
 
-mod common;
+use crate::common;
 
 use app::ssr::jobs::limiter::ConsentLimiter;
 use app::ssr::storage::Storage;

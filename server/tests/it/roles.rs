@@ -1,11 +1,7 @@
 //! Adding and removing role members: the admin's token, confirmation for privileged roles,
 //! idempotent retries, 403 for the read-only user, and an audit entry for every attempt.
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on a broken assumption"
-)]
 
-mod common;
+use crate::common;
 
 use common::{TestServer, ADMIN_UPN, HELPDESK_UPN, READER_UPN};
 use serde_json::Value;
