@@ -3,7 +3,6 @@
 
 pub mod observability;
 
-use app::ssr::auth;
 use app::ssr::config::{Config, ConfigError, Endpoints, Upstream};
 use app::ssr::security::{
     reject_cross_origin, security_headers, AllowedOrigin, BrowserPolicy, PagePolicy,
@@ -194,12 +193,7 @@ pub async fn build_with(
         >(provide_for_errors, shell));
     let dashboard = Router::new()
         .route("/healthz", get(healthz))
-        .merge(auth::routes())
-        .merge(app::ssr::customers::export::routes())
-        .merge(app::ssr::reports::routes())
-        .merge(app::ssr::audit::routes())
-        .merge(app::ssr::jobs::http::routes())
-        .merge(app::ssr::reviews::routes())
+        .merge(app::ssr::http::routes())
         .route(
             "/api/{*fn_name}",
             get(server_fn_handler).post(server_fn_handler),
@@ -207,13 +201,13 @@ pub async fn build_with(
         .merge(pages)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            app::ssr::jobs::http::json_middleware,
+            app::ssr::http::jobs::json_middleware,
         ))
         .layer(axum::middleware::from_fn(server_fn_status))
         .layer(compression())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            auth::enforce_session_lifetime,
+            app::ssr::http::sign_in::enforce_session_lifetime,
         ))
         .layer(sessions)
         .layer(axum::middleware::from_fn_with_state(

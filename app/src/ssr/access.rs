@@ -72,7 +72,7 @@ pub struct Refusal(AppError);
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
-        super::csv::error_response(&self.0)
+        super::http::csv::error_response(&self.0)
     }
 }
 

@@ -7,10 +7,10 @@ pub mod auth;
 pub mod background;
 pub mod config;
 pub mod consent;
-pub mod csv;
 pub mod customers;
 pub mod gdap;
 pub mod graph;
+pub mod http;
 pub mod idempotency;
 pub mod jobs;
 pub mod partner_center;
@@ -99,7 +99,7 @@ pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
     let result = result.map_err(for_browser);
     if let Err(error) = &result {
         if let Some(options) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-            if let Ok(status) = http::StatusCode::from_u16(error.status_code()) {
+            if let Ok(status) = ::http::StatusCode::from_u16(error.status_code()) {
                 options.set_status(status);
             }
         }

@@ -9,10 +9,6 @@ use crate::error::AppError;
 use crate::model::access::{Permissions, NO_ROLE_MESSAGE};
 use crate::model::SignedInUser;
 use crate::ssr::state::AppState;
-use axum::extract::{Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum::Router;
 use oauth2::{
     AuthorizationCode, CsrfToken, PkceCodeChallenge, PkceCodeVerifier, Scope, TokenResponse,
 };
@@ -66,13 +62,6 @@ struct PendingSignIn {
     return_to: String,
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/login", get(login))
-        .route("/auth/callback", get(callback))
-        .route("/logout", post(logout))
-}
-
 /// The signed-in admin of the current request, for server functions.
 pub async fn current_user() -> Result<SessionUser, AppError> {
     let session: Session = leptos_axum::extract()
@@ -85,12 +74,6 @@ pub async fn current_user() -> Result<SessionUser, AppError> {
 
 pub async fn session_user(session: &Session) -> Result<Option<SessionUser>, AppError> {
     Ok(session.get::<SessionUser>(USER_KEY).await?)
-}
-
-#[derive(Deserialize)]
-struct LoginParams {
-    login_hint: Option<String>,
-    return_to: Option<String>,
 }
 
 /// Only same-site paths: an open redirect after sign-in would be a phishing aid.
@@ -119,39 +102,29 @@ fn unix_now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-/// Ends a session older than the absolute lifetime before any handler sees it, so pages,
-/// server functions and downloads all find it signed out. Static files are skipped (no
-/// session lookup for each asset).
-pub async fn enforce_session_lifetime(
-    State(state): State<AppState>,
-    session: Session,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let path = request.uri().path();
-    if !(path.starts_with("/pkg/") || path.starts_with("/_sim/") || path == "/healthz") {
-        if let Ok(Some(user)) = session.get::<SessionUser>(USER_KEY).await {
-            if session_expired(user.signed_in_at, unix_now(), state.config.session_max_age) {
-                tracing::info!(upn = %user.upn, "session reached its absolute lifetime; signed out");
-                if let Err(e) = session.flush().await {
-                    tracing::warn!(error = %e, "could not end an expired session");
-                }
+/// Ends the session if it has outlived the absolute lifetime, however active it was.
+pub async fn end_if_expired(state: &AppState, session: &Session) {
+    if let Ok(Some(user)) = session.get::<SessionUser>(USER_KEY).await {
+        if session_expired(user.signed_in_at, unix_now(), state.config.session_max_age) {
+            tracing::info!(upn = %user.upn, "session reached its absolute lifetime; signed out");
+            if let Err(e) = session.flush().await {
+                tracing::warn!(error = %e, "could not end an expired session");
             }
         }
     }
-    next.run(request).await
 }
 
-/// Where a failed sign-in lands. Only the dashboard's own code (and a known AADSTS number) go
-/// into the URL; the page words them itself, so a crafted link cannot put text on our page.
-/// What the authority or the library said is logged by the caller.
-fn sign_in_failed(error: &'static str, aadsts: Option<&'static str>) -> Response {
-    let mut query = url::form_urlencoded::Serializer::new(String::new());
-    query.append_pair("error", error);
-    if let Some(code) = aadsts {
-        query.append_pair("aadsts", code);
-    }
-    Redirect::to(&format!("/signin-error?{}", query.finish())).into_response()
+/// Why a sign-in did not complete: only the dashboard's own code (and a known AADSTS number),
+/// which the sign-in error page words itself, so a crafted link cannot put text on our page.
+/// What the authority or the library said is logged where it happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignInFailure {
+    pub error: &'static str,
+    pub aadsts: Option<&'static str>,
+}
+
+fn failure(error: &'static str, aadsts: Option<&'static str>) -> SignInFailure {
+    SignInFailure { error, aadsts }
 }
 
 /// The id token's tenant must be the partner tenant: an `organizations` authority (or a
@@ -160,16 +133,19 @@ fn is_partner_tenant(tid: Option<&str>, partner_tenant_id: &str) -> bool {
     tid.is_some_and(|tid| tid.trim().eq_ignore_ascii_case(partner_tenant_id))
 }
 
-async fn login(
-    State(state): State<AppState>,
-    session: Session,
-    Query(params): Query<LoginParams>,
-) -> Response {
+/// Starts a sign-in: remembers its state, nonce and PKCE verifier in the session and gives the
+/// authority's URL to send the browser to.
+pub async fn begin_sign_in(
+    state: &AppState,
+    session: &Session,
+    login_hint: Option<&str>,
+    return_to: Option<&str>,
+) -> Result<url::Url, SignInFailure> {
     let provider = match state.authority.provider().await {
         Ok(provider) => provider,
         Err(e) => {
             tracing::warn!(error = %e, "sign-in authority unavailable");
-            return sign_in_failed("authority_unavailable", None);
+            return Err(failure("authority_unavailable", None));
         }
     };
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -188,7 +164,7 @@ async fn login(
         )))
         .set_pkce_challenge(challenge)
         .add_extra_param("nonce", nonce.clone());
-    if let Some(hint) = params.login_hint.as_deref().map(str::trim) {
+    if let Some(hint) = login_hint.map(str::trim) {
         if !hint.is_empty() && hint.len() <= 256 {
             request = request.add_extra_param("login_hint", hint.to_string());
         }
@@ -198,59 +174,65 @@ async fn login(
         state: csrf_state.secret().clone(),
         nonce,
         pkce_verifier: verifier.secret().clone(),
-        return_to: safe_return_path(params.return_to.as_deref()),
+        return_to: safe_return_path(return_to),
     };
     if let Err(e) = session.insert(PENDING_KEY, pending).await {
         tracing::error!(error = %e, "could not store the sign-in under way");
-        return sign_in_failed("session_error", None);
+        return Err(failure("session_error", None));
     }
-    Redirect::to(url.as_str()).into_response()
+    Ok(url)
 }
 
-#[derive(Deserialize)]
-struct CallbackParams {
-    code: Option<String>,
-    state: Option<String>,
-    error: Option<String>,
-    error_description: Option<String>,
+/// What the authority sent back to the redirect URI.
+#[derive(Debug, Default, Deserialize)]
+pub struct CallbackParams {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
 }
 
-async fn callback(
-    State(state): State<AppState>,
-    session: Session,
-    Query(params): Query<CallbackParams>,
-) -> Response {
+/// Completes the sign-in the authority answered: checks the state, redeems the code, verifies the
+/// id token, stores the credential and starts the session. Gives the path to return to.
+pub async fn finish_sign_in(
+    state: &AppState,
+    session: &Session,
+    params: CallbackParams,
+) -> Result<String, SignInFailure> {
     let pending: Option<PendingSignIn> = session.remove(PENDING_KEY).await.ok().flatten();
     if let Some(error) = params.error.as_deref() {
         let description = params.error_description.as_deref().unwrap_or_default();
         tracing::info!(error, description, "sign-in refused by the authority");
-        return sign_in_failed(
+        return Err(failure(
             crate::ui::signin::authority_error_code(error),
             crate::ui::signin::known_aadsts(description),
-        );
+        ));
     }
     let Some(pending) = pending else {
-        return sign_in_failed("no_sign_in_in_progress", None);
+        return Err(failure("no_sign_in_in_progress", None));
     };
     if params.state.as_deref() != Some(pending.state.as_str()) {
-        return sign_in_failed("state_mismatch", None);
+        return Err(failure("state_mismatch", None));
     }
     let Some(code) = params.code else {
-        return sign_in_failed("no_code", None);
+        return Err(failure("no_code", None));
     };
-    match complete_sign_in(&state, &session, &pending, code).await {
+    match complete_sign_in(state, session, &pending, code).await {
         Ok(user) => {
             tracing::info!(upn = %user.upn, "signed in");
             let entry = crate::ssr::audit::Entry::new(&user.upn, "sign-in");
             if let Err(error) = crate::ssr::audit::record(&state.storage, &entry).await {
                 tracing::error!(%error, "could not audit a sign-in");
-                return sign_in_failed("audit_failed", None);
+                return Err(failure("audit_failed", None));
             }
-            Redirect::to(&pending.return_to).into_response()
+            Ok(pending.return_to)
         }
         Err((error, description)) => {
             tracing::warn!(error, description, "sign-in failed");
-            sign_in_failed(error, crate::ui::signin::known_aadsts(&description))
+            Err(failure(
+                error,
+                crate::ui::signin::known_aadsts(&description),
+            ))
         }
     }
 }
@@ -356,8 +338,9 @@ async fn complete_sign_in(
     Ok(user)
 }
 
-async fn logout(State(state): State<AppState>, session: Session) -> Response {
-    if let Ok(Some(user)) = session_user(&session).await {
+/// Forgets the admin's stored credential and tokens, audits the sign-out and ends the session.
+pub async fn sign_out(state: &AppState, session: &Session) {
+    if let Ok(Some(user)) = session_user(session).await {
         if let Err(e) = state.tokens.forget(&user.user_key).await {
             tracing::warn!(error = %e, "could not delete the stored credential at sign-out");
         }
@@ -369,7 +352,6 @@ async fn logout(State(state): State<AppState>, session: Session) -> Response {
     if let Err(e) = session.flush().await {
         tracing::warn!(error = %e, "could not end the session");
     }
-    Redirect::to("/").into_response()
 }
 
 #[cfg(test)]

@@ -2,7 +2,6 @@
 //! in the database and in memory, synced with the admin's own token, and filtered for the view
 //! and the CSV export.
 
-pub mod export;
 pub mod snapshot;
 pub mod sync;
 pub mod view;

@@ -3,7 +3,6 @@
 //! takeover continues with the customers still pending, sending each one's MS-RequestId again
 //! so nothing is applied twice.
 
-pub mod http;
 pub mod limiter;
 pub mod runner;
 

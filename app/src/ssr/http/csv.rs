@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 
 /// A plain-text error with the error's status, for download routes.
 pub fn error_response(error: &AppError) -> Response {
-    let error = super::for_browser(error.clone());
+    let error = crate::ssr::for_browser(error.clone());
     let status = StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::BAD_GATEWAY);
     (status, format!("{error}\n")).into_response()
 }

@@ -1,14 +1,14 @@
 //! `GET /customers/export.csv?<the view's query>`: exactly the filtered and sorted view (all pages),
 //! RFC 4180, streamed in chunks so a large export never sits in memory as one string.
 
-use super::format_time;
-use super::snapshot::Snapshot;
-use super::view::select;
+use super::csv::{csv_response, encode, error_response, neutralize_formula};
 use crate::error::AppError;
 use crate::model::customers::CustomerQuery;
 use crate::ssr::access::Reader;
 use crate::ssr::auth::SessionUser;
-use crate::ssr::csv::{csv_response, encode, error_response, neutralize_formula};
+use crate::ssr::customers::snapshot::Snapshot;
+use crate::ssr::customers::view::{self, select};
+use crate::ssr::customers::{format_time, CustomerRecord};
 use crate::ssr::state::AppState;
 use axum::body::Body;
 use axum::extract::{Query, State};
@@ -88,7 +88,7 @@ fn csv_chunks(
         let end = (start + ROWS_PER_CHUNK).min(order.len());
         encode(order[start..end].iter().map(|&i| {
             let customer = &snapshot.customers[i];
-            let days = super::view::days_since(customer.last_sign_in, now);
+            let days = view::days_since(customer.last_sign_in, now);
             let consented = consents
                 .get(&customer.tenant_id)
                 .copied()
@@ -100,7 +100,7 @@ fn csv_chunks(
 }
 
 pub fn record(
-    customer: &super::CustomerRecord,
+    customer: &CustomerRecord,
     days_since_sign_in: Option<i64>,
     consented_applications: u32,
 ) -> [String; 13] {

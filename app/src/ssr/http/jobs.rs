@@ -2,13 +2,12 @@
 //! parameter, and `/jobs/{id}` is the job's page, so the JSON is served by a middleware that
 //! answers only that exact shape of path.
 
-use super::load;
+use super::csv::{csv_response, encode, error_response, neutralize_formula};
 use crate::error::AppError;
 use crate::ids::Guid;
 use crate::model::access::Permission;
 use crate::model::jobs::Job;
 use crate::ssr::access::{self, Reader};
-use crate::ssr::csv::{csv_response, encode, error_response, neutralize_formula};
 use crate::ssr::state::AppState;
 use axum::extract::{Path, Request, State};
 use axum::middleware::Next;
@@ -29,7 +28,7 @@ async fn readable_job(state: &AppState, session: &Session, id: &str) -> Result<J
 
 async fn read_job(state: &AppState, id: &str) -> Result<Job, AppError> {
     let id = Guid::parse(id).map_err(|_| AppError::NotFound { what: "job".into() })?;
-    load(state, id).await
+    crate::ssr::jobs::load(state, id).await
 }
 
 /// Answers `GET /jobs/{id}.json`; every other request goes on.
