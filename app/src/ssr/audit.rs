@@ -212,7 +212,7 @@ async fn insert<'e, E>(executor: E, id: &str, entry: &Entry) -> Result<(), sqlx:
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    let at_ms = super::storage::now_ms();
+    let at_ms = super::clock::now_ms();
     sqlx::query(
         "INSERT INTO audit_log (id, at_ms, actor_upn, action, customer_tenant_id, target,
          request_id, correlation_id, upstream_status, outcome, error)
@@ -368,7 +368,7 @@ fn row_of(row: &sqlx::any::AnyRow) -> Result<(i64, AuditRow), sqlx::Error> {
         at_ms,
         AuditRow {
             id: row.try_get("id")?,
-            at: super::storage::rfc3339_of_ms(at_ms),
+            at: super::clock::rfc3339_of_ms(at_ms),
             actor_upn: row.try_get("actor_upn")?,
             action: row.try_get("action")?,
             customer_tenant_id: row.try_get("customer_tenant_id")?,

@@ -11,8 +11,9 @@
 //! still pending. An instance that cannot renew stops sending before its lease can lapse, and
 //! one that lost the row anyway is refused by the fencing number in each write.
 
+use super::clock::now_ms;
 use super::state::AppState;
-use super::storage::{now_ms, Backend, Storage};
+use super::storage::{Backend, Storage};
 use crate::error::AppError;
 use parking_lot::Mutex;
 use std::future::Future;

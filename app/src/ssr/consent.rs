@@ -7,9 +7,9 @@
 
 use super::audit::{self, Entry};
 use super::auth::SessionUser;
+use super::clock::{now_ms, rfc3339_of_ms};
 use super::partner_center::{retrying, CallIds, PartnerCenterClient, UpstreamError};
 use super::state::AppState;
-use super::storage::{now_ms, rfc3339_of_ms};
 use crate::error::AppError;
 use crate::ids::Guid;
 use crate::model::consent::{ConsentRecord, Grant, KnownApplication};

@@ -5,6 +5,7 @@ pub mod access;
 pub mod audit;
 pub mod auth;
 pub mod background;
+pub mod clock;
 pub mod config;
 pub mod consent;
 pub mod customers;

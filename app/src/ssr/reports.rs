@@ -6,10 +6,10 @@
 
 use super::auth::SessionUser;
 use super::background::{self, Claim, Claimable, Lease, Work};
+use super::clock::{now_ms, rfc3339_of_ms};
 use super::customers::view;
 use super::partner_center::{retrying, ATTEMPTS};
 use super::state::AppState;
-use super::storage::{now_ms, rfc3339_of_ms};
 use super::telemetry;
 use crate::error::AppError;
 use crate::ids::Guid;

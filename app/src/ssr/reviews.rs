@@ -5,11 +5,11 @@
 
 use super::audit::{self, Entry};
 use super::auth::SessionUser;
-use super::customers::{format_time, view};
+use super::clock::{format_time, now_ms, rfc3339_of_ms};
+use super::customers::view;
 use super::idempotency;
 use super::jobs::{self, NewJob};
 use super::state::AppState;
-use super::storage::{now_ms, rfc3339_of_ms};
 use crate::error::AppError;
 use crate::ids::Guid;
 use crate::model::customers::CustomerQuery;

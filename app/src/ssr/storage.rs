@@ -191,19 +191,6 @@ impl ExpiredDeletion for SessionBackend {
     }
 }
 
-/// Now, as stored: Unix milliseconds (portable across SQLite and PostgreSQL).
-pub fn now_ms() -> i64 {
-    let now = time::OffsetDateTime::now_utc();
-    i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
-/// A stored time (Unix milliseconds) as RFC 3339.
-pub fn rfc3339_of_ms(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .map(super::customers::format_time)
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -103,7 +103,8 @@ async fn a_bad_database_url_is_a_clear_error() {
 }
 
 async fn customer_snapshots_round_trip_and_replace_each_other(db: Db) {
-    use app::ssr::customers::{parse_time, snapshot, CustomerRecord};
+    use app::ssr::clock::parse_time;
+    use app::ssr::customers::{snapshot, CustomerRecord};
     let (storage, _pg, _dir) = open(&db).await;
     assert_eq!(snapshot::latest_id(&storage).await.unwrap(), None);
     let record = |i: usize, name: &str| CustomerRecord {

@@ -8,6 +8,7 @@ pub mod tokens;
 use crate::error::AppError;
 use crate::model::access::{Permissions, NO_ROLE_MESSAGE};
 use crate::model::SignedInUser;
+use crate::ssr::clock::unix_now;
 use crate::ssr::state::AppState;
 use oauth2::{
     AuthorizationCode, CsrfToken, PkceCodeChallenge, PkceCodeVerifier, Scope, TokenResponse,
@@ -96,10 +97,6 @@ fn safe_return_path(requested: Option<&str>) -> String {
 pub fn session_expired(signed_in_at: i64, now: i64, max_age: Duration) -> bool {
     let max_age = i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX);
     now.saturating_sub(signed_in_at) >= max_age
-}
-
-fn unix_now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 /// Ends the session if it has outlived the absolute lifetime, however active it was.

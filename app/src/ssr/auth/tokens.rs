@@ -152,7 +152,7 @@ impl TokenBroker {
         .bind(display_name)
         .bind(sealed)
         .bind(roles_json(app_roles)?)
-        .bind(crate::ssr::storage::now_ms())
+        .bind(crate::ssr::clock::now_ms())
         .execute(&self.storage.pool)
         .await?;
         // Tokens of the previous sign-in may lack what this one has (MFA, new roles).
@@ -374,7 +374,7 @@ impl TokenBroker {
         )
         .bind(rotated)
         .bind(app_roles.as_deref().map(roles_json).transpose()?)
-        .bind(crate::ssr::storage::now_ms())
+        .bind(crate::ssr::clock::now_ms())
         .bind(user_key)
         .bind(&sealed)
         .execute(&self.storage.pool)

@@ -13,11 +13,11 @@ use super::storage::Storage;
 use crate::error::AppError;
 use crate::model::customers::{CustomerQuery, CustomersView, SyncStatus};
 use crate::model::gdap::Coverage;
+use crate::ssr::clock::parse_time;
 use parking_lot::Mutex;
 use snapshot::Snapshot;
 use std::sync::Arc;
 use sync::SyncManager;
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 /// The reason of a customer whose GDAP has not been read.
@@ -61,18 +61,6 @@ impl CustomerRecord {
     }
 }
 
-/// Null, empty and unparseable timestamps all mean "none recorded".
-pub fn parse_time(value: Option<&str>) -> Option<OffsetDateTime> {
-    value
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .and_then(|s| OffsetDateTime::parse(s, &Rfc3339).ok())
-}
-
-pub fn format_time(value: OffsetDateTime) -> String {
-    value.format(&Rfc3339).unwrap_or_default()
-}
-
 /// The customers page's "what to do first", by its name in `dismissed_hints`.
 const FIRST_STEPS: &str = "customers-first-steps";
 
@@ -95,7 +83,7 @@ pub async fn hide_first_steps(state: &AppState, user: &SessionUser) -> Result<()
     )
     .bind(&user.user_key)
     .bind(FIRST_STEPS)
-    .bind(super::storage::now_ms())
+    .bind(crate::ssr::clock::now_ms())
     .execute(&state.storage.pool)
     .await?;
     Ok(())
@@ -186,24 +174,5 @@ impl CustomersService {
             .iter()
             .find(|c| c.tenant_id == tenant_id)
             .map(|c| c.name.clone())
-    }
-}
-
-#[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on a broken assumption"
-)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn seven_fractional_digits_and_empty_values_parse() {
-        let t = parse_time(Some("2022-04-20T06:11:11.7227953Z")).unwrap();
-        assert_eq!(format_time(t), "2022-04-20T06:11:11.7227953Z");
-        assert_eq!(parse_time(Some("")), None);
-        assert_eq!(parse_time(Some("  ")), None);
-        assert_eq!(parse_time(Some("yesterday")), None);
-        assert_eq!(parse_time(None), None);
     }
 }

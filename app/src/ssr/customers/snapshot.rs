@@ -1,9 +1,10 @@
 //! Customer snapshots in the database (portable SQL: SQLite and PostgreSQL).
 
-use super::{format_time, parse_time, CustomerRecord};
+use super::CustomerRecord;
 use crate::ids::Guid;
 use crate::model::customers::SnapshotInfo;
 use crate::model::gdap::Coverage;
+use crate::ssr::clock::{format_time, from_unix_ms, parse_time, unix_ms};
 use crate::ssr::storage::Storage;
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -224,15 +225,6 @@ fn record(row: &AnyRow) -> Result<CustomerRecord, sqlx::Error> {
             .try_get::<Option<String>, _>("gdap_reasons")?
             .unwrap_or_else(|| super::NOT_READ.to_string()),
     })
-}
-
-fn unix_ms(t: OffsetDateTime) -> i64 {
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
-fn from_unix_ms(ms: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 #[cfg(test)]

@@ -54,7 +54,7 @@ impl SyncManager {
         }
         let progress = Arc::new(Mutex::new(SyncProgress {
             started_by: user.upn.clone(),
-            started_at: super::format_time(OffsetDateTime::now_utc()),
+            started_at: crate::ssr::clock::format_time(OffsetDateTime::now_utc()),
             pages_done: 0,
             pages_total: None,
             customers_read: 0,
@@ -110,7 +110,7 @@ async fn run(
         Err(error) => {
             tracing::warn!(upn = %user.upn, %error, "customers sync failed");
             state.last_failure = Some(SyncFailure {
-                at: super::format_time(OffsetDateTime::now_utc()),
+                at: crate::ssr::clock::format_time(OffsetDateTime::now_utc()),
                 message: error.to_string(),
                 correlation_id: error.correlation_id().map(str::to_string),
             });

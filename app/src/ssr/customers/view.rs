@@ -2,11 +2,12 @@
 //! all go through `select`.
 
 use super::snapshot::Snapshot;
-use super::{format_time, CustomerRecord};
+use super::CustomerRecord;
 use crate::model::customers::{
     ChartBar, CustomerFacts, CustomerQuery, CustomerRow, CustomersSummary, CustomersView,
     SignInBucket, SortDir, SortKey,
 };
+use crate::ssr::clock::{days_since, format_time};
 use std::cmp::Ordering;
 use time::OffsetDateTime;
 
@@ -17,10 +18,6 @@ pub struct Selected<'a> {
     pub index: usize,
     pub customer: &'a CustomerRecord,
     pub days_since_sign_in: Option<i64>,
-}
-
-pub fn days_since(t: Option<OffsetDateTime>, now: OffsetDateTime) -> Option<i64> {
-    t.map(|t| (now - t).whole_days().max(0))
 }
 
 fn facts(customer: &CustomerRecord, days_since_sign_in: Option<i64>) -> CustomerFacts<'_> {

@@ -6,9 +6,10 @@ use crate::error::AppError;
 use crate::model::customers::CustomerQuery;
 use crate::ssr::access::Reader;
 use crate::ssr::auth::SessionUser;
+use crate::ssr::clock::{days_since, format_time};
 use crate::ssr::customers::snapshot::Snapshot;
-use crate::ssr::customers::view::{self, select};
-use crate::ssr::customers::{format_time, CustomerRecord};
+use crate::ssr::customers::view::select;
+use crate::ssr::customers::CustomerRecord;
 use crate::ssr::state::AppState;
 use axum::body::Body;
 use axum::extract::{Query, State};
@@ -88,7 +89,7 @@ fn csv_chunks(
         let end = (start + ROWS_PER_CHUNK).min(order.len());
         encode(order[start..end].iter().map(|&i| {
             let customer = &snapshot.customers[i];
-            let days = view::days_since(customer.last_sign_in, now);
+            let days = days_since(customer.last_sign_in, now);
             let consented = consents
                 .get(&customer.tenant_id)
                 .copied()

@@ -8,10 +8,10 @@ pub mod runner;
 
 use super::audit::{self, Entry};
 use super::auth::SessionUser;
+use super::clock::{now_ms, rfc3339_of_ms};
 use super::customers::view;
 use super::idempotency;
 use super::state::AppState;
-use super::storage::{now_ms, rfc3339_of_ms};
 use crate::error::AppError;
 use crate::ids::Guid;
 use crate::model::consent::Grant;
