@@ -135,7 +135,7 @@ async fn run_claimed(state: &AppState, lease: &Arc<Lease>) -> Result<(), AppErro
     .bind(report_id)
     .fetch_all(&state.storage.pool)
     .await?;
-    let renewal = background::keep_renewed(state, lease.clone(), || async {});
+    let renewal = background::keep_renewed(&state.storage, lease.clone(), || async {});
 
     // Reads run concurrently; writes go one at a time (SQLite has a single writer, and waiting
     // for its lock inside a transaction costs seconds).
@@ -168,7 +168,7 @@ async fn run_claimed(state: &AppState, lease: &Arc<Lease>) -> Result<(), AppErro
         return Ok(());
     }
     if storage_failed.load(Ordering::Relaxed) {
-        background::release(state, lease).await?;
+        background::release(&state.storage, lease).await?;
         return Err(AppError::Internal(
             "some results could not be stored; those customers stay pending".into(),
         ));

@@ -277,7 +277,7 @@ async fn run_claimed(
     }
     let renewal = {
         let (watcher, id_owned, control) = (state.clone(), id.to_string(), control.clone());
-        background::keep_renewed(state, control.lease.clone(), move || {
+        background::keep_renewed(&state.storage, control.lease.clone(), move || {
             let (state, id, control) = (watcher.clone(), id_owned.clone(), control.clone());
             async move {
                 match cancel_requested(&state, &id).await {
@@ -338,7 +338,7 @@ async fn run_claimed(
     }
     let cancelled = control.cancelled.load(Ordering::Relaxed);
     if storage_failed.load(Ordering::Relaxed) && !cancelled {
-        background::release(state, &lease).await?;
+        background::release(&state.storage, &lease).await?;
         return Err(AppError::Internal(
             "some items could not be stored; they stay pending".into(),
         ));

@@ -1,20 +1,9 @@
-//! Background work that outlives the request that started it: bulk jobs and privileged-role
-//! reports. Several instances may share one database, so each piece of work is held by one
-//! instance at a time through a lease on its row: `claimed_by` names the instance,
-//! `claimed_until_ms` (the database's clock) is renewed every second while it runs, and
-//! `claim_fence` counts the claims, so every write of the holder can check the row is still its.
-//!
-//! Claims take row locks: on PostgreSQL the candidate rows are locked `FOR UPDATE SKIP LOCKED`,
-//! so two instances polling at the same moment never wait on or take the same row; on SQLite the
-//! single UPDATE runs under the database's one writer lock. An instance that dies stops renewing,
-//! its lease lapses, and the next instance to poll takes the work over and continues with what is
-//! still pending. An instance that cannot renew stops sending before its lease can lapse, and
-//! one that lost the row anyway is refused by the fencing number in each write.
+//! The lease on a row of background work: claimed by one instance, renewed every second on the
+//! database's clock, fenced by a number every write of the holder checks, and given up or lost.
 
-use super::clock::now_ms;
-use super::state::AppState;
-use super::storage::{Backend, Storage};
 use crate::error::AppError;
+use crate::ssr::clock::now_ms;
+use crate::ssr::storage::{Backend, Storage};
 use parking_lot::Mutex;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -27,8 +16,6 @@ const RENEW_EVERY: Duration = Duration::from_secs(1);
 /// The holder stops sending this long before its lease could lapse on the database's clock:
 /// time for a call that passed its last check to leave, and for the renewal's own round trip.
 const SAFETY_MARGIN: Duration = Duration::from_secs(3);
-/// How often an instance looks for work to take over when nothing wakes it.
-const POLL_EVERY: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Work {
@@ -216,7 +203,7 @@ pub async fn renew(storage: &Storage, lease: &Lease) -> Result<bool, AppError> {
 }
 
 /// Gives the row up unfinished, for the next poll (here or elsewhere) to take again.
-pub async fn release(state: &AppState, lease: &Lease) -> Result<(), AppError> {
+pub async fn release(storage: &Storage, lease: &Lease) -> Result<(), AppError> {
     let sql = format!(
         "UPDATE {} SET claimed_until_ms = 0 WHERE id = $1 AND claim_fence = $2",
         lease.work.table()
@@ -224,7 +211,7 @@ pub async fn release(state: &AppState, lease: &Lease) -> Result<(), AppError> {
     sqlx::query(&sql)
         .bind(&lease.id)
         .bind(lease.fence)
-        .execute(&state.storage.pool)
+        .execute(&storage.pool)
         .await?;
     Ok(())
 }
@@ -234,7 +221,7 @@ pub async fn release(state: &AppState, lease: &Lease) -> Result<(), AppError> {
 /// holds. A renewal that hangs stops it too, once [`Lease::may_send`]'s deadline passes.
 /// `after_renewal` runs after each renewal that held (a job checks for a cancel request there).
 pub fn keep_renewed<F, Fut>(
-    state: &AppState,
+    storage: &Storage,
     lease: Arc<Lease>,
     mut after_renewal: F,
 ) -> RenewalTask
@@ -242,7 +229,7 @@ where
     F: FnMut() -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send,
 {
-    let storage = state.storage.clone();
+    let storage = storage.clone();
     RenewalTask(tokio::spawn(async move {
         while !lease.is_lost() {
             tokio::time::sleep(RENEW_EVERY).await;
@@ -269,24 +256,4 @@ impl Drop for RenewalTask {
     fn drop(&mut self) {
         self.0.abort();
     }
-}
-
-/// Starts the loop that claims and runs background work, for the life of the process.
-pub fn spawn_supervisor(state: AppState) {
-    tokio::spawn(async move {
-        let mut claimable = Claimable::UnheldOrMine;
-        loop {
-            if let Err(error) = super::jobs::runner::claim_and_run(&state, claimable).await {
-                tracing::error!(%error, "could not look for jobs to run");
-            }
-            if let Err(error) = super::reports::claim_and_run(&state, claimable).await {
-                tracing::error!(%error, "could not look for reports to run");
-            }
-            claimable = Claimable::Unheld;
-            tokio::select! {
-                () = tokio::time::sleep(POLL_EVERY) => {}
-                () = state.jobs.woken() => {}
-            }
-        }
-    });
 }
