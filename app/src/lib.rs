@@ -17,10 +17,3 @@ pub mod urls;
 pub mod ssr;
 
 pub use ui::{shell, App};
-
-#[cfg(feature = "hydrate")]
-#[wasm_bindgen::prelude::wasm_bindgen]
-pub fn hydrate() {
-    console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(App);
-}
