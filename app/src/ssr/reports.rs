@@ -5,7 +5,7 @@
 //! restart, or another instance after this one stops, resumes the customers still pending.
 
 use super::auth::SessionUser;
-use super::background::{self, Claim, Claimable, Lease, Work};
+use super::background::lease::{self as background, Claim, Claimable, Lease, Work};
 use super::clock::{now_ms, rfc3339_of_ms};
 use super::customers::view;
 use super::partner_center::{retrying, ATTEMPTS};

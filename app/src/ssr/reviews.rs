@@ -8,7 +8,7 @@ use super::auth::SessionUser;
 use super::clock::{format_time, now_ms, rfc3339_of_ms};
 use super::customers::view;
 use super::idempotency;
-use super::jobs::{self, NewJob};
+use super::jobs::create::{self as jobs, NewJob};
 use super::state::AppState;
 use crate::error::AppError;
 use crate::ids::Guid;

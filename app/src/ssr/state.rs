@@ -3,11 +3,11 @@
 
 use super::auth::oidc::Authority;
 use super::auth::seal::{load_or_create_key_file, Sealer};
-use super::auth::TokenBroker;
+use super::auth::tokens::TokenBroker;
 use super::config::{Config, Endpoints, TokenKeySource};
-use super::customers::CustomersService;
+use super::customers::cache::CustomersService;
 use super::graph::GraphClient;
-use super::jobs::runner::JobsRuntime;
+use super::jobs::runtime::JobsRuntime;
 use super::partner_center::PartnerCenterClient;
 use super::storage::{Storage, StorageError};
 use crate::error::AppError;

@@ -2,64 +2,23 @@
 //! in the database and in memory, synced with the admin's own token, and filtered for the view
 //! and the CSV export.
 
+pub mod cache;
+pub mod record;
 pub mod snapshot;
 pub mod sync;
 pub mod view;
 
+pub use cache::CustomersService;
+pub use record::{CustomerRecord, NOT_READ};
+
 use super::auth::SessionUser;
-use super::partner_center::models::DelegatedAdminCustomer;
 use super::state::AppState;
 use super::storage::Storage;
 use crate::error::AppError;
 use crate::model::customers::{CustomerQuery, CustomersView, SyncStatus};
-use crate::model::gdap::Coverage;
-use crate::ssr::clock::parse_time;
-use parking_lot::Mutex;
 use snapshot::Snapshot;
 use std::sync::Arc;
-use sync::SyncManager;
 use time::OffsetDateTime;
-
-/// The reason of a customer whose GDAP has not been read.
-pub const NOT_READ: &str = "GDAP has not been read for this customer.";
-
-/// One customer as stored in a snapshot.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CustomerRecord {
-    pub tenant_id: String,
-    pub name: String,
-    /// Trimmed, lower-cased name: for search and sorting.
-    pub name_folded: String,
-    pub dap_enabled: bool,
-    pub dap_since: Option<OffsetDateTime>,
-    pub dap_ended: Option<OffsetDateTime>,
-    pub last_sign_in: Option<OffsetDateTime>,
-    pub partner_agent_count: u32,
-    pub partner_sign_in_count: u32,
-    pub global_admin_sign_in_count: u32,
-    /// GDAP coverage as of the sync, and its reasons (one per line).
-    pub gdap: Coverage,
-    pub gdap_reasons: String,
-}
-
-impl CustomerRecord {
-    pub fn from_upstream(customer: DelegatedAdminCustomer) -> Self {
-        CustomerRecord {
-            tenant_id: customer.customer_tenant_id.trim().to_ascii_lowercase(),
-            name_folded: customer.organization_display_name.trim().to_lowercase(),
-            name: customer.organization_display_name,
-            dap_enabled: customer.dap_enabled,
-            dap_since: parse_time(customer.start_date_time.as_deref()),
-            dap_ended: parse_time(customer.end_date_time.as_deref()),
-            last_sign_in: parse_time(customer.last_sign_in_date_time.as_deref()),
-            partner_agent_count: customer.partner_agent_count,
-            partner_sign_in_count: customer.partner_sign_in_count,
-            global_admin_sign_in_count: customer.global_admin_sign_in_count,
-            gdap: Coverage::Unknown,
-            gdap_reasons: NOT_READ.to_string(),
-        }
-    }
-}
 
 /// The customers page's "what to do first", by its name in `dismissed_hints`.
 const FIRST_STEPS: &str = "customers-first-steps";
@@ -89,39 +48,7 @@ pub async fn hide_first_steps(state: &AppState, user: &SessionUser) -> Result<()
     Ok(())
 }
 
-/// Held in `AppState`: the in-memory copy of the latest snapshot and the sync in progress.
-#[derive(Default)]
-pub struct CustomersService {
-    /// The snapshot and the revision it was loaded at.
-    cached: Mutex<Option<(i64, Arc<Snapshot>)>>,
-    sync: SyncManager,
-}
-
 impl CustomersService {
-    /// The latest complete snapshot. The database decides which one is latest (so several
-    /// instances agree); memory only saves reloading it.
-    pub async fn current(&self, storage: &Storage) -> Result<Option<Arc<Snapshot>>, AppError> {
-        let Some((latest, revision)) = snapshot::latest_id(storage).await? else {
-            return Ok(None);
-        };
-        if let Some((cached_revision, cached)) = self.cached.lock().as_ref() {
-            if cached.info.id == latest && *cached_revision == revision {
-                return Ok(Some(cached.clone()));
-            }
-        }
-        let Some(loaded) = snapshot::load(storage, &latest).await? else {
-            return Ok(None);
-        };
-        let loaded = Arc::new(loaded);
-        *self.cached.lock() = Some((revision, loaded.clone()));
-        Ok(Some(loaded))
-    }
-
-    /// Keeps a snapshot just stored, so the next read does not load it back.
-    pub fn install(&self, snapshot: Snapshot) {
-        *self.cached.lock() = Some((0, Arc::new(snapshot)));
-    }
-
     /// The latest snapshot; on the very first visit there is none, so this syncs and waits.
     pub async fn current_or_sync(
         &self,
@@ -164,15 +91,5 @@ impl CustomersService {
         }
         view.show_first_steps = !first_steps_hidden(state, user).await?;
         Ok(view)
-    }
-
-    /// The organisation name of a customer, when the latest snapshot has it.
-    pub async fn name_of(&self, storage: &Storage, tenant_id: &str) -> Option<String> {
-        let snapshot = self.current(storage).await.ok()??;
-        snapshot
-            .customers
-            .iter()
-            .find(|c| c.tenant_id == tenant_id)
-            .map(|c| c.name.clone())
     }
 }

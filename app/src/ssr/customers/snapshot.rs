@@ -1,6 +1,6 @@
 //! Customer snapshots in the database (portable SQL: SQLite and PostgreSQL).
 
-use super::CustomerRecord;
+use super::record::{CustomerRecord, NOT_READ};
 use crate::ids::Guid;
 use crate::model::customers::SnapshotInfo;
 use crate::model::gdap::Coverage;
@@ -223,7 +223,7 @@ fn record(row: &AnyRow) -> Result<CustomerRecord, sqlx::Error> {
             .unwrap_or(Coverage::Unknown),
         gdap_reasons: row
             .try_get::<Option<String>, _>("gdap_reasons")?
-            .unwrap_or_else(|| super::NOT_READ.to_string()),
+            .unwrap_or_else(|| NOT_READ.to_string()),
     })
 }
 

@@ -2,11 +2,12 @@
 //! rest are fetched concurrently within a bound, each retried on transient failures. Only a
 //! complete read is stored.
 
+use super::cache::{Running, SyncManager, SyncOutcome, SyncState};
+use super::record::CustomerRecord;
 use super::snapshot;
-use super::CustomerRecord;
 use crate::error::AppError;
 use crate::ids::Guid;
-use crate::model::customers::{SnapshotInfo, SyncFailure, SyncProgress, SyncStatus};
+use crate::model::customers::{SnapshotInfo, SyncFailure, SyncProgress};
 use crate::model::gdap::Verdict;
 use crate::ssr::auth::SessionUser;
 use crate::ssr::gdap;
@@ -14,7 +15,7 @@ use crate::ssr::partner_center::models::{DelegatedAdminCustomer, ODataPage};
 use crate::ssr::partner_center::{retrying, UpstreamError, ATTEMPTS, MAX_PAGE_SIZE};
 use crate::ssr::state::AppState;
 use crate::ssr::telemetry;
-use futures::future::{BoxFuture, FutureExt, Shared};
+use futures::future::FutureExt;
 use futures::{StreamExt, TryStreamExt};
 use parking_lot::Mutex;
 use std::collections::{HashMap, HashSet};
@@ -24,25 +25,6 @@ use tracing::Instrument;
 
 /// Pages in flight at once.
 pub const SYNC_CONCURRENCY: usize = 4;
-
-type SyncOutcome = Shared<BoxFuture<'static, Result<SnapshotInfo, AppError>>>;
-
-struct Running {
-    progress: Arc<Mutex<SyncProgress>>,
-    outcome: SyncOutcome,
-}
-
-#[derive(Default)]
-struct SyncState {
-    running: Option<Running>,
-    last_failure: Option<SyncFailure>,
-}
-
-/// One sync at a time per instance; callers that arrive while one runs share its outcome.
-#[derive(Default)]
-pub struct SyncManager {
-    state: Arc<Mutex<SyncState>>,
-}
 
 impl SyncManager {
     /// Starts a sync (or joins the running one). The sync runs in its own task, so it finishes
@@ -82,15 +64,6 @@ impl SyncManager {
             outcome: outcome.clone(),
         });
         outcome
-    }
-
-    pub fn status(&self, snapshot: Option<SnapshotInfo>) -> SyncStatus {
-        let state = self.state.lock();
-        SyncStatus {
-            running: state.running.as_ref().map(|r| r.progress.lock().clone()),
-            last_failure: state.last_failure.clone(),
-            snapshot,
-        }
     }
 }
 

@@ -1,8 +1,8 @@
 //! Filter, sort and page a snapshot. Pure functions: the page, the CSV export and the benchmark
 //! all go through `select`.
 
+use super::record::CustomerRecord;
 use super::snapshot::Snapshot;
-use super::CustomerRecord;
 use crate::model::customers::{
     ChartBar, CustomerFacts, CustomerQuery, CustomerRow, CustomersSummary, CustomersView,
     SignInBucket, SortDir, SortKey,

@@ -9,7 +9,7 @@ pub mod models;
 use crate::error::AppError;
 use crate::ids::{Guid, RelationshipId};
 use crate::model::gdap;
-use crate::ssr::auth::AccessToken;
+use crate::ssr::auth::tokens::AccessToken;
 use crate::ssr::telemetry::{self, Api};
 use backon::{ExponentialBuilder, Retryable};
 use futures::{StreamExt, TryStreamExt};

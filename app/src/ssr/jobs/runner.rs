@@ -14,15 +14,14 @@
 //! attempt cut off by one is audited as interrupted when the job resumes, and sent again with the
 //! same MS-RequestId, which Partner Center applies at most once.
 
-use super::limiter::ConsentLimiter;
+use super::runtime::JobControl;
 use crate::error::AppError;
 use crate::ids::Guid;
 use crate::model::consent::Grant;
 use crate::model::jobs::{JobItemStatus, JobKind};
 use crate::ssr::audit::{self, Entry, Outcome};
 use crate::ssr::auth::AccessToken;
-use crate::ssr::background::{self, db_now_ms, Claimable, Lease, LocalClock, Work};
-use crate::ssr::config::Config;
+use crate::ssr::background::lease::{self as background, db_now_ms, Claimable, Lease, Work};
 use crate::ssr::consent;
 use crate::ssr::customers::snapshot;
 use crate::ssr::partner_center::{
@@ -34,13 +33,10 @@ use crate::ssr::telemetry::{self, Api};
 use crate::ssr::{gdap, reviews};
 use backon::BackoffBuilder;
 use futures::StreamExt;
-use parking_lot::Mutex;
 use reqwest::Method;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
 use tracing::Instrument;
 
 /// Customers in flight at once per job; enough to keep 50 calls per second going at ~300 ms
@@ -83,62 +79,6 @@ fn fence_matches(n: usize) -> String {
 
 fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
-}
-
-/// Held in `AppState`: this process's rate limiter, its name in claims, and the jobs it runs.
-pub struct JobsRuntime {
-    pub limiter: ConsentLimiter,
-    pub instance_id: String,
-    pub clock: LocalClock,
-    wake: Notify,
-    running: Mutex<HashMap<String, Arc<JobControl>>>,
-    /// SQLite has one writer: job writes take turns here instead of waiting for its lock.
-    writer: tokio::sync::Mutex<()>,
-}
-
-struct JobControl {
-    cancelled: AtomicBool,
-    /// When it is lost or cannot be renewed in time, stop sending and do not finish.
-    lease: Arc<Lease>,
-}
-
-impl JobControl {
-    fn should_stop(&self) -> bool {
-        self.cancelled.load(Ordering::Relaxed) || !self.lease.may_send()
-    }
-}
-
-impl JobsRuntime {
-    pub fn new(config: &Config, storage: &crate::ssr::storage::Storage) -> Self {
-        JobsRuntime {
-            limiter: ConsentLimiter::new(config.consent_rate_limit_per_second, storage),
-            instance_id: config.instance_id.clone(),
-            clock: LocalClock::default(),
-            wake: Notify::new(),
-            running: Mutex::new(HashMap::new()),
-            writer: tokio::sync::Mutex::new(()),
-        }
-    }
-
-    /// Background work was created or cancelled: look now rather than at the next poll.
-    pub fn wake(&self) {
-        self.wake.notify_one();
-    }
-
-    pub(crate) async fn woken(&self) {
-        self.wake.notified().await;
-    }
-
-    /// Stops a job this process runs at once (others notice at their next renewal).
-    pub fn cancel_local(&self, job_id: &str) {
-        if let Some(control) = self.running.lock().get(job_id) {
-            control.cancelled.store(true, Ordering::Relaxed);
-        }
-    }
-
-    pub fn running_here(&self) -> usize {
-        self.running.lock().len()
-    }
 }
 
 /// Claims the jobs `claimable` allows and runs each (see [`crate::ssr::background`]).

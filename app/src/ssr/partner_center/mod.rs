@@ -6,7 +6,7 @@ pub mod models;
 
 use crate::error::AppError;
 use crate::ids::Guid;
-use crate::ssr::auth::AccessToken;
+use crate::ssr::auth::tokens::AccessToken;
 use crate::ssr::telemetry::{self, Api};
 use backon::{ExponentialBuilder, Retryable};
 use models::{
