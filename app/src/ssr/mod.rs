@@ -1,23 +1,23 @@
 //! Server-only code: configuration, storage, sign-in, the upstream clients and the domain
 //! services that server functions call.
 
-pub mod access;
+pub(crate) mod access;
 pub mod audit;
 pub mod auth;
 pub mod background;
 pub mod clock;
 pub mod config;
-pub mod consent;
+pub(crate) mod consent;
 pub mod customers;
 pub mod gdap;
 pub mod graph;
 pub mod http;
-pub mod idempotency;
+pub(crate) mod idempotency;
 pub mod jobs;
 pub mod partner_center;
 pub mod reports;
-pub mod reviews;
-pub mod roles;
+pub(crate) mod reviews;
+pub(crate) mod roles;
 pub mod security;
 pub mod state;
 pub mod storage;

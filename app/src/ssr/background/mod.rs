@@ -11,7 +11,7 @@
 //! still pending. An instance that cannot renew stops sending before its lease can lapse, and
 //! one that lost the row anyway is refused by the fencing number in each write.
 
-pub mod lease;
+pub(crate) mod lease;
 
 pub use lease::{
     claim_available, db_now_ms, keep_renewed, release, renew, Claim, Claimable, Lease, LocalClock,

@@ -2,8 +2,8 @@
 //! in the database and in memory, synced with the admin's own token, and filtered for the view
 //! and the CSV export.
 
-pub mod cache;
-pub mod record;
+pub(crate) mod cache;
+pub(crate) mod record;
 pub mod snapshot;
 pub mod sync;
 pub mod view;

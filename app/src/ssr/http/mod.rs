@@ -1,9 +1,9 @@
 //! Every axum handler that is not a page or a server function: the sign-in redirects and the
 //! downloads. Each one checks who asks, calls its domain module and shapes the HTTP answer.
 
-pub mod csv;
-pub mod customers_csv;
-pub mod downloads;
+pub(crate) mod csv;
+pub(crate) mod customers_csv;
+pub(crate) mod downloads;
 pub mod jobs;
 pub mod sign_in;
 

@@ -3,7 +3,7 @@
 //! takeover continues with the customers still pending, sending each one's MS-RequestId again
 //! so nothing is applied twice.
 
-pub mod create;
+pub(crate) mod create;
 pub mod limiter;
 pub mod runner;
 pub mod runtime;
