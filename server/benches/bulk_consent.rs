@@ -1,6 +1,7 @@
 //! Bulk CPV consent for 1,000 customers against the simulator's 50-calls-per-second limit: how
-//! long the job takes and how many 429s it draws, with a clean service and with the simulator
-//! answering 429 to 10 % of the consent calls.
+//! long the job takes and how many 429s it draws, with a clean service, with a clean service
+//! beside a process busy in short bursts, and with the simulator answering 429 to 10 % of the
+//! consent calls.
 //!
 //! `cargo bench -p server --bench bulk_consent` runs the real dashboard in-process (SQLite in a
 //! temporary directory, the built-in simulator) on 127.0.0.1, prints the results and writes them
@@ -17,6 +18,7 @@
 mod common;
 mod support;
 
+use app::ssr::jobs::limiter::DEPARTURE_WINDOW;
 use app::ssr::jobs::runner::JOB_CONCURRENCY;
 use app::ssr::partner_center::{ATTEMPTS, THROTTLED_ATTEMPTS};
 use common::{Options, TestServer, ADMIN_UPN};
@@ -55,25 +57,77 @@ struct Scenario {
     slack: Duration,
     /// The goal also asks for no rate-limit 429 at all.
     no_throttling: bool,
+    /// Another process shares the machine, busy in short bursts (see `busy_neighbour`).
+    busy_neighbour: bool,
 }
 
-const SCENARIOS: [Scenario; 2] = [
+const SCENARIOS: [Scenario; 3] = [
     Scenario {
         name: "clean service",
         injected_429: 0.0,
         slack: Duration::from_secs(1),
         no_throttling: true,
+        busy_neighbour: false,
+    },
+    Scenario {
+        name: "clean service, a busy neighbour process",
+        injected_429: 0.0,
+        slack: Duration::from_secs(1),
+        no_throttling: true,
+        busy_neighbour: true,
     },
     Scenario {
         name: "10 % of consent calls answered 429",
         injected_429: 0.1,
         slack: Duration::from_secs(6),
         no_throttling: false,
+        busy_neighbour: false,
     },
 ];
 
+/// The neighbour: this bench's own binary, started with this argument.
+const BUSY_NEIGHBOUR: &str = "--busy-neighbour";
+
+/// Busy for 10 ms of every 100 ms on one CPU, until killed: about 5 % of a 2-CPU machine, in
+/// bursts that delay whichever of the dashboard's tasks they land on.
+fn busy_neighbour() -> ! {
+    loop {
+        let burst = Instant::now();
+        let mut spin = 0_u64;
+        while burst.elapsed() < Duration::from_millis(10) {
+            spin = std::hint::black_box(spin.wrapping_add(1));
+        }
+        std::thread::sleep(Duration::from_millis(90));
+    }
+}
+
+/// Kills the neighbour when the run is over, however it ends.
+struct Neighbour(std::process::Child);
+
+impl Neighbour {
+    fn start() -> Neighbour {
+        let exe = std::env::current_exe().expect("the bench knows its own binary");
+        Neighbour(
+            std::process::Command::new(exe)
+                .arg(BUSY_NEIGHBOUR)
+                .spawn()
+                .expect("the busy neighbour starts"),
+        )
+    }
+}
+
+impl Drop for Neighbour {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[tokio::main]
 async fn main() {
+    if std::env::args().any(|a| a == BUSY_NEIGHBOUR) {
+        busy_neighbour();
+    }
     let full = std::env::args().any(|a| a == "--bench");
     let plan = if full { FULL } else { SMOKE };
     // SQLite in a temporary directory; the simulator's demo data, whose seed is fixed.
@@ -208,6 +262,7 @@ async fn measure(
     } else {
         FaultConfig::default()
     });
+    let _neighbour = scenario.busy_neighbour.then(Neighbour::start);
     let before = counters(&server.sim_state().await);
     let cpu_before = CpuTimes::now();
 
@@ -561,8 +616,11 @@ impl Report<'_> {
              (empty filter, Graph preset); the wall time runs from sending that call until \
              `GET /jobs/{{id}}.json` (polled every {} ms) shows `finished_at`. The dashboard \
              sends at most {JOB_CONCURRENCY} customers at once, {spacing_ms:.1} ms apart per \
-             application, up to {ATTEMPTS} attempts each ({THROTTLED_ATTEMPTS} while answered 429) \
-             with backoff honouring Retry-After. \
+             application, and each call only when fewer than {} calls of the application left \
+             in the last {} ms, up to {ATTEMPTS} attempts each ({THROTTLED_ATTEMPTS} while \
+             answered 429) with backoff honouring Retry-After. The busy neighbour is this \
+             bench's binary started again with `--busy-neighbour`: it spins on one CPU for 10 ms \
+             of every 100 ms, in the scenario that names it. \
              The 429 counts are differences of the simulator's counters over the run: \
              `throttled` (its own rate limit answered 429) and `injectedFaults` (the fault \
              configuration answered 429, with Retry-After: 1, to that share of the calls whose \
@@ -575,6 +633,8 @@ impl Report<'_> {
             self.seed,
             self.limit,
             POLL_EVERY.as_millis(),
+            self.limit.saturating_sub(1),
+            DEPARTURE_WINDOW.as_millis(),
             thousands(plan.customers),
             self.limit,
             seconds(allowance),

@@ -14,6 +14,7 @@ use crate::ssr::telemetry;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use parking_lot::Mutex;
 use sqlx::AnyPool;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 /// The service counts arrivals in a sliding second; calls leave here evenly spaced (no burst)
@@ -25,6 +26,9 @@ const NANOS_PER_LIMITED_SECOND: u64 = 1_020_000_000;
 const RESERVATION_LEAD: Duration = Duration::from_millis(50);
 /// Slots a call may reserve before it goes anyway.
 const MAX_RESERVATIONS: usize = 20;
+/// The service's window, as this process watches its own departures: a second, plus room for
+/// two calls to reach the service further apart than they left here.
+pub const DEPARTURE_WINDOW: Duration = Duration::from_millis(1_020);
 
 pub struct ConsentLimiter {
     local: DefaultKeyedRateLimiter<String>,
@@ -32,6 +36,11 @@ pub struct ConsentLimiter {
     spacing: Duration,
     origin: Instant,
     clock: Mutex<Option<Calibration>>,
+    /// Per application, when this process's calls actually left within the last window.
+    departures: Mutex<HashMap<String, VecDeque<tokio::time::Instant>>>,
+    /// Departures allowed in one window: one fewer than the service's limit, so a call that
+    /// arrives early or late by a few milliseconds still finds room.
+    per_window: usize,
 }
 
 /// This machine's clock against the database's: `database µs = local µs since origin + offset`.
@@ -68,6 +77,8 @@ impl ConsentLimiter {
             spacing,
             origin: Instant::now(),
             clock: Mutex::new(None),
+            departures: Mutex::new(HashMap::new()),
+            per_window: usize::try_from(per_second.max(2) - 1).unwrap_or(1),
         }
     }
 
@@ -90,6 +101,44 @@ impl ConsentLimiter {
         }
         // Governor hands out a slot only when it is due, so the call follows at once.
         self.local.until_key_ready(&key).await;
+    }
+
+    /// Right before a call for `application_id` leaves: waits until the calls that really left
+    /// within the last window are fewer than the service allows, and counts this one. The
+    /// evenly spaced slots of `until_ready` are taken before the attempt is written ahead; a
+    /// busy machine can delay some calls after their slot and let others through on time,
+    /// bunching them, and the service counts arrivals in any sliding second. Counting what left
+    /// keeps a bunch from ever holding one call too many.
+    pub async fn at_departure(&self, application_id: &str) {
+        let key = application_id.to_ascii_lowercase();
+        loop {
+            let wait_until = {
+                let mut departures = self.departures.lock();
+                if departures.len() > 1_000 {
+                    departures.retain(|_, sent| {
+                        sent.back().is_some_and(|t| t.elapsed() < DEPARTURE_WINDOW)
+                    });
+                }
+                let sent = departures.entry(key.clone()).or_default();
+                let now = tokio::time::Instant::now();
+                while sent
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= DEPARTURE_WINDOW)
+                {
+                    sent.pop_front();
+                }
+                if sent.len() < self.per_window {
+                    sent.push_back(now);
+                    None
+                } else {
+                    sent.front().map(|oldest| *oldest + DEPARTURE_WINDOW)
+                }
+            };
+            match wait_until {
+                None => break,
+                Some(at) => tokio::time::sleep_until(at).await,
+            }
+        }
     }
 
     /// A shared slot is reserved ahead and slept for, on this machine's clock: the offset to
@@ -193,5 +242,40 @@ mod tests {
         limiter.until_ready("app-b").await;
         assert!(before.elapsed() < Duration::from_millis(5));
         assert_eq!(limiter.spacing(), Duration::from_micros(20_400));
+    }
+
+    /// Calls that reach their departure all at once (slots taken on time, then held up by a
+    /// busy machine) leave no more than one fewer than the limit in any window.
+    #[tokio::test(start_paused = true)]
+    async fn a_bunch_of_late_calls_never_fills_a_window() {
+        let limiter = std::sync::Arc::new(ConsentLimiter::with_pool(10, None));
+        let start = tokio::time::Instant::now();
+        let tasks: Vec<_> = (0..35)
+            .map(|_| {
+                let limiter = limiter.clone();
+                tokio::spawn(async move {
+                    limiter.at_departure("App-A").await;
+                    start.elapsed()
+                })
+            })
+            .collect();
+        let mut left = Vec::new();
+        for task in tasks {
+            left.push(task.await.unwrap());
+        }
+        left.sort();
+        for window in left.windows(10) {
+            assert!(
+                window[9] - window[0] >= DEPARTURE_WINDOW,
+                "10 calls within one window: {window:?}"
+            );
+        }
+        // Nine left at once, and the bunch was spread over windows rather than dropped.
+        assert_eq!(left[8], Duration::ZERO);
+        assert!(left[34] >= DEPARTURE_WINDOW * 3, "{:?}", left[34]);
+        // Another application counts its own departures.
+        let before = tokio::time::Instant::now();
+        limiter.at_departure("app-b").await;
+        assert_eq!(before.elapsed(), Duration::ZERO);
     }
 }

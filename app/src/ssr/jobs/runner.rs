@@ -529,6 +529,15 @@ async fn settle_item(
             // cut off and sends it.
             return Ok(());
         }
+        if let (Some(application), JobKind::GrantConsent | JobKind::RevokeConsent) =
+            (job.application, job.kind)
+        {
+            state
+                .jobs
+                .limiter
+                .at_departure(&application.to_string())
+                .await;
+        }
         attempts += 1;
         let attempt = classify(job, send(state, job, &token, &ids, customer).await);
         let mut later = None;
