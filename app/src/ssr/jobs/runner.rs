@@ -476,6 +476,13 @@ async fn settle_item(
     let mut delays = backoff().build().skip(item.attempts as usize);
     let mut token_delays = backoff().build();
     let mut attempts = item.attempts;
+    // Consent calls count against the application's rate limit; DAP removals do not.
+    let rate_limited = match (job.application, job.kind) {
+        (Some(application), JobKind::GrantConsent | JobKind::RevokeConsent) => {
+            Some(application.to_string())
+        }
+        _ => None,
+    };
     loop {
         if control.should_stop() {
             return Ok(());
@@ -511,14 +518,8 @@ async fn settle_item(
                 return put_off_unsent(state, job, lease, item, &put_off).await;
             }
         };
-        if let (Some(application), JobKind::GrantConsent | JobKind::RevokeConsent) =
-            (job.application, job.kind)
-        {
-            state
-                .jobs
-                .limiter
-                .until_ready(&application.to_string())
-                .await;
+        if let Some(application) = &rate_limited {
+            state.jobs.limiter.until_ready(application).await;
             if control.should_stop() {
                 return Ok(());
             }
@@ -529,14 +530,8 @@ async fn settle_item(
             // cut off and sends it.
             return Ok(());
         }
-        if let (Some(application), JobKind::GrantConsent | JobKind::RevokeConsent) =
-            (job.application, job.kind)
-        {
-            state
-                .jobs
-                .limiter
-                .at_departure(&application.to_string())
-                .await;
+        if let Some(application) = &rate_limited {
+            state.jobs.limiter.at_departure(application).await;
         }
         attempts += 1;
         let attempt = classify(job, send(state, job, &token, &ids, customer).await);
