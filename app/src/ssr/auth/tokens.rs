@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 /// A bearer token for one audience. It can only be attached to a request: it has no getter and
 /// its `Debug` is redacted, so it cannot end up in HTML, JSON or logs by accident.
 ///
-/// Clones share one slot: when the resource refuses the token (401), [`AccessToken::renew_refused`]
+/// Clones share one slot: when the resource refuses the token (401), [`AccessToken::renewing`]
 /// puts a newly redeemed one there, and every holder (a sync's pages, a job's items) sends that.
 #[derive(Clone)]
 pub struct AccessToken(Arc<Held>);
@@ -48,12 +48,33 @@ impl AccessToken {
         self.0.current.read().clone()
     }
 
+    /// Runs `send` with the current token; when the answer is a refusal of the token
+    /// (`refuses_token`), renews it (see [`AccessToken::renew_refused`]) and runs `send` once
+    /// more. The one place the clients' retry on a refused token lives.
+    pub async fn renewing<T, E, F, Fut>(
+        &self,
+        refuses_token: impl Fn(&E) -> bool,
+        mut send: F,
+    ) -> Result<T, E>
+    where
+        F: FnMut(Bearer) -> Fut,
+        Fut: std::future::Future<Output = Result<T, E>>,
+    {
+        let bearer = self.bearer();
+        match send(bearer.clone()).await {
+            Err(error) if refuses_token(&error) && self.renew_refused(&bearer).await => {
+                send(self.bearer()).await
+            }
+            answered => answered,
+        }
+    }
+
     /// After the resource refused `refused` with a 401 (not the MFA refusal): a token can lapse
     /// between the cache check and its arrival (`exp` counts whole seconds, clocks drift), or
     /// Continuous Access Evaluation ends it early. Redeems a new one once, unless another holder
     /// already did; true when there is a different token to send. A refused renewal keeps the
     /// caller's refusal, which asks the admin to sign in again.
-    pub async fn renew_refused(&self, refused: &Bearer) -> bool {
+    async fn renew_refused(&self, refused: &Bearer) -> bool {
         if self.0.current.read().0 != refused.0 {
             return true;
         }

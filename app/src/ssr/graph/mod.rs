@@ -9,7 +9,7 @@ pub mod models;
 use crate::error::AppError;
 use crate::ids::{Guid, RelationshipId};
 use crate::model::gdap;
-use crate::ssr::auth::tokens::AccessToken;
+use crate::ssr::auth::tokens::{AccessToken, Bearer};
 use crate::ssr::telemetry::{self, Api};
 use backon::{ExponentialBuilder, Retryable};
 use futures::{StreamExt, TryStreamExt};
@@ -353,41 +353,13 @@ impl GraphClient {
         url: Url,
     ) -> Result<(GraphPage<T>, GraphCall), GraphError> {
         let host = url.host_str().unwrap_or_default().to_string();
-        let operation = telemetry::operation("GET", &url, &[&self.base]);
-        let mut renewed = false;
-        let (response, client_request_id, request_id) = loop {
-            let client_request_id = Guid::new_v4();
-            let started = std::time::Instant::now();
-            let bearer = token.bearer();
-            let sent = bearer
-                .authorize(self.http.get(url.clone()))
-                .header("Accept", "application/json")
-                .header("client-request-id", client_request_id.to_string())
-                .header("return-client-request-id", "true")
-                .send()
-                .await;
-            let status = telemetry::upstream_answer(Api::Graph, &operation, &sent, started);
-            let response = sent.map_err(|e| transport_error(host.clone(), &e))?;
-            let request_id = header(&response, "request-id");
-            tracing::debug!(
-                operation,
-                status = status.unwrap_or_default(),
-                %client_request_id,
-                request_id = request_id.as_deref().unwrap_or("-"),
-                "Graph call"
-            );
-            if response.status().is_success() {
-                break (response, client_request_id, request_id);
-            }
-            let refused = response.status() == reqwest::StatusCode::UNAUTHORIZED;
-            let error = status_error(response, client_request_id, request_id).await;
-            // A lapsed or revoked token: one more read with a renewed one.
-            if refused && !renewed && token.renew_refused(&bearer).await {
-                renewed = true;
-                continue;
-            }
-            return Err(error);
-        };
+        // A lapsed or revoked token: one more read with a renewed one.
+        let (response, client_request_id, request_id) = token
+            .renewing(
+                |error: &GraphError| error.status() == Some(401),
+                |bearer| self.get_once(bearer, &url),
+            )
+            .await?;
         let call = GraphCall {
             client_request_id,
             request_id,
@@ -398,6 +370,39 @@ impl GraphClient {
             .map_err(|e| transport_error(host, &e))?;
         let page = serde_json::from_slice(&bytes).map_err(|e| GraphError::Decode(e.to_string()))?;
         Ok((page, call))
+    }
+
+    /// One GET: the response when it succeeded, with its client-request-id and request-id.
+    async fn get_once(
+        &self,
+        bearer: Bearer,
+        url: &Url,
+    ) -> Result<(reqwest::Response, Guid, Option<String>), GraphError> {
+        let client_request_id = Guid::new_v4();
+        let operation = telemetry::operation("GET", url, &[&self.base]);
+        let started = std::time::Instant::now();
+        let sent = bearer
+            .authorize(self.http.get(url.clone()))
+            .header("Accept", "application/json")
+            .header("client-request-id", client_request_id.to_string())
+            .header("return-client-request-id", "true")
+            .send()
+            .await;
+        let status = telemetry::upstream_answer(Api::Graph, &operation, &sent, started);
+        let host = url.host_str().unwrap_or_default().to_string();
+        let response = sent.map_err(|e| transport_error(host, &e))?;
+        let request_id = header(&response, "request-id");
+        tracing::debug!(
+            operation,
+            status = status.unwrap_or_default(),
+            %client_request_id,
+            request_id = request_id.as_deref().unwrap_or("-"),
+            "Graph call"
+        );
+        if !response.status().is_success() {
+            return Err(status_error(response, client_request_id, request_id).await);
+        }
+        Ok((response, client_request_id, request_id))
     }
 }
 

@@ -6,7 +6,7 @@ pub mod models;
 
 use crate::error::AppError;
 use crate::ids::Guid;
-use crate::ssr::auth::tokens::AccessToken;
+use crate::ssr::auth::tokens::{AccessToken, Bearer};
 use crate::ssr::telemetry::{self, Api};
 use backon::{ExponentialBuilder, Retryable};
 use models::{
@@ -524,55 +524,61 @@ impl PartnerCenterClient {
         body: Option<&B>,
         extra_headers: &[(String, String)],
     ) -> Result<reqwest::Response, UpstreamError> {
-        let host = url.host_str().unwrap_or_default().to_string();
+        // A refused token did nothing upstream, so the same request (same MS-RequestId) goes
+        // once more with a renewed one.
+        token
+            .renewing(UpstreamError::refuses_the_token, |bearer| {
+                self.send_once(bearer, &method, &url, ids, body, extra_headers)
+            })
+            .await
+    }
+
+    async fn send_once<B: serde::Serialize + ?Sized>(
+        &self,
+        bearer: Bearer,
+        method: &Method,
+        url: &Url,
+        ids: &CallIds,
+        body: Option<&B>,
+        extra_headers: &[(String, String)],
+    ) -> Result<reqwest::Response, UpstreamError> {
         let operation = telemetry::operation(
             method.as_str(),
-            &url,
+            url,
             &[&self.partner_center_url, &self.admin_api_url],
         );
-        let mut renewed = false;
-        loop {
-            let bearer = token.bearer();
-            let started = std::time::Instant::now();
-            let mut request = bearer
-                .authorize(self.http.request(method.clone(), url.clone()))
-                .header("Accept", "application/json")
-                .header("MS-RequestId", ids.request_id.to_string())
-                .header("MS-CorrelationId", ids.correlation_id.to_string())
-                .header("X-Locale", "en-US");
-            for (name, value) in extra_headers {
-                request = request.header(name, value);
-            }
-            if let Some(body) = body {
-                request = request.json(body);
-            }
-            let sent = request.send().await;
-            let status = telemetry::upstream_answer(Api::PartnerCenter, &operation, &sent, started);
-            telemetry::record_correlation_id(&ids.correlation_id);
-            tracing::debug!(
-                operation,
-                status = status.unwrap_or_default(),
-                ms_request_id = %ids.request_id,
-                ms_correlation_id = %ids.correlation_id,
-                "Partner Center call"
-            );
-            let response = sent.map_err(|e| UpstreamError::Transport {
-                host: host.clone(),
-                detail: describe_reqwest_error(&e),
-                timeout: e.is_timeout(),
-            })?;
-            if response.status().is_success() {
-                return Ok(response);
-            }
-            let error = status_error(response, ids).await;
-            // A refused token did nothing upstream, so the same request (same MS-RequestId)
-            // goes once more with a renewed one.
-            if error.refuses_the_token() && !renewed && token.renew_refused(&bearer).await {
-                renewed = true;
-                continue;
-            }
-            return Err(error);
+        let started = std::time::Instant::now();
+        let mut request = bearer
+            .authorize(self.http.request(method.clone(), url.clone()))
+            .header("Accept", "application/json")
+            .header("MS-RequestId", ids.request_id.to_string())
+            .header("MS-CorrelationId", ids.correlation_id.to_string())
+            .header("X-Locale", "en-US");
+        for (name, value) in extra_headers {
+            request = request.header(name, value);
         }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let sent = request.send().await;
+        let status = telemetry::upstream_answer(Api::PartnerCenter, &operation, &sent, started);
+        telemetry::record_correlation_id(&ids.correlation_id);
+        tracing::debug!(
+            operation,
+            status = status.unwrap_or_default(),
+            ms_request_id = %ids.request_id,
+            ms_correlation_id = %ids.correlation_id,
+            "Partner Center call"
+        );
+        let response = sent.map_err(|e| UpstreamError::Transport {
+            host: url.host_str().unwrap_or_default().to_string(),
+            detail: describe_reqwest_error(&e),
+            timeout: e.is_timeout(),
+        })?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        Err(status_error(response, ids).await)
     }
 }
 
