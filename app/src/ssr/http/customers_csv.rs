@@ -1,7 +1,7 @@
 //! `GET /customers/export.csv?<the view's query>`: exactly the filtered and sorted view (all pages),
 //! RFC 4180, streamed in chunks so a large export never sits in memory as one string.
 
-use super::csv::{csv_response, encode, error_response, neutralize_formula};
+use super::csv::{csv_response, encode, error_response};
 use crate::error::AppError;
 use crate::model::customers::CustomerQuery;
 use crate::ssr::access::Reader;
@@ -107,7 +107,7 @@ pub fn record(
 ) -> [String; 13] {
     let time = |t: Option<OffsetDateTime>| t.map(format_time).unwrap_or_default();
     [
-        neutralize_formula(&customer.name),
+        customer.name.clone(),
         customer.tenant_id.clone(),
         if customer.dap_enabled { "on" } else { "off" }.to_string(),
         time(customer.dap_since),

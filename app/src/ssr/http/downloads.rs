@@ -2,7 +2,7 @@
 //! handler checks who asks (`Reader`), reads through its domain module, and writes RFC 4180
 //! with formula-looking cells neutralised.
 
-use super::csv::{csv_response, encode, error_response, neutralize_formula};
+use super::csv::{csv_response, encode, error_response};
 use crate::error::AppError;
 use crate::ids::Guid;
 use crate::model::audit::AuditQuery;
@@ -48,16 +48,16 @@ async fn audit_csv(
         let records = rows.into_iter().map(|r| {
             [
                 r.at,
-                neutralize_formula(&r.actor_upn),
+                r.actor_upn,
                 r.action,
                 r.customer_tenant_id.unwrap_or_default(),
-                neutralize_formula(&r.customer_name.unwrap_or_default()),
-                neutralize_formula(&r.target.unwrap_or_default()),
+                r.customer_name.unwrap_or_default(),
+                r.target.unwrap_or_default(),
                 r.request_id.unwrap_or_default(),
                 r.correlation_id.unwrap_or_default(),
                 r.upstream_status.map(|s| s.to_string()).unwrap_or_default(),
                 r.outcome,
-                neutralize_formula(&r.error.unwrap_or_default()),
+                r.error.unwrap_or_default(),
             ]
         });
         let bytes = encode(std::iter::once(AUDIT_HEADER.map(String::from)).chain(records))
@@ -97,14 +97,17 @@ async fn review_csv(
             let decision = c.decision.as_ref();
             let approval = c.approval.as_ref();
             [
-                neutralize_formula(&c.organization_display_name),
+                c.organization_display_name.clone(),
                 c.customer_tenant_id.clone(),
                 c.dap_since.clone().unwrap_or_default(),
                 c.last_sign_in.clone().unwrap_or_default(),
                 decision
                     .map(|d| d.decision.as_str().to_string())
                     .unwrap_or_default(),
-                neutralize_formula(decision.map(|d| d.note.as_str()).unwrap_or_default()),
+                decision
+                    .map(|d| d.note.as_str())
+                    .unwrap_or_default()
+                    .to_string(),
                 decision.map(|d| d.decided_by.clone()).unwrap_or_default(),
                 decision.map(|d| d.decided_at.clone()).unwrap_or_default(),
                 approval.map(|d| d.decided_by.clone()).unwrap_or_default(),
@@ -137,11 +140,11 @@ fn report_rows(report: &RoleReport) -> Vec<[String; 7]> {
     for c in &report.customers {
         let base = |role: &str, name: &str, upn: &str| {
             [
-                neutralize_formula(&c.organization_display_name),
+                c.organization_display_name.clone(),
                 c.customer_tenant_id.clone(),
                 role.to_string(),
-                neutralize_formula(name),
-                neutralize_formula(upn),
+                name.to_string(),
+                upn.to_string(),
                 c.status.as_str().to_string(),
                 c.error.clone().unwrap_or_default(),
             ]

@@ -2,7 +2,7 @@
 //! parameter, and `/jobs/{id}` is the job's page, so the JSON is served by a middleware that
 //! answers only that exact shape of path.
 
-use super::csv::{csv_response, encode, error_response, neutralize_formula};
+use super::csv::{csv_response, encode, error_response};
 use crate::error::AppError;
 use crate::ids::Guid;
 use crate::model::access::Permission;
@@ -83,14 +83,14 @@ async fn export_csv(
         let job = read_job(&state, &id).await?;
         let rows = job.items.iter().map(|item| {
             [
-                neutralize_formula(&item.organization_display_name),
+                item.organization_display_name.clone(),
                 item.customer_tenant_id.clone(),
                 item.status.as_str().to_string(),
                 item.attempts.to_string(),
                 item.upstream_status
                     .map(|s| s.to_string())
                     .unwrap_or_default(),
-                neutralize_formula(item.detail.as_deref().unwrap_or_default()),
+                item.detail.as_deref().unwrap_or_default().to_string(),
                 item.request_id.clone(),
                 item.finished_at.clone().unwrap_or_default(),
             ]
