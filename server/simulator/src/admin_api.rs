@@ -73,6 +73,7 @@ pub(crate) async fn list(
     let options = QueryOptions::parse(query.as_deref())
         .map_err(|message| ApiError::bad_request(message).on(Host::AdminApi))?;
     let base = sim.inner.config.admin_api_base();
+    let count_omitted = sim.inner.faults.read().count_omitted;
 
     let body = {
         let store = sim.inner.store.lock();
@@ -99,7 +100,7 @@ pub(crate) async fn list(
             .then(|| format!("{base}/delegatedAdminCustomers?{}", options.next_query(end)));
         let page = Page {
             context,
-            count: options.count.then_some(total),
+            count: (options.count && !count_omitted).then_some(total),
             value: page
                 .iter()
                 .map(|customer| CustomerView { customer, select })

@@ -37,6 +37,9 @@ pub struct FaultConfig {
     pub token_latency_ms: u64,
     /// The token endpoint breaks the connection while sending its answer (a network failure).
     pub token_drop: bool,
+    /// The admin API leaves `@odata.count` out even when `$count=true` asks for it: its
+    /// documentation does not promise the total, so a client must page to the end by next links.
+    pub count_omitted: bool,
 }
 
 /// The refusals `token_error` can name: Entra's OAuth error codes, plus `consent_missing`
