@@ -101,9 +101,9 @@ async fn fetch_and_store(
     let now = OffsetDateTime::now_utc();
     // GDAP is read beside the DAP list: the sync takes as long as the slower of the two.
     let gdap_step = |step| record_gdap(progress, step);
-    let (customers, coverage) = futures::join!(
-        fetch_all(app, user, progress),
-        gdap::coverage_of_all(app, user, now, &gdap_step)
+    let ((customers, dap_read), (coverage, gdap_read)) = futures::join!(
+        finished_after(started, fetch_all(app, user, progress)),
+        finished_after(started, gdap::coverage_of_all(app, user, now, &gdap_step))
     );
     let mut records: Vec<CustomerRecord> = customers?
         .into_iter()
@@ -111,10 +111,14 @@ async fn fetch_and_store(
         .collect();
     let previous = app.customers.current(&app.storage).await.ok().flatten();
     apply_coverage(&mut records, coverage, previous.as_deref(), now);
+    let stored_from = started.elapsed();
     let info = snapshot::save(&app.storage, &user.upn, &records, OffsetDateTime::now_utc()).await?;
     tracing::info!(
         customers = records.len(),
         elapsed_ms = started.elapsed().as_millis() as u64,
+        dap_read_ms = dap_read.as_millis() as u64,
+        gdap_read_ms = gdap_read.as_millis() as u64,
+        store_ms = (started.elapsed() - stored_from).as_millis() as u64,
         "customers synced"
     );
     // What was just stored is what a reload would read: keep it instead of reading it back.
@@ -124,6 +128,15 @@ async fn fetch_and_store(
         customers: records,
     });
     Ok(info)
+}
+
+/// The future's output, and when it was ready counted from `started` (for the sync's log line).
+async fn finished_after<T>(
+    started: std::time::Instant,
+    future: impl std::future::Future<Output = T>,
+) -> (T, std::time::Duration) {
+    let output = future.await;
+    (output, started.elapsed())
 }
 
 /// Sets each record's GDAP coverage: from this sync's read, or, when it could not be trusted,
@@ -177,7 +190,16 @@ pub async fn fetch_all(
 ) -> Result<Vec<DelegatedAdminCustomer>, AppError> {
     let correlation_id = Guid::new_v4();
     let page_size = MAX_PAGE_SIZE as usize;
-    let first = fetch_page(app, user, correlation_id, 0, true).await?;
+    let first = fetch_page(
+        app,
+        user,
+        correlation_id,
+        PageAt::Offset {
+            skip: 0,
+            count: true,
+        },
+    )
+    .await?;
     let mut customers = Vec::new();
     let next_link = first.next_link().map(str::to_string);
     let total = first.count();
@@ -193,7 +215,13 @@ pub async fn fetch_all(
             let offsets: Vec<usize> = (page_size..total).step_by(page_size).collect();
             let pages: Vec<Vec<DelegatedAdminCustomer>> = futures::stream::iter(offsets)
                 .map(|skip| async move {
-                    let page = fetch_page(app, user, correlation_id, skip, false).await?;
+                    let page = fetch_page(
+                        app,
+                        user,
+                        correlation_id,
+                        PageAt::Offset { skip, count: false },
+                    )
+                    .await?;
                     record_page(progress, page.value.len(), None);
                     Ok::<_, AppError>(page.value)
                 })
@@ -202,19 +230,30 @@ pub async fn fetch_all(
                 .await?;
             customers.extend(pages.into_iter().flatten());
         }
-        // No total: read again from the start, following the next links one after another.
-        None if next_link.is_some() => {
-            let token = token(app, user).await?;
-            let all = retrying(|| {
-                app.partner_center
-                    .all_delegated_admin_customers(&token, correlation_id)
-            })
-            .await
-            .map_err(|e| page_error(e, "(following next links)"))?;
-            record_page(progress, all.len(), None);
-            customers = all;
+        // No total: follow the next links one after another, from the first page's.
+        None => {
+            let mut link = next_link;
+            let mut number = 1;
+            while let Some(current) = link.take() {
+                number += 1;
+                let page = fetch_page(
+                    app,
+                    user,
+                    correlation_id,
+                    PageAt::Link {
+                        link: &current,
+                        number,
+                    },
+                )
+                .await?;
+                record_page(progress, page.value.len(), None);
+                link = page
+                    .next_link()
+                    .filter(|next| !page.value.is_empty() && *next != current)
+                    .map(str::to_string);
+                customers.extend(page.value);
+            }
         }
-        None => {}
     }
     let mut seen = HashSet::new();
     customers.retain(|c| seen.insert(c.customer_tenant_id.to_ascii_lowercase()));
@@ -230,26 +269,37 @@ async fn token(
         .await
 }
 
+/// Where a page of the customer list is read from.
+#[derive(Clone, Copy)]
+enum PageAt<'a> {
+    /// By offset; with `count`, the page carries the total.
+    Offset { skip: usize, count: bool },
+    /// By the previous page's next link; `number` names it in errors.
+    Link { link: &'a str, number: usize },
+}
+
 async fn fetch_page(
     app: &AppState,
     user: &SessionUser,
     correlation_id: Guid,
-    skip: usize,
-    count: bool,
+    at: PageAt<'_>,
 ) -> Result<ODataPage<DelegatedAdminCustomer>, AppError> {
     // Per page, so a long sync picks up a refreshed token.
     let token = token(app, user).await?;
-    retrying(|| {
-        app.partner_center.delegated_admin_customers_at(
-            &token,
-            correlation_id,
-            skip,
-            MAX_PAGE_SIZE,
-            count,
-        )
+    let partner_center = &app.partner_center;
+    retrying(|| match at {
+        PageAt::Offset { skip, count } => partner_center
+            .delegated_admin_customers_at(&token, correlation_id, skip, MAX_PAGE_SIZE, count)
+            .boxed(),
+        PageAt::Link { link, .. } => partner_center
+            .delegated_admin_customers_page(&token, correlation_id, Some(link), MAX_PAGE_SIZE)
+            .boxed(),
     })
     .await
-    .map_err(|e| page_error(e, &format!("$skip={skip}")))
+    .map_err(|e| match at {
+        PageAt::Offset { skip, .. } => page_error(e, &format!("$skip={skip}")),
+        PageAt::Link { number, .. } => page_error(e, &number.to_string()),
+    })
 }
 
 fn page_error(error: UpstreamError, page: &str) -> AppError {

@@ -441,35 +441,6 @@ impl PartnerCenterClient {
         Ok(url)
     }
 
-    /// Every delegated-admin customer, following next links one after another to the end (for a
-    /// service that does not tell the total; otherwise pages are read concurrently by offset).
-    pub async fn all_delegated_admin_customers(
-        &self,
-        token: &AccessToken,
-        correlation_id: Guid,
-    ) -> Result<Vec<DelegatedAdminCustomer>, UpstreamError> {
-        let mut customers = Vec::new();
-        let mut next: Option<String> = None;
-        loop {
-            let page = self
-                .delegated_admin_customers_page(
-                    token,
-                    correlation_id,
-                    next.as_deref(),
-                    MAX_PAGE_SIZE,
-                )
-                .await?;
-            let following = page.next_link().map(str::to_string);
-            let empty = page.value.is_empty();
-            customers.extend(page.value);
-            match following {
-                Some(link) if !empty && Some(&link) != next.as_ref() => next = Some(link),
-                _ => break,
-            }
-        }
-        Ok(customers)
-    }
-
     /// A next link is followed only on the API's own origin: the token must not travel elsewhere.
     fn same_origin_link(&self, link: &str) -> Result<Url, UpstreamError> {
         let url = self
