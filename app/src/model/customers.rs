@@ -430,6 +430,15 @@ impl CustomerQuery {
             .unwrap_or(Staleness::AtLeastDays(DEFAULT_STALE_DAYS))
     }
 
+    /// No filter is set: every customer passes.
+    pub fn filters_nothing(&self) -> bool {
+        self.q.is_empty()
+            && self.dap == DapFilter::All
+            && self.stale.is_none()
+            && self.bucket.is_none()
+            && self.gdap.is_none()
+    }
+
     /// Does a customer pass the filters (not the paging)?
     pub fn admits(&self, customer: &CustomerFacts<'_>) -> bool {
         self.dap.admits(customer.dap_enabled)

@@ -435,7 +435,7 @@ pub async fn known_name(
     Ok(known.flatten().unwrap_or_default())
 }
 
-/// Active recorded consents per customer, for the customers view.
+/// Active recorded consents of every customer, for the customers export.
 pub async fn consents_per_customer(state: &AppState) -> Result<HashMap<String, u32>, AppError> {
     let counts: Vec<(String, i64)> = sqlx::query_as(
         "SELECT customer_tenant_id, COUNT(*) FROM consents
@@ -443,8 +443,34 @@ pub async fn consents_per_customer(state: &AppState) -> Result<HashMap<String, u
     )
     .fetch_all(&state.storage.pool)
     .await?;
-    Ok(counts
+    Ok(by_customer(counts))
+}
+
+/// Active consents of these customers only (a page of the list): a page reads what it shows.
+pub async fn consents_of(
+    state: &AppState,
+    tenant_ids: &[&str],
+) -> Result<HashMap<String, u32>, AppError> {
+    if tenant_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let placeholders: Vec<String> = (1..=tenant_ids.len()).map(|n| format!("${n}")).collect();
+    let sql = format!(
+        "SELECT customer_tenant_id, COUNT(*) FROM consents
+         WHERE revoked_at_ms IS NULL AND customer_tenant_id IN ({})
+         GROUP BY customer_tenant_id",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query_as(&sql);
+    for tenant_id in tenant_ids {
+        query = query.bind(*tenant_id);
+    }
+    Ok(by_customer(query.fetch_all(&state.storage.pool).await?))
+}
+
+fn by_customer(counts: Vec<(String, i64)>) -> HashMap<String, u32> {
+    counts
         .into_iter()
         .map(|(customer, n)| (customer, u32::try_from(n).unwrap_or_default()))
-        .collect())
+        .collect()
 }

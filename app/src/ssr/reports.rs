@@ -36,7 +36,7 @@ pub async fn start(
     filter: &CustomerQuery,
 ) -> Result<String, AppError> {
     let snapshot = state.customers.current_or_sync(state, user).await?;
-    let selected = view::select(&snapshot.customers, filter, OffsetDateTime::now_utc());
+    let selected = view::select(&snapshot, filter, OffsetDateTime::now_utc());
     if selected.is_empty() {
         return Err(AppError::InvalidInput(
             "No customer matches this filter: the report would be empty.".into(),

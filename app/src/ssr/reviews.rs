@@ -40,7 +40,7 @@ pub async fn start(
     title: &str,
 ) -> Result<Guid, AppError> {
     let snapshot = state.customers.current_or_sync(state, user).await?;
-    let selected: Vec<_> = view::select(&snapshot.customers, filter, OffsetDateTime::now_utc())
+    let selected: Vec<_> = view::select(&snapshot, filter, OffsetDateTime::now_utc())
         .into_iter()
         .filter(|s| s.customer.dap_enabled)
         .collect();

@@ -433,7 +433,7 @@ async fn every_page_links_the_glossary_skips_to_its_content_and_marks_its_sectio
 }
 
 #[tokio::test]
-async fn the_csv_counts_the_cpv_consents_the_dashboard_granted() {
+async fn the_page_and_the_csv_count_the_cpv_consents_the_dashboard_granted() {
     let server = TestServer::start().await;
     let (client, _) = server.sign_in(ADMIN_UPN).await;
     let tenant = server.sim_state().await["customers"][2]["customerTenantId"]
@@ -465,6 +465,15 @@ async fn the_csv_counts_the_cpv_consents_the_dashboard_granted() {
     assert_eq!(rows.len(), 2, "{text}");
     assert_eq!(rows[1][1], tenant);
     assert_eq!(rows[1].last().unwrap(), "1");
+
+    // The page counts the consents of the customers it shows: the granted one, among others.
+    let (_, html) = server.page(&client, "/customers?per_page=500").await;
+    let row = html
+        .split("<tr")
+        .find(|row| row.contains(&format!("data-tenant-id=\"{tenant}\"")))
+        .unwrap_or_else(|| panic!("{tenant} is listed"));
+    assert!(row.contains("data-consents=\"1\""), "{row}");
+    assert_eq!(html.matches("data-consents=\"0\"").count(), 299);
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 //! and the CSV export.
 
 pub(crate) mod cache;
+mod prepared;
 pub(crate) mod record;
 pub mod snapshot;
 pub mod sync;
@@ -82,7 +83,12 @@ impl CustomersService {
     ) -> Result<CustomersView, AppError> {
         let snapshot = self.current_or_sync(state, user).await?;
         let mut view = view::render(&snapshot, query, OffsetDateTime::now_utc());
-        let consents = crate::ssr::consent::consents_per_customer(state).await?;
+        let shown: Vec<&str> = view
+            .rows
+            .iter()
+            .map(|row| row.customer_tenant_id.as_str())
+            .collect();
+        let consents = crate::ssr::consent::consents_of(state, &shown).await?;
         for row in &mut view.rows {
             row.consented_applications = consents
                 .get(&row.customer_tenant_id)

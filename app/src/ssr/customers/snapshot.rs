@@ -1,5 +1,6 @@
 //! Customer snapshots in the database (portable SQL: SQLite and PostgreSQL).
 
+use super::prepared::Prepared;
 use super::record::{CustomerRecord, NOT_READ};
 use crate::ids::Guid;
 use crate::model::customers::SnapshotInfo;
@@ -10,12 +11,24 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 use time::OffsetDateTime;
 
-/// A complete list of customers as of one sync.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A complete list of customers as of one sync. It does not change once made.
+#[derive(Debug, Clone)]
 pub struct Snapshot {
     pub info: SnapshotInfo,
-    /// In the order the API listed them.
+    /// By name, then tenant id (the default view's order).
     pub customers: Vec<CustomerRecord>,
+    pub(super) prepared: Prepared,
+}
+
+impl Snapshot {
+    pub fn new(info: SnapshotInfo, mut customers: Vec<CustomerRecord>) -> Self {
+        sort_for_display(&mut customers);
+        Snapshot {
+            info,
+            customers,
+            prepared: Prepared::default(),
+        }
+    }
 }
 
 const COLUMNS: [&str; 12] = [
@@ -173,21 +186,20 @@ pub async fn load(storage: &Storage, id: &str) -> Result<Option<Snapshot>, sqlx:
     .bind(id)
     .fetch_all(&storage.pool)
     .await?;
-    let mut customers = rows.iter().map(record).collect::<Result<Vec<_>, _>>()?;
-    sort_for_display(&mut customers);
-    Ok(Some(Snapshot {
-        info: SnapshotInfo {
+    let customers = rows.iter().map(record).collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(Snapshot::new(
+        SnapshotInfo {
             id: id.to_string(),
             synced_at: format_time(from_unix_ms(synced_at_ms)),
             synced_by,
             customer_count: usize::try_from(customer_count).unwrap_or_default(),
         },
         customers,
-    }))
+    )))
 }
 
 /// The order a snapshot is kept in memory: by name, then tenant id (the default view's order).
-pub fn sort_for_display(customers: &mut [CustomerRecord]) {
+fn sort_for_display(customers: &mut [CustomerRecord]) {
     customers.sort_by(|a, b| {
         a.name_folded
             .cmp(&b.name_folded)

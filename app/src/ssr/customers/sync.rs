@@ -122,11 +122,8 @@ async fn fetch_and_store(
         "customers synced"
     );
     // What was just stored is what a reload would read: keep it instead of reading it back.
-    snapshot::sort_for_display(&mut records);
-    app.customers.install(snapshot::Snapshot {
-        info: info.clone(),
-        customers: records,
-    });
+    app.customers
+        .install(snapshot::Snapshot::new(info.clone(), records));
     Ok(info)
 }
 

@@ -1,14 +1,14 @@
-//! Filter, sort and page a snapshot. Pure functions: the page, the CSV export and the benchmark
-//! all go through `select`.
+//! Filter and page a snapshot in the orders it prepared once (nothing is sorted per request).
+//! Pure functions: the page, the CSV export and the benchmark all go through `select` or
+//! `render`.
 
 use super::record::CustomerRecord;
 use super::snapshot::Snapshot;
 use crate::model::customers::{
     ChartBar, CustomerFacts, CustomerQuery, CustomerRow, CustomersSummary, CustomersView,
-    SignInBucket, SortDir, SortKey,
+    SignInBucket, SortDir,
 };
 use crate::ssr::clock::{days_since, format_time};
-use std::cmp::Ordering;
 use time::OffsetDateTime;
 
 /// A customer of the view with its staleness as of `now`.
@@ -30,49 +30,44 @@ fn facts(customer: &CustomerRecord, days_since_sign_in: Option<i64>) -> Customer
     }
 }
 
-/// Every customer that passes the filters, in the query's order (paging not applied).
+/// Every customer that passes the filters, in the query's order (paging not applied). The
+/// order is the snapshot's prepared one: nothing is sorted here.
 pub fn select<'a>(
-    customers: &'a [CustomerRecord],
+    snapshot: &'a Snapshot,
     query: &CustomerQuery,
     now: OffsetDateTime,
 ) -> Vec<Selected<'a>> {
-    let mut selected: Vec<Selected<'a>> = customers
-        .iter()
-        .enumerate()
-        .map(|(index, customer)| Selected {
-            index,
-            customer,
-            days_since_sign_in: days_since(customer.last_sign_in, now),
+    in_order(snapshot, query)
+        .filter_map(|index| {
+            let customer = &snapshot.customers[index];
+            let days_since_sign_in = days_since(customer.last_sign_in, now);
+            query
+                .admits(&facts(customer, days_since_sign_in))
+                .then_some(Selected {
+                    index,
+                    customer,
+                    days_since_sign_in,
+                })
         })
-        .filter(|s| query.admits(&facts(s.customer, s.days_since_sign_in)))
-        .collect();
-    selected.sort_by(|a, b| {
-        let order = compare(query.sort, a.customer, b.customer)
-            .then_with(|| a.customer.name_folded.cmp(&b.customer.name_folded))
-            .then_with(|| a.customer.tenant_id.cmp(&b.customer.tenant_id));
-        match query.dir {
-            SortDir::Asc => order,
-            SortDir::Desc => order.reverse(),
-        }
-    });
-    selected
+        .collect()
 }
 
-fn compare(key: SortKey, a: &CustomerRecord, b: &CustomerRecord) -> Ordering {
-    match key {
-        SortKey::Name => a.name_folded.cmp(&b.name_folded),
-        SortKey::TenantId => a.tenant_id.cmp(&b.tenant_id),
-        SortKey::Dap => a.dap_enabled.cmp(&b.dap_enabled),
-        SortKey::DapSince => a.dap_since.cmp(&b.dap_since),
-        SortKey::DapEnded => a.dap_ended.cmp(&b.dap_ended),
-        // "Never" sorts as the oldest sign-in.
-        SortKey::LastSignIn => a.last_sign_in.cmp(&b.last_sign_in),
-        SortKey::PartnerAgents => a.partner_agent_count.cmp(&b.partner_agent_count),
-        SortKey::PartnerSignIns => a.partner_sign_in_count.cmp(&b.partner_sign_in_count),
-        SortKey::GlobalAdminSignIns => a
-            .global_admin_sign_in_count
-            .cmp(&b.global_admin_sign_in_count),
-    }
+/// Positions of every customer in the query's order, filters not applied.
+fn in_order<'a>(snapshot: &'a Snapshot, query: &CustomerQuery) -> impl Iterator<Item = usize> + 'a {
+    let order = snapshot
+        .prepared
+        .order(query.sort, &snapshot.customers)
+        .iter()
+        .map(|&i| i as usize);
+    // Descending is the ascending order read backwards, ties included.
+    let (ascending, descending) = match query.dir {
+        SortDir::Asc => (Some(order), None),
+        SortDir::Desc => (None, Some(order.rev())),
+    };
+    ascending
+        .into_iter()
+        .flatten()
+        .chain(descending.into_iter().flatten())
 }
 
 pub fn row(selected: &Selected<'_>) -> CustomerRow {
@@ -95,45 +90,51 @@ pub fn row(selected: &Selected<'_>) -> CustomerRow {
 }
 
 pub fn render(snapshot: &Snapshot, query: &CustomerQuery, now: OffsetDateTime) -> CustomersView {
-    let selected = select(&snapshot.customers, query, now);
-    let matching = selected.len();
     let per_page = query.per_page.max(1) as usize;
-    let page_count = u32::try_from(matching.div_ceil(per_page).max(1)).unwrap_or(u32::MAX);
-    let page = query.page.clamp(1, page_count);
-    let start = (page as usize - 1) * per_page;
-    let rows = selected
-        .iter()
-        .skip(start)
-        .take(per_page)
-        .map(row)
-        .collect();
+    let page_of = |matching: usize| {
+        let page_count = u32::try_from(matching.div_ceil(per_page).max(1)).unwrap_or(u32::MAX);
+        let page = query.page.clamp(1, page_count);
+        (page_count, page, (page as usize - 1) * per_page)
+    };
+    // Without filters every customer matches: only the page's rows are looked at.
+    let (matching, page_count, page, rows) = if query.filters_nothing() {
+        let matching = snapshot.customers.len();
+        let (page_count, page, start) = page_of(matching);
+        let rows = in_order(snapshot, query)
+            .skip(start)
+            .take(per_page)
+            .map(|index| {
+                let customer = &snapshot.customers[index];
+                row(&Selected {
+                    index,
+                    customer,
+                    days_since_sign_in: days_since(customer.last_sign_in, now),
+                })
+            })
+            .collect();
+        (matching, page_count, page, rows)
+    } else {
+        let selected = select(snapshot, query, now);
+        let (page_count, page, start) = page_of(selected.len());
+        let rows = selected
+            .iter()
+            .skip(start)
+            .take(per_page)
+            .map(row)
+            .collect();
+        (selected.len(), page_count, page, rows)
+    };
 
     let threshold = query.stale_threshold();
-    let mut dap = 0;
-    let mut stale_dap = 0;
-    let mut stale_dap_safe = 0;
-    let mut bars = [(0usize, 0usize); SignInBucket::ALL.len()];
-    for customer in snapshot.customers.iter().filter(|c| c.dap_enabled) {
-        let days = days_since(customer.last_sign_in, now);
-        let safe = customer.gdap.is_safe();
-        dap += 1;
-        if threshold.admits(days) {
-            stale_dap += 1;
-            stale_dap_safe += usize::from(safe);
-        }
-        let bucket = SignInBucket::of(days);
-        if let Some(i) = SignInBucket::ALL.iter().position(|b| *b == bucket) {
-            bars[i].0 += 1;
-            bars[i].1 += usize::from(safe);
-        }
-    }
+    let dap = snapshot.prepared.dap_sign_ins(&snapshot.customers);
+    let (stale_dap, stale_dap_safe) = dap.stale(threshold, now);
     CustomersView {
         query: query.on_page(page),
         rows,
         page_count,
         summary: CustomersSummary {
             all: snapshot.customers.len(),
-            dap,
+            dap: dap.len(),
             stale_dap,
             stale_dap_safe,
             stale_threshold: threshold,
@@ -141,7 +142,7 @@ pub fn render(snapshot: &Snapshot, query: &CustomerQuery, now: OffsetDateTime) -
         },
         chart: SignInBucket::ALL
             .iter()
-            .zip(bars)
+            .zip(dap.buckets(now))
             .map(|(bucket, (dap_customers, covered))| ChartBar {
                 bucket: *bucket,
                 dap_customers,
@@ -160,7 +161,7 @@ pub fn render(snapshot: &Snapshot, query: &CustomerQuery, now: OffsetDateTime) -
 )]
 mod tests {
     use super::*;
-    use crate::model::customers::{DapFilter, SnapshotInfo, Staleness};
+    use crate::model::customers::{DapFilter, SnapshotInfo, SortKey, Staleness};
     use time::macros::datetime;
     use time::Duration;
 
@@ -183,22 +184,26 @@ mod tests {
         }
     }
 
+    fn info(customer_count: usize) -> SnapshotInfo {
+        SnapshotInfo {
+            id: "s".into(),
+            synced_at: String::new(),
+            synced_by: "a".into(),
+            customer_count,
+        }
+    }
+
     fn snapshot() -> Snapshot {
-        Snapshot {
-            info: SnapshotInfo {
-                id: "s".into(),
-                synced_at: String::new(),
-                synced_by: "a".into(),
-                customer_count: 5,
-            },
-            customers: vec![
+        Snapshot::new(
+            info(5),
+            vec![
                 customer("Contoso", true, None),
                 customer("Fabrikam", true, Some(10)),
                 customer("Adatum", true, Some(200)),
                 customer("Northwind", false, Some(400)),
                 customer("Tailspin", true, Some(95)),
             ],
-        }
+        )
     }
 
     fn names(view: &CustomersView) -> Vec<&str> {
@@ -250,5 +255,148 @@ mod tests {
         );
         let desc = CustomerQuery::default().sorted_by(SortKey::Name);
         assert_eq!(names(&render(&snapshot(), &desc, NOW))[0], "Tailspin");
+    }
+
+    /// The view as it was computed before orders were prepared: filter, sort everything, and
+    /// count the chart customer by customer.
+    fn sorted_in_full(snapshot: &Snapshot, query: &CustomerQuery) -> (Vec<String>, Vec<usize>) {
+        let mut selected: Vec<&CustomerRecord> = snapshot
+            .customers
+            .iter()
+            .filter(|c| query.admits(&facts(c, days_since(c.last_sign_in, NOW))))
+            .collect();
+        selected.sort_by(|a, b| {
+            let order = crate::ssr::customers::prepared::compare(query.sort, a, b)
+                .then_with(|| a.name_folded.cmp(&b.name_folded))
+                .then_with(|| a.tenant_id.cmp(&b.tenant_id));
+            match query.dir {
+                SortDir::Asc => order,
+                SortDir::Desc => order.reverse(),
+            }
+        });
+        let ids = selected.iter().map(|c| c.tenant_id.clone()).collect();
+        let dap: Vec<&CustomerRecord> = snapshot
+            .customers
+            .iter()
+            .filter(|c| c.dap_enabled)
+            .collect();
+        let threshold = query.stale_threshold();
+        let stale = dap
+            .iter()
+            .filter(|c| threshold.admits(days_since(c.last_sign_in, NOW)));
+        let mut counts = vec![
+            dap.len(),
+            stale.clone().count(),
+            stale.filter(|c| c.gdap.is_safe()).count(),
+        ];
+        for bucket in SignInBucket::ALL {
+            let in_bucket = dap
+                .iter()
+                .filter(|c| SignInBucket::of(days_since(c.last_sign_in, NOW)) == bucket);
+            counts.push(in_bucket.clone().count());
+            counts.push(in_bucket.filter(|c| c.gdap.is_safe()).count());
+        }
+        (ids, counts)
+    }
+
+    /// Many customers with few distinct values, so sorts meet ties and every bucket edge.
+    fn crowded_snapshot() -> Snapshot {
+        let mut seed: u64 = 7;
+        let mut next = move |n: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        let names = ["Contoso", "contoso", "Fabrikam", "Adatum", "Tailspin"];
+        let coverages = [
+            crate::model::gdap::Coverage::Covered,
+            crate::model::gdap::Coverage::Partial,
+            crate::model::gdap::Coverage::Unknown,
+        ];
+        let customers = (0..400)
+            .map(|i| {
+                let name = names[next(5) as usize];
+                let days = match next(8) {
+                    0 => None,
+                    // Bucket edges, a second either side.
+                    1 => Some(
+                        Duration::days([30, 90, 180, 365][next(4) as usize])
+                            + Duration::seconds(next(3) as i64 - 1),
+                    ),
+                    _ => Some(Duration::hours(next(500 * 24) as i64)),
+                };
+                CustomerRecord {
+                    tenant_id: format!("00000000-0000-4000-8000-{i:012}"),
+                    name: name.to_string(),
+                    name_folded: name.to_lowercase(),
+                    dap_enabled: next(3) > 0,
+                    dap_since: (next(2) == 0).then(|| NOW - Duration::days(next(3) as i64)),
+                    dap_ended: None,
+                    last_sign_in: days.map(|d| NOW - d),
+                    partner_agent_count: next(3) as u32,
+                    partner_sign_in_count: next(4) as u32,
+                    global_admin_sign_in_count: next(2) as u32,
+                    gdap: coverages[next(3) as usize],
+                    gdap_reasons: String::new(),
+                }
+            })
+            .collect();
+        Snapshot::new(info(400), customers)
+    }
+
+    #[test]
+    fn prepared_orders_and_counts_equal_sorting_and_counting_in_full() {
+        let snapshot = crowded_snapshot();
+        let filters = [
+            CustomerQuery::default(),
+            CustomerQuery {
+                dap: DapFilter::On,
+                stale: Some(Staleness::AtLeastDays(90)),
+                ..CustomerQuery::default()
+            },
+            CustomerQuery {
+                stale: Some(Staleness::Never),
+                q: "conto".into(),
+                ..CustomerQuery::default()
+            },
+            CustomerQuery::default().in_bucket(SignInBucket::From180To365),
+        ];
+        for filter in filters {
+            for sort in SortKey::ALL {
+                for dir in [SortDir::Asc, SortDir::Desc] {
+                    let query = CustomerQuery {
+                        sort,
+                        dir,
+                        per_page: 250,
+                        ..filter.clone()
+                    };
+                    let (ids, counts) = sorted_in_full(&snapshot, &query);
+                    let mut shown = Vec::new();
+                    let mut page = 1;
+                    loop {
+                        let view = render(&snapshot, &query.on_page(page), NOW);
+                        assert_eq!(view.summary.matching, ids.len(), "{query:?}");
+                        shown.extend(view.rows.into_iter().map(|r| r.customer_tenant_id));
+                        let s = &view.summary;
+                        let mut got = vec![s.dap, s.stale_dap, s.stale_dap_safe];
+                        for bar in &view.chart {
+                            got.extend([bar.dap_customers, bar.covered]);
+                        }
+                        assert_eq!(got, counts, "{query:?}");
+                        if page >= view.page_count {
+                            break;
+                        }
+                        page += 1;
+                    }
+                    assert_eq!(shown, ids, "{query:?}");
+                    let selected: Vec<String> = select(&snapshot, &query, NOW)
+                        .iter()
+                        .map(|s| s.customer.tenant_id.clone())
+                        .collect();
+                    assert_eq!(selected, ids, "{query:?}");
+                }
+            }
+        }
     }
 }

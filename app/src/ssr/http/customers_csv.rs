@@ -65,7 +65,7 @@ async fn export(
         u8::from(now.month()),
         now.day()
     );
-    let order: Vec<usize> = select(&snapshot.customers, &query, now)
+    let order: Vec<usize> = select(&snapshot, &query, now)
         .iter()
         .map(|s| s.index)
         .collect();

@@ -35,7 +35,7 @@ pub async fn select_customers(
     filter: &CustomerQuery,
 ) -> Result<Vec<(Guid, String)>, AppError> {
     let snapshot = state.customers.current_or_sync(state, user).await?;
-    view::select(&snapshot.customers, filter, OffsetDateTime::now_utc())
+    view::select(&snapshot, filter, OffsetDateTime::now_utc())
         .iter()
         .map(|s| Ok((Guid::parse(&s.customer.tenant_id)?, s.customer.name.clone())))
         .collect()
