@@ -7,8 +7,8 @@ test("sign in by clicking a demo user, see the customers, hydrated, no console e
   const wasm = page.waitForResponse((response) => response.url().endsWith(".wasm"));
 
   await page.goto("/customers");
-  // The browser accepts gzip, so the wasm comes compressed.
-  expect(await (await wasm).headerValue("content-encoding")).toBe("gzip");
+  // The browser accepts brotli, so the wasm comes as the build compressed it.
+  expect(await (await wasm).headerValue("content-encoding")).toBe("br");
   await expect(page.getByRole("heading", { name: "Sign in to continue" })).toBeVisible();
   await page.getByRole("link", { name: "Sign in with Microsoft" }).click();
 

@@ -36,8 +36,6 @@ const SESSION_COOKIE: &str = "dashboard_session";
 const START: &str = "<!-- report:start -->";
 const END: &str = "<!-- report:end -->";
 
-/// The static asset `wrk` compares the page with: the stylesheet every page loads.
-const STATIC_ASSET: &str = "/pkg/csp-dashboard.css";
 const WRK_THREADS: &str = "2";
 const WRK_CONNECTIONS: &str = "16";
 const WRK_DURATION: &str = "10s";
@@ -90,21 +88,26 @@ async fn full() {
     let binary = dir.path.join("server");
     std::fs::copy(target.join("release/server"), &binary)
         .expect("target/release/server copies into the temporary directory");
+    // The hashed file names, read by the server from beside its binary.
+    std::fs::copy(target.join("release/hash.txt"), dir.path.join("hash.txt"))
+        .expect("target/release/hash.txt copies into the temporary directory");
     let site = dir.path.join("site");
     copy_dir(&target.join("site"), &site);
     let sources = sources(&root);
 
     let sizes = pkg_sizes(&site.join("pkg"));
+    // The static asset `wrk` compares the page with: the stylesheet every page loads.
+    let static_asset = format!("/pkg/{}", site_file(&site, "css"));
     let machine = machine();
 
     // 10,000 customers: memory after syncs, wrk page against static, hydration.
     println!("starting the release server with {SMALL} customers");
     let small = Server::start(&binary, &root, &site, SMALL, &dir).await;
     let small_mem = memory_phase(&small).await;
-    let encoding = served_encoding(&small).await;
+    let encoding = served_encoding(&small, &site_file(&site, "wasm")).await;
     let session = small.session.clone().expect("signed in");
     let page_bytes = small.check_cookie(&session.cookie).await as u64;
-    let asset_bytes = std::fs::metadata(site.join(STATIC_ASSET.trim_start_matches('/')))
+    let asset_bytes = std::fs::metadata(site.join(static_asset.trim_start_matches('/')))
         .expect("the static asset is in the site")
         .len();
 
@@ -112,7 +115,7 @@ async fn full() {
     println!("wrk: warm-up on /customers ({WRK_WARM_UP})");
     let _ = run_wrk(&small.url("/customers"), &session.cookie, WRK_WARM_UP);
     let page = measured_wrk(&small, "/customers", &session.cookie, page_bytes);
-    let asset = measured_wrk(&small, STATIC_ASSET, &session.cookie, asset_bytes);
+    let asset = measured_wrk(&small, &static_asset, &session.cookie, asset_bytes);
     small.check_cookie(&session.cookie).await;
 
     let quiet_browser = wait_for_quiet(Some(small.pid)).await;
@@ -167,6 +170,7 @@ async fn full() {
         large_page,
         large_page_bytes,
         sizes,
+        static_asset,
         encoding,
         hydration,
         hydration_others,
@@ -199,7 +203,7 @@ fn check_tools(root: &Path) {
 fn build_release(root: &Path) {
     println!("running `cargo leptos build --release` (the report measures that build)");
     match Command::new("cargo")
-        .args(["leptos", "build", "--release"])
+        .args(["leptos", "build", "--release", "--precompress"])
         .current_dir(root)
         .status()
     {
@@ -214,7 +218,7 @@ fn build_release(root: &Path) {
         ),
     }
     let target = target_dir();
-    for needed in ["release/server", "site/pkg/csp-dashboard.wasm"] {
+    for needed in ["release/server", "release/hash.txt"] {
         if !target.join(needed).exists() {
             panic!(
                 "target/{needed} is missing after `cargo leptos build --release`: run it \
@@ -321,15 +325,29 @@ fn run_wrk(url: &str, cookie: &str, duration: &str) -> String {
     text
 }
 
+/// The site's one file with this extension (its name carries a content hash).
+fn site_file(site: &Path, extension: &str) -> String {
+    let names: Vec<String> = std::fs::read_dir(site.join("pkg"))
+        .expect("the site's pkg directory lists")
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .filter(|name| name.ends_with(&format!(".{extension}")))
+        .collect();
+    match names.as_slice() {
+        [name] => name.clone(),
+        _ => panic!("expected one .{extension} in the site's pkg, found {names:?}"),
+    }
+}
+
 /// The `Content-Encoding` the server answers the wasm with when the browser accepts gzip/br.
-async fn served_encoding(server: &Server) -> String {
+async fn served_encoding(server: &Server, wasm: &str) -> String {
+    let path = format!("/pkg/{wasm}");
     let response = reqwest::Client::new()
-        .get(server.url("/pkg/csp-dashboard.wasm"))
+        .get(server.url(&path))
         .header("Accept-Encoding", "gzip, deflate, br, zstd")
         .send()
         .await
         .expect("the wasm answers");
-    assert_eq!(response.status(), 200, "GET /pkg/csp-dashboard.wasm");
+    assert_eq!(response.status(), 200, "GET {path}");
     response
         .headers()
         .get("content-encoding")
@@ -405,6 +423,8 @@ struct FileSize {
     name: String,
     raw: u64,
     gzip: u64,
+    /// The `.br` the build wrote beside it: what a browser that accepts br is sent.
+    brotli: Option<u64>,
 }
 
 /// The wasm, JS and CSS of the site: raw, and as `gzip -9` compresses them.
@@ -437,6 +457,8 @@ fn pkg_sizes(pkg: &Path) -> Vec<FileSize> {
                 .expect("gzip runs")
                 .stdout
                 .len() as u64;
+            let mut precompressed = path.clone().into_os_string();
+            precompressed.push(".br");
             FileSize {
                 name: path
                     .file_name()
@@ -444,6 +466,7 @@ fn pkg_sizes(pkg: &Path) -> Vec<FileSize> {
                     .unwrap_or_default(),
                 raw,
                 gzip,
+                brotli: std::fs::metadata(precompressed).ok().map(|m| m.len()),
             }
         })
         .collect()
@@ -1074,6 +1097,7 @@ struct Report {
     large_page: WrkRun,
     large_page_bytes: u64,
     sizes: Vec<FileSize>,
+    static_asset: String,
     encoding: String,
     hydration: Hydration,
     hydration_others: Option<f64>,
@@ -1143,7 +1167,7 @@ impl Report {
                 self.page_bytes,
             ),
             (
-                &format!("`{STATIC_ASSET}`, same process") as &str,
+                &format!("`{}`, same process", self.static_asset) as &str,
                 &self.asset,
                 self.asset_bytes,
             ),
@@ -1166,6 +1190,29 @@ impl Report {
         );
         let _ = writeln!(
             s,
+            "| **100,000 ÷ 10,000** | **{:.2}** | **{:.2}** | | | | | |",
+            self.large_page.rps / self.page.rps,
+            self.large_page.p50_ms / self.page.p50_ms,
+        );
+        let _ = writeln!(
+            s,
+            "\nGoals of issue #15: the p50 at 100,000 at most 2 × the p50 at 10,000 ({:.2} ×: \
+             {}), and at 10,000 at least 2 × the 935 requests/s measured before ({:.0}: {}).",
+            self.large_page.p50_ms / self.page.p50_ms,
+            if self.large_page.p50_ms <= 2.0 * self.page.p50_ms {
+                "met"
+            } else {
+                "not met"
+            },
+            self.page.rps,
+            if self.page.rps >= 2.0 * 935.0 {
+                "met"
+            } else {
+                "not met"
+            },
+        );
+        let _ = writeln!(
+            s,
             "\n`wrk -t{WRK_THREADS} -c{WRK_CONNECTIONS} -d{WRK_DURATION} --latency -H \
              \"Cookie: {SESSION_COOKIE}=…\" <url>`, one after the other against the same \
              release server process (after a {WRK_WARM_UP} warm-up on `/customers`); wrk, the \
@@ -1183,25 +1230,34 @@ impl Report {
 
         // 2. wasm size
         let _ = writeln!(s, "### Release wasm and the other site files\n");
-        let _ = writeln!(s, "| file in `target/site/pkg` | raw | gzip -9 |");
-        let _ = writeln!(s, "| --- | --- | --- |");
+        let _ = writeln!(
+            s,
+            "| file in `target/site/pkg` | raw | gzip -9 | brotli, as sent (the build's `.br`) |"
+        );
+        let _ = writeln!(s, "| --- | --- | --- | --- |");
         for f in &self.sizes {
             let _ = writeln!(
                 s,
-                "| `{}` | {} B ({}) | {} B ({}) |",
+                "| `{}` | {} B ({}) | {} B ({}) | {} |",
                 f.name,
                 thousands(f.raw as usize),
                 kib(f.raw),
                 thousands(f.gzip as usize),
                 kib(f.gzip),
+                f.brotli.map_or("none".to_string(), |b| format!(
+                    "{} B ({})",
+                    thousands(b as usize),
+                    kib(b)
+                )),
             );
         }
         let _ = writeln!(
             s,
-            "\nAfter `cargo leptos build --release` (wasm profile `wasm-release`: opt-level \
-             \"z\", LTO, one codegen unit, panic = abort). The server answers \
-             `/pkg/csp-dashboard.wasm` with Content-Encoding: {} to a browser that accepts \
-             gzip and br{}, so Chromium downloads {} B.\n",
+            "\nAfter `cargo leptos build --release --precompress` (wasm profile `wasm-release`: \
+             opt-level \"z\", LTO, one codegen unit, panic = abort; file names hashed, `.br` and \
+             `.gz` written beside each file). The server answers the wasm with \
+             Content-Encoding: {} to a client that accepts gzip and br{}, so Chromium \
+             downloads {} B.\n",
             self.encoding,
             if self.encoding == "none" {
                 " (no compression layer)"

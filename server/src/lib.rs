@@ -98,12 +98,24 @@ pub struct Dashboard {
 
 /// Leptos' options from cargo-leptos' environment when present, else the defaults the
 /// workspace metadata names, so the binary also runs on its own from the workspace root.
+/// Hashed file names are on when cargo-leptos says so, or when its list of them (hash.txt) lies
+/// beside the binary, where leptos reads it.
 pub fn leptos_options(site_addr: SocketAddr) -> LeptosOptions {
     let env = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
+    let hash_file = env("LEPTOS_HASH_FILE_NAME", "hash.txt");
+    let hash_files = match std::env::var("LEPTOS_HASH_FILES") {
+        Ok(value) => value == "true",
+        Err(_) => std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(|dir| dir.join(&hash_file)))
+            .is_some_and(|path| path.is_file()),
+    };
     LeptosOptions::builder()
         .output_name(env("LEPTOS_OUTPUT_NAME", "csp-dashboard"))
         .site_root(env("LEPTOS_SITE_ROOT", "target/site"))
         .site_pkg_dir(env("LEPTOS_SITE_PKG_DIR", "pkg"))
+        .hash_file(std::sync::Arc::<str>::from(hash_file))
+        .hash_files(hash_files)
         .site_addr(site_addr)
         .build()
 }

@@ -127,6 +127,27 @@ fn is_static_asset(path: &str, headers: &axum::http::HeaderMap) -> bool {
     .any(|prefix| content_type.starts_with(prefix))
 }
 
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+/// A site file named by cargo-leptos' `hash-files`: `/pkg/<name>.<hash>.<ext>`, the hash being
+/// an MD5 in unpadded base64url (22 characters).
+fn is_content_hashed(path: &str) -> bool {
+    let Some(file) = path.strip_prefix("/pkg/") else {
+        return false;
+    };
+    let mut parts = file.rsplit('.');
+    let (Some(_extension), Some(hash), Some(name)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    !name.is_empty()
+        && !file.contains('/')
+        && hash.len() == 22
+        && hash
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 pub async fn security_headers(
     State(policy): State<BrowserPolicy>,
     request: Request,
@@ -134,12 +155,17 @@ pub async fn security_headers(
 ) -> Response {
     let path = request.uri().path().to_string();
     let mut response = next.run(request).await;
-    let static_asset = is_static_asset(&path, response.headers());
+    // A missing file's answer is the (personal) not-found page: not a static file.
+    let found = response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED;
+    let static_asset = found && is_static_asset(&path, response.headers());
     let headers = response.headers_mut();
     // A shared computer's back button or a proxy must not show another admin's pages or
     // exports: everything but static files is no-store, whatever a handler set.
     if !static_asset {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    } else if is_content_hashed(&path) {
+        // Its name changes with its content: a browser never needs to ask again.
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(IMMUTABLE));
     }
     if policy.https {
         headers.insert(
@@ -189,5 +215,26 @@ mod tests {
             &with_type("text/csv")
         ));
         assert!(!is_static_asset("/login", &none));
+    }
+
+    #[test]
+    fn only_content_hashed_site_files_are_immutable() {
+        assert!(is_content_hashed(
+            "/pkg/csp-dashboard.Zm9vYmFyYmF6cXV4cXV1eA.wasm"
+        ));
+        assert!(is_content_hashed(
+            "/pkg/csp-dashboard.a-b_c0123456789abcdefg.css"
+        ));
+        for path in [
+            "/pkg/csp-dashboard.wasm",
+            "/pkg/csp-dashboard.short.js",
+            "/pkg/.Zm9vYmFyYmF6cXV4cXV1eA.js",
+            "/pkg/sub/x.Zm9vYmFyYmF6cXV4cXV1eA.js",
+            "/pkg/csp-dashboard.Zm9vYmFyYmF6cXV4cXV1e!.js",
+            "/favicon.Zm9vYmFyYmF6cXV4cXV1eA.svg",
+            "/customers",
+        ] {
+            assert!(!is_content_hashed(path), "{path}");
+        }
     }
 }
