@@ -17,3 +17,13 @@ pub mod urls;
 pub mod ssr;
 
 pub use ui::{shell, App};
+
+/// The browser's entry point: hydrates the islands of the server-rendered page. A server
+/// function's redirect (to a new job, review or report) is a page load.
+#[cfg(feature = "hydrate")]
+pub fn hydrate_islands() {
+    _ = leptos::server_fn::redirect::set_redirect_hook(|location: &str| {
+        _ = leptos::prelude::window().location().set_href(location);
+    });
+    leptos::mount::hydrate_islands();
+}

@@ -2,125 +2,43 @@
 //! one-click revoke with an Undo offered for a few seconds.
 
 use super::format::When;
-use super::{ErrorPanel, NotAllowed, Submit};
-use crate::api::consent::{fetch_consents, GrantConsent, RestoreConsent, RevokeConsent};
+use super::{ErrorPanel, Expires, NotAllowed, PostForm, Submit};
+use crate::api::consent::fetch_consents;
 use crate::model::access::Permission;
 use crate::model::consent::{ConsentRecord, Consents, KnownApplication, PRESETS};
 use leptos::prelude::*;
-use std::time::Duration;
+use leptos_router::hooks::use_query_map;
+
+/// Where a grant or a revoke goes when it succeeded: this page, saying what it did.
+const GRANTED: &str = "?granted={application_id}";
+const REVOKED: &str = "?revoked={application_id}";
 
 /// How long the Undo of a revoke stays offered.
 const UNDO_SECONDS: u64 = 10;
 
 #[component]
 pub fn ConsentPanel(customer_tenant_id: String, can_operate: bool) -> impl IntoView {
-    let grant = ServerAction::<GrantConsent>::new();
-    let revoke = ServerAction::<RevokeConsent>::new();
-    let restore = ServerAction::<RestoreConsent>::new();
+    let query = use_query_map();
     let customer = customer_tenant_id.clone();
-    let consents = Resource::new(
-        move || {
-            (
-                customer.clone(),
-                grant.version().get(),
-                revoke.version().get(),
-                restore.version().get(),
-            )
-        },
-        |(customer, _, _, _)| fetch_consents(customer),
-    );
-    // The Undo disappears after a while; a new revoke shows it again.
-    let undo_open = RwSignal::new(false);
-    Effect::new(move |_| {
-        if revoke.version().get() > 0 {
-            undo_open.set(true);
-            set_timeout(
-                move || undo_open.set(false),
-                Duration::from_secs(UNDO_SECONDS),
-            );
-        }
-    });
-    let notice = move || {
-        let revoked = revoke.value().get();
-        match revoked {
-            Some(Ok(record)) if undo_open.get() => {
-                let customer = record.customer_tenant_id.clone();
-                let application = record.application_id.clone();
-                Some(
-                    view! {
-                        <p class="notice" role="status" id="consent-notice">
-                            {format!("Consent for {} revoked. ", record.application_id)}
-                            <button
-                                type="button"
-                                class="button"
-                                on:click=move |_| {
-                                    undo_open.set(false);
-                                    restore.dispatch(RestoreConsent {
-                                        customer_tenant_id: customer.clone(),
-                                        application_id: application.clone(),
-                                    });
-                                }
-                            >
-                                "Undo"
-                            </button>
-                        </p>
-                    }
-                    .into_any(),
-                )
-            }
-            Some(Err(error)) => {
-                Some(view! { <ErrorPanel error return_to="/customers" /> }.into_any())
-            }
-            _ => None,
-        }
-    };
-    let granted = move || {
-        grant.value().get().and_then(Result::ok).map(|record| {
-            let name = if record.display_name.is_empty() {
-                record.application_id.clone()
-            } else {
-                format!("{} ({})", record.display_name, record.application_id)
-            };
-            let grants = record
-                .grants
-                .iter()
-                .map(|g| g.describe())
-                .collect::<Vec<_>>()
-                .join("; ");
-            view! {
-                <p class="notice" role="status" id="consent-granted">
-                    {format!("Consent granted: {name} now has {grants} in this customer.")}
-                </p>
-            }
-        })
-    };
-    let errors = move || {
-        [grant.value().get(), restore.value().get()]
-            .into_iter()
-            .flatten()
-            .filter_map(Result::err)
-            .map(|error| view! { <ErrorPanel error return_to="/customers" /> })
-            .collect_view()
-    };
+    let consents = Resource::new(move || customer.clone(), fetch_consents);
     view! {
         <section class="panel consent-panel">
             <h2>"CPV application consent"</h2>
-            {notice}
-            {granted}
-            {errors}
-            <Transition fallback=|| view! { <p class="loading">"Loading consents…"</p> }>
+            <Suspense fallback=|| view! { <p class="loading">"Loading consents…"</p> }>
                 {move || {
                     let customer_tenant_id = customer_tenant_id.clone();
                     Suspend::new(async move {
                     match consents.await {
                         Ok(Consents { records, default_application_id, known_applications }) => {
+                            let notice = query.with_untracked(|q| {
+                                consent_notice(&records, q.get_str("granted"), q.get_str("revoked"))
+                            });
                             let form = if can_operate {
                                 view! {
                                     <GrantForm
                                         customer_tenant_id=customer_tenant_id.clone()
                                         default_app=default_application_id.unwrap_or_default()
                                         known=known_applications
-                                        grant
                                     />
                                 }
                                     .into_any()
@@ -128,7 +46,8 @@ pub fn ConsentPanel(customer_tenant_id: String, can_operate: bool) -> impl IntoV
                                 view! { <NotAllowed permission=Permission::Operate /> }.into_any()
                             };
                             view! {
-                                <ConsentTable records revoke restore can_operate />
+                                {notice}
+                                <ConsentTable records can_operate />
                                 {form}
                             }
                                 .into_any()
@@ -137,18 +56,65 @@ pub fn ConsentPanel(customer_tenant_id: String, can_operate: bool) -> impl IntoV
                     }
                     })
                 }}
-            </Transition>
+            </Suspense>
         </section>
     }
 }
 
+/// What the last grant or revoke did (named in the page's query by its form), with an Undo for
+/// a few seconds after a revoke. Said only when the consents agree.
+fn consent_notice(
+    records: &[ConsentRecord],
+    granted: Option<&str>,
+    revoked: Option<&str>,
+) -> Option<AnyView> {
+    let find = |id: Option<&str>| id.and_then(|id| records.iter().find(|r| r.application_id == id));
+    if let Some(record) = find(granted).filter(|r| r.is_active()) {
+        let name = if record.display_name.is_empty() {
+            record.application_id.clone()
+        } else {
+            format!("{} ({})", record.display_name, record.application_id)
+        };
+        let grants = record
+            .grants
+            .iter()
+            .map(|g| g.describe())
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Some(
+            view! {
+                <p class="notice" role="status" id="consent-granted">
+                    {format!("Consent granted: {name} now has {grants} in this customer.")}
+                </p>
+            }
+            .into_any(),
+        );
+    }
+    let record = find(revoked).filter(|r| !r.is_active() && r.pending_action.is_none())?;
+    let text = format!("Consent for {} revoked. ", record.application_id);
+    let (customer, application) = (
+        record.customer_tenant_id.clone(),
+        record.application_id.clone(),
+    );
+    Some(
+        view! {
+            <Expires seconds=UNDO_SECONDS>
+                <div class="notice" role="status" id="consent-notice">
+                    {text}
+                    <PostForm action="/api/restore_consent" class="inline">
+                        <input type="hidden" name="customer_tenant_id" value=customer />
+                        <input type="hidden" name="application_id" value=application />
+                        <Submit class="button">"Undo"</Submit>
+                    </PostForm>
+                </div>
+            </Expires>
+        }
+        .into_any(),
+    )
+}
+
 #[component]
-fn ConsentTable(
-    records: Vec<ConsentRecord>,
-    revoke: ServerAction<RevokeConsent>,
-    restore: ServerAction<RestoreConsent>,
-    can_operate: bool,
-) -> impl IntoView {
+fn ConsentTable(records: Vec<ConsentRecord>, can_operate: bool) -> impl IntoView {
     if records.is_empty() {
         return view! { <p class="muted">"The dashboard has granted no consent in this customer."</p> }
             .into_any();
@@ -203,34 +169,34 @@ fn ConsentTable(
                             // Either outcome may have happened: offer both ways to settle it.
                             let (customer2, application2) = (customer.clone(), application.clone());
                             view! {
-                                <ActionForm action=revoke attr:class="inline">
+                                <PostForm action="/api/revoke_consent" class="inline" then=REVOKED>
                                     <input type="hidden" name="customer_tenant_id" value=customer />
                                     <input type="hidden" name="application_id" value=application />
-                                    <Submit pending=revoke.pending() class="button danger">"Revoke"</Submit>
-                                </ActionForm>
-                                <ActionForm action=restore attr:class="inline">
+                                    <Submit class="button danger">"Revoke"</Submit>
+                                </PostForm>
+                                <PostForm action="/api/restore_consent" class="inline">
                                     <input type="hidden" name="customer_tenant_id" value=customer2 />
                                     <input type="hidden" name="application_id" value=application2 />
-                                    <Submit pending=restore.pending() class="button">"Grant again"</Submit>
-                                </ActionForm>
+                                    <Submit class="button">"Grant again"</Submit>
+                                </PostForm>
                             }
                                 .into_any()
                         } else if active {
                             view! {
-                                <ActionForm action=revoke attr:class="inline">
+                                <PostForm action="/api/revoke_consent" class="inline" then=REVOKED>
                                     <input type="hidden" name="customer_tenant_id" value=customer />
                                     <input type="hidden" name="application_id" value=application />
-                                    <Submit pending=revoke.pending() class="button danger">"Revoke"</Submit>
-                                </ActionForm>
+                                    <Submit class="button danger">"Revoke"</Submit>
+                                </PostForm>
                             }
                                 .into_any()
                         } else {
                             view! {
-                                <ActionForm action=restore attr:class="inline">
+                                <PostForm action="/api/restore_consent" class="inline">
                                     <input type="hidden" name="customer_tenant_id" value=customer />
                                     <input type="hidden" name="application_id" value=application />
-                                    <Submit pending=restore.pending() class="button">"Grant again"</Submit>
-                                </ActionForm>
+                                    <Submit class="button">"Grant again"</Submit>
+                                </PostForm>
                             }
                                 .into_any()
                         };
@@ -268,17 +234,14 @@ fn GrantForm(
     customer_tenant_id: String,
     default_app: String,
     known: Vec<KnownApplication>,
-    grant: ServerAction<GrantConsent>,
 ) -> impl IntoView {
     view! {
         <KnownApplications known />
-        <ActionForm action=grant attr:class="grant-consent">
+        <PostForm action="/api/grant_consent" class="grant-consent" then=GRANTED>
             <input type="hidden" name="customer_tenant_id" value=customer_tenant_id />
             <GrantFields default_app />
-            <Submit pending=grant.pending() class="button primary">
-                "Grant consent"
-            </Submit>
-        </ActionForm>
+            <Submit class="button primary">"Grant consent"</Submit>
+        </PostForm>
     }
 }
 

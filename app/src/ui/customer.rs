@@ -3,50 +3,49 @@
 
 use super::consent::ConsentPanel;
 use super::gdap::GdapPanel;
-use super::{viewer_permissions, ErrorPanel, NotAllowed, SessionResource, Submit};
-use crate::api::roles::{fetch_customer_directory, AddRoleMember, RemoveRoleMember};
+use super::{viewer_permissions, ErrorPanel, NotAllowed, PostForm, SessionResource, Submit};
+use crate::api::roles::fetch_customer_directory;
 use crate::model::access::Permission;
-use crate::model::audit::MemberChange;
 use crate::model::directory::{
     CustomerDirectory, RoleWithMembers, UserWithRoles, GLOBAL_ADMINISTRATOR,
     PRIVILEGED_ROLE_ADMINISTRATOR,
 };
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+/// Where a role-membership change goes when it succeeded: this page, saying what it did.
+const ADDED: &str = "?added_user={user_id}&added_role={role_id}";
+const REMOVED: &str = "?removed_user={user_id}&removed_role={role_id}";
 
 #[component]
 pub fn CustomerPage() -> impl IntoView {
     let params = use_params_map();
+    let query = use_query_map();
     let tenant_id = move || params.read().get("tenant_id").unwrap_or_default();
-    let actions = MemberActions {
-        add: ServerAction::new(),
-        remove: ServerAction::new(),
-    };
-    provide_context(actions);
     let session = expect_context::<SessionResource>();
-    let directory = Resource::new(
-        move || {
-            (
-                tenant_id(),
-                actions.add.version().get(),
-                actions.remove.version().get(),
-            )
-        },
-        |(id, _, _)| fetch_customer_directory(id),
-    );
+    let directory = Resource::new(tenant_id, fetch_customer_directory);
     view! {
         <p class="breadcrumb">
             <a href="/customers">"← Customers"</a>
         </p>
-        <ChangeBanner />
-        <Transition fallback=|| {
+        <Suspense fallback=|| {
             view! { <p class="loading">"Loading the customer's roles and users…"</p> }
         }>
             {move || Suspend::new(async move {
                 let permissions = viewer_permissions(session).await;
                 match directory.await {
                     Ok(directory) => {
-                        view! { <DirectoryView directory can_operate=permissions.operate /> }
+                        let change = query.with_untracked(|q| {
+                            change_notice(
+                                &directory,
+                                q.get_str("added_user").zip(q.get_str("added_role")),
+                                q.get_str("removed_user").zip(q.get_str("removed_role")),
+                            )
+                        });
+                        view! {
+                            {change}
+                            <DirectoryView directory can_operate=permissions.operate />
+                        }
                             .into_any()
                     }
                     Err(error) => {
@@ -59,86 +58,68 @@ pub fn CustomerPage() -> impl IntoView {
                     }
                 }
             })}
-        </Transition>
+        </Suspense>
     }
 }
 
-/// The role-membership writes of the customer page; their versions refetch the directory.
-#[derive(Clone, Copy)]
-struct MemberActions {
-    add: ServerAction<AddRoleMember>,
-    remove: ServerAction<RemoveRoleMember>,
+/// What the last change did (named in the page's query by the form that made it), with an Undo
+/// after a removal (re-adds the member). Said only when the directory agrees.
+fn change_notice(
+    directory: &CustomerDirectory,
+    added: Option<(&str, &str)>,
+    removed: Option<(&str, &str)>,
+) -> Option<AnyView> {
+    let role = |id: &str| directory.roles.iter().find(|r| r.role_id == id);
+    if let Some((user_id, role_id)) = added {
+        let role = role(role_id)?;
+        let member = role.members.iter().find(|m| m.user_id == user_id)?;
+        let text = format!(
+            "Added {} ({}) to {}.",
+            member.display_name, member.user_principal_name, role.name
+        );
+        return Some(
+            view! {
+                <p class="notice" role="status" id="change-notice">
+                    {text}
+                </p>
+            }
+            .into_any(),
+        );
+    }
+    let (user_id, role_id) = removed?;
+    let role = role(role_id)?;
+    if role.members.iter().any(|m| m.user_id == user_id) {
+        return None;
+    }
+    let user = directory.users.iter().find(|u| u.user_id == user_id)?;
+    let text = format!(
+        "Removed {} ({}) from {}. ",
+        user.display_name, user.user_principal_name, role.name
+    );
+    let (customer, role_id, user_id) = (
+        directory.customer_tenant_id.clone(),
+        role.role_id.clone(),
+        user.user_id.clone(),
+    );
+    Some(
+        view! {
+            <div class="notice" role="status" id="change-notice">
+                {text}
+                <PostForm action="/api/add_role_member" class="inline" then=ADDED>
+                    <input type="hidden" name="customer_tenant_id" value=customer />
+                    <input type="hidden" name="role_id" value=role_id />
+                    <input type="hidden" name="user_id" value=user_id />
+                    <input type="hidden" name="confirmed" value="on" />
+                    <Submit class="button">"Undo"</Submit>
+                </PostForm>
+            </div>
+        }
+        .into_any(),
+    )
 }
 
 fn is_privileged(role_id: &str) -> bool {
     role_id == GLOBAL_ADMINISTRATOR || role_id == PRIVILEGED_ROLE_ADMINISTRATOR
-}
-
-/// What the last change did, with an Undo after a removal (re-adds the recorded member).
-#[component]
-fn ChangeBanner() -> impl IntoView {
-    let actions = expect_context::<MemberActions>();
-    // Only the latest change is shown: starting one clears the other's result.
-    Effect::new(move |_| {
-        if actions.remove.input().get().is_some() {
-            actions.add.value().set(None);
-        }
-    });
-    Effect::new(move |_| {
-        if actions.add.input().get().is_some() {
-            actions.remove.value().set(None);
-        }
-    });
-    let undo = move |change: MemberChange| {
-        actions.remove.value().set(None);
-        actions.add.dispatch(AddRoleMember {
-            customer_tenant_id: change.customer_tenant_id,
-            role_id: change.role_id,
-            user_id: change.user_id,
-            confirmed: Some("on".into()),
-        });
-    };
-    let removed = move || {
-        actions.remove.value().get().map(|result| match result {
-            Ok(change) => {
-                let text = format!(
-                    "Removed {} ({}) from {}. ",
-                    change.display_name, change.user_principal_name, change.role_name
-                );
-                view! {
-                    <p class="notice" role="status" id="change-notice">
-                        {text}
-                        <button type="button" class="button" on:click=move |_| undo(change.clone())>
-                            "Undo"
-                        </button>
-                    </p>
-                }
-                .into_any()
-            }
-            Err(error) => view! { <ErrorPanel error return_to="/customers" /> }.into_any(),
-        })
-    };
-    let added = move || {
-        actions.add.value().get().map(|result| match result {
-            Ok(change) => {
-                let text = format!(
-                    "Added {} ({}) to {}.",
-                    change.display_name, change.user_principal_name, change.role_name
-                );
-                view! {
-                    <p class="notice" role="status" id="change-notice">
-                        {text}
-                    </p>
-                }
-                .into_any()
-            }
-            Err(error) => view! { <ErrorPanel error return_to="/customers" /> }.into_any(),
-        })
-    };
-    view! {
-        {removed}
-        {added}
-    }
 }
 
 /// Pick a user and a role of this customer.
@@ -148,9 +129,8 @@ fn AddMemberForm(
     roles: Vec<(String, String)>,
     users: Vec<(String, String)>,
 ) -> impl IntoView {
-    let actions = expect_context::<MemberActions>();
     view! {
-        <ActionForm action=actions.add attr:class="add-member">
+        <PostForm action="/api/add_role_member" class="add-member" then=ADDED>
             <input type="hidden" name="customer_tenant_id" value=customer_tenant_id />
             <label>
                 "User "
@@ -174,10 +154,8 @@ fn AddMemberForm(
                 <input type="checkbox" name="confirmed" />
                 " I confirm (needed for Global Administrator and Privileged Role Administrator)"
             </label>
-            <Submit pending=actions.add.pending() class="button primary">
-                "Add to role"
-            </Submit>
-        </ActionForm>
+            <Submit class="button primary">"Add to role"</Submit>
+        </PostForm>
     }
 }
 
@@ -275,7 +253,6 @@ fn DirectoryView(directory: CustomerDirectory, can_operate: bool) -> impl IntoVi
 
 #[component]
 fn RoleRow(role: RoleWithMembers, customer_tenant_id: String, can_operate: bool) -> impl IntoView {
-    let actions = expect_context::<MemberActions>();
     let global = role.is_global_admin();
     let privileged = is_privileged(&role.role_id);
     let role_id = role.role_id.clone();
@@ -298,7 +275,7 @@ fn RoleRow(role: RoleWithMembers, customer_tenant_id: String, can_operate: bool)
                                 " "
                                 <span class="upn">{m.user_principal_name}</span>
                                 {can_operate.then(|| view! {
-                                <ActionForm action=actions.remove attr:class="inline remove-member">
+                                <PostForm action="/api/remove_role_member" class="inline remove-member" then=REMOVED>
                                     <input type="hidden" name="customer_tenant_id" value=form_customer />
                                     <input type="hidden" name="role_id" value=form_role />
                                     <input type="hidden" name="user_id" value=form_user />
@@ -311,10 +288,8 @@ fn RoleRow(role: RoleWithMembers, customer_tenant_id: String, can_operate: bool)
                                                 </label>
                                             }
                                         })}
-                                    <Submit pending=actions.remove.pending() class="link-button">
-                                        "Remove"
-                                    </Submit>
-                                </ActionForm>
+                                    <Submit class="link-button">"Remove"</Submit>
+                                </PostForm>
                                 })}
                             </li>
                         }

@@ -4,8 +4,11 @@
 use super::format::{date_part, relative_days, thousands, When};
 use super::reports::StartReportForm;
 use super::reviews::StartReviewForm;
-use super::{ErrorPanel, IfAllowed, RefreshWithoutJavaScript, SessionResource, Submit};
-use crate::api::customers::{fetch_customers_view, fetch_sync_status, HideFirstSteps, StartSync};
+use super::{
+    fingerprint_of, ErrorPanel, Follow, IfAllowed, PostForm, RefreshWithoutJavaScript,
+    SessionResource, Submit,
+};
+use crate::api::customers::{fetch_customers_view, fetch_sync_status};
 use crate::error::AppError;
 use crate::model::access::Permission;
 use crate::model::customers::{
@@ -14,9 +17,7 @@ use crate::model::customers::{
 };
 use crate::model::gdap::Coverage;
 use leptos::prelude::*;
-use leptos_router::components::Form;
-use leptos_router::hooks::{use_navigate, use_query_map};
-use leptos_router::NavigateOptions;
+use leptos_router::hooks::use_query_map;
 
 const PATH: &str = "/customers";
 
@@ -39,21 +40,17 @@ pub fn CustomersPage() -> impl IntoView {
             CustomerQuery::from_pairs(map.latest_values().map(|(k, v)| (k.as_ref(), v)))
         })
     });
-    // Bumped when a sync finishes, so the table re-reads the new snapshot.
-    let synced = RwSignal::new(0usize);
     let view_data = Resource::new(
-        move || (query.get(), synced.get()),
-        move |(query, _)| async move {
+        move || query.get(),
+        move |query| async move {
             if !is_signed_in(session).await {
                 return Err(AppError::Unauthenticated);
             }
             fetch_customers_view(query).await
         },
     );
-    let start = ServerAction::<StartSync>::new();
-    let tick = RwSignal::new(0usize);
     let status = Resource::new(
-        move || (start.version().get(), tick.get()),
+        || (),
         move |_| async move {
             if !is_signed_in(session).await {
                 return Err(AppError::Unauthenticated);
@@ -61,12 +58,6 @@ pub fn CustomersPage() -> impl IntoView {
             fetch_sync_status().await
         },
     );
-    let sync = SyncResources {
-        start,
-        tick,
-        status,
-        synced,
-    };
 
     view! {
         <h1>"Delegated-admin customers"</h1>
@@ -82,7 +73,7 @@ pub fn CustomersPage() -> impl IntoView {
                         })
                 }
             >
-                <CustomersContent query view_data sync />
+                <CustomersContent query view_data status />
             </Show>
         </Suspense>
     }
@@ -93,22 +84,13 @@ async fn is_signed_in(session: SessionResource) -> bool {
 }
 
 type ViewResource = Resource<Result<CustomersView, AppError>>;
-
-/// The sync panel's state: its action, its status, the poll tick, and the counter that tells the
-/// table a sync finished.
-#[derive(Clone, Copy)]
-struct SyncResources {
-    start: ServerAction<StartSync>,
-    tick: RwSignal<usize>,
-    status: Resource<Result<SyncStatus, AppError>>,
-    synced: RwSignal<usize>,
-}
+type StatusResource = Resource<Result<SyncStatus, AppError>>;
 
 #[component]
 fn CustomersContent(
     query: Memo<CustomerQuery>,
     view_data: ViewResource,
-    sync: SyncResources,
+    status: StatusResource,
 ) -> impl IntoView {
     view! {
         <Suspense fallback=|| ()>
@@ -120,8 +102,8 @@ fn CustomersContent(
                     .map(|_| view! { <FirstSteps /> })
             })}
         </Suspense>
-        <SyncPanel sync />
-        <FilterForm query />
+        <SyncPanel status />
+        <FilterForm query=query.get_untracked() />
         <Suspense fallback=|| view! { <p class="loading">"Loading customers…"</p> }>
             {move || Suspend::new(async move {
                 match view_data.await {
@@ -139,9 +121,7 @@ fn CustomersContent(
 /// What a partner admin does first here, until they hide it.
 #[component]
 fn FirstSteps() -> impl IntoView {
-    let hide = ServerAction::<HideFirstSteps>::new();
     view! {
-        <Show when=move || hide.version().get() == 0>
             <section class="panel first-steps" id="first-steps" aria-labelledby="first-steps-title">
                 <h2 id="first-steps-title">"New here? What to do first"</h2>
                 <ol>
@@ -166,39 +146,84 @@ fn FirstSteps() -> impl IntoView {
                 <p>
                     "The words (DAP, GDAP, CPV, Admin Agents, MS-RequestId) are explained in " <a href="/help">"Help"</a> "."
                 </p>
-                <ActionForm action=hide attr:class="inline">
-                    <Submit pending=hide.pending() class="button">
-                        "Got it, hide this"
-                    </Submit>
-                </ActionForm>
+                <PostForm action="/api/hide_first_steps" class="inline">
+                    <Submit class="button">"Got it, hide this"</Submit>
+                </PostForm>
             </section>
-        </Show>
     }
 }
 
-/// A GET form: without JavaScript it reloads the page with the new query; hydrated, every change
-/// navigates at once (and the table follows the URL).
-#[component]
-fn FilterForm(query: Memo<CustomerQuery>) -> impl IntoView {
-    let navigate = use_navigate();
-    let apply = move |change: &dyn Fn(&mut CustomerQuery)| {
-        let mut next = query.get_untracked();
-        change(&mut next);
-        next.page = 1;
-        navigate(
-            &next.href(PATH),
-            NavigateOptions {
-                replace: true,
-                scroll: false,
-                ..Default::default()
-            },
-        );
+/// A GET form: without JavaScript it loads the page with the new query; hydrated, every change
+/// loads it at once (a search after a short pause, the search field keeping the focus).
+#[island]
+fn FilterForm(query: CustomerQuery) -> impl IntoView {
+    let search = NodeRef::<leptos::html::Input>::new();
+    let form = NodeRef::<leptos::html::Form>::new();
+    #[cfg(feature = "hydrate")]
+    let typing = StoredValue::new(None::<leptos::prelude::TimeoutHandle>);
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        let (Some(form), Some(input)) = (form.get(), search.get()) else {
+            return;
+        };
+        // Changed before the island was hydrated (a quick change after the page loaded):
+        // applied now, as a change after it would be.
+        let changed = super::browser::changed_before();
+        if !changed.is_empty() {
+            let select_changed = changed.iter().any(|name| name != "q");
+            let fields = super::browser::form_fields(&form, FILTER_FIELDS);
+            let mut next = CustomerQuery::from_pairs(
+                fields
+                    .iter()
+                    .filter(|(k, _)| !(select_changed && *k == "bucket"))
+                    .map(|(k, v)| (*k, v.as_str())),
+            );
+            next.page = 1;
+            if !select_changed {
+                search_focus::keep();
+            }
+            super::browser::replace(&next.href(PATH));
+            return;
+        }
+        if search_focus::take() {
+            _ = input.focus();
+            let end = input.value().encode_utf16().count() as u32;
+            _ = input.set_selection_range(end, end);
+        }
+    });
+    let apply = {
+        let query = query.clone();
+        move |change: &dyn Fn(&mut CustomerQuery)| {
+            let mut next = query.clone();
+            change(&mut next);
+            next.page = 1;
+            #[cfg(feature = "hydrate")]
+            super::browser::replace(&next.href(PATH));
+            #[cfg(not(feature = "hydrate"))]
+            let _ = next;
+        }
     };
     let on_search = {
         let apply = apply.clone();
         move |ev| {
             let value = event_target_value(&ev);
-            apply(&|q: &mut CustomerQuery| q.q = value.clone());
+            #[cfg(feature = "hydrate")]
+            {
+                let apply = apply.clone();
+                if let Some(pending) = typing.get_value() {
+                    pending.clear();
+                }
+                let handle = set_timeout_with_handle(
+                    move || {
+                        search_focus::keep();
+                        apply(&|q: &mut CustomerQuery| q.q = value.clone());
+                    },
+                    std::time::Duration::from_millis(300),
+                );
+                typing.set_value(handle.ok());
+            }
+            #[cfg(not(feature = "hydrate"))]
+            let _ = (value, &apply);
         }
     };
     let on_select = move |field: &'static str| {
@@ -214,8 +239,8 @@ fn FilterForm(query: Memo<CustomerQuery>) -> impl IntoView {
         }
     };
 
-    let stale_options = move || {
-        let current = query.get().stale;
+    let stale_options = {
+        let current = query.stale;
         let mut choices: Vec<(String, String)> = vec![
             (String::new(), "any time".into()),
             ("never".into(), "never signed in".into()),
@@ -232,9 +257,43 @@ fn FilterForm(query: Memo<CustomerQuery>) -> impl IntoView {
         }
         options(choices, &current.map(Staleness::param).unwrap_or_default())
     };
+    let dap_options = {
+        let choices = [DapFilter::All, DapFilter::On, DapFilter::Off]
+            .map(|d| (d.param().to_string(), d.param().to_string()));
+        options(choices, query.dap.param())
+    };
+    let gdap_options = {
+        let mut choices = vec![(String::new(), "all".to_string())];
+        choices.extend(
+            Coverage::ALL
+                .into_iter()
+                .rev()
+                .map(|c| (c.as_str().to_string(), c.label().to_string())),
+        );
+        options(
+            choices,
+            query.gdap.map(Coverage::as_str).unwrap_or_default(),
+        )
+    };
+    let sort_options = {
+        let choices = SortKey::ALL.map(|k| (k.param().to_string(), k.label().to_string()));
+        options(choices, query.sort.param())
+    };
+    let dir_options = {
+        let choices = [(SortDir::Asc, "ascending"), (SortDir::Desc, "descending")]
+            .map(|(d, label)| (d.param().to_string(), label.to_string()));
+        options(choices, query.dir.param())
+    };
+    let per_page_options = {
+        let choices = PAGE_SIZES.map(|n| (n.to_string(), n.to_string()));
+        options(choices, &query.per_page.to_string())
+    };
+    let bucket = query
+        .bucket
+        .map(|bucket| view! { <input type="hidden" name="bucket" value=bucket.param() /> });
 
     view! {
-        <Form method="GET" action=PATH noscroll=true replace=true>
+        <form method="get" action=PATH data-filter="" node_ref=form>
             <fieldset class="filters">
                 <legend class="visually-hidden">"Filter customers"</legend>
                 <label>
@@ -243,76 +302,32 @@ fn FilterForm(query: Memo<CustomerQuery>) -> impl IntoView {
                         type="search"
                         name="q"
                         placeholder="name or tenant id"
-                        prop:value=move || query.get().q
+                        value=query.q.clone()
+                        node_ref=search
                         on:input=on_search
                     />
                 </label>
                 <label>
-                    "DAP "
-                    <select name="dap" on:change=on_select("dap")>
-                        {move || {
-                            let choices = [DapFilter::All, DapFilter::On, DapFilter::Off]
-                                .map(|d| (d.param().to_string(), d.param().to_string()));
-                            options(choices, query.get().dap.param())
-                        }}
-                    </select>
+                    "DAP " <select name="dap" on:change=on_select("dap")>{dap_options}</select>
                 </label>
                 <label>
                     "Last partner sign-in "
-                    <select name="stale" on:change=on_select("stale")>
-                        {stale_options}
-                    </select>
+                    <select name="stale" on:change=on_select("stale")>{stale_options}</select>
                 </label>
                 <label>
-                    "GDAP "
-                    <select name="gdap" on:change=on_select("gdap")>
-                        {move || {
-                            let mut choices = vec![(String::new(), "all".to_string())];
-                            choices.extend(
-                                Coverage::ALL
-                                    .into_iter()
-                                    .rev()
-                                    .map(|c| (c.as_str().to_string(), c.label().to_string())),
-                            );
-                            let current = query.get().gdap.map(Coverage::as_str).unwrap_or_default();
-                            options(choices, current)
-                        }}
-                    </select>
+                    "GDAP " <select name="gdap" on:change=on_select("gdap")>{gdap_options}</select>
                 </label>
                 <label>
-                    "Sort "
-                    <select name="sort" on:change=on_select("sort")>
-                        {move || {
-                            let choices = SortKey::ALL
-                                .map(|k| (k.param().to_string(), k.label().to_string()));
-                            options(choices, query.get().sort.param())
-                        }}
-                    </select>
+                    "Sort " <select name="sort" on:change=on_select("sort")>{sort_options}</select>
                     <select name="dir" aria-label="Direction" on:change=on_select("dir")>
-                        {move || {
-                            let choices = [(SortDir::Asc, "ascending"), (SortDir::Desc, "descending")]
-                                .map(|(d, label)| (d.param().to_string(), label.to_string()));
-                            options(choices, query.get().dir.param())
-                        }}
+                        {dir_options}
                     </select>
                 </label>
                 <label>
                     "Per page "
-                    <select name="per_page" on:change=on_select("per_page")>
-                        {move || {
-                            let choices = PAGE_SIZES.map(|n| (n.to_string(), n.to_string()));
-                            options(choices, &query.get().per_page.to_string())
-                        }}
-                    </select>
+                    <select name="per_page" on:change=on_select("per_page")>{per_page_options}</select>
                 </label>
-                {move || {
-                    query
-                        .get()
-                        .bucket
-                        .map(|bucket| {
-                            view! { <input type="hidden" name="bucket" value=bucket.param() /> }
-                        })
-                }}
+                {bucket}
                 <button type="submit" class="button">
                     "Apply"
                 </button>
@@ -320,7 +335,39 @@ fn FilterForm(query: Memo<CustomerQuery>) -> impl IntoView {
                     "Reset"
                 </a>
             </fieldset>
-        </Form>
+        </form>
+    }
+}
+
+/// The fields of the filter form.
+#[cfg(feature = "hydrate")]
+const FILTER_FIELDS: &[&str] = &[
+    "q", "dap", "stale", "gdap", "sort", "dir", "per_page", "bucket",
+];
+
+/// A search loads the page again: the new page's search field takes the focus back.
+#[cfg(feature = "hydrate")]
+mod search_focus {
+    const KEY: &str = "customers-search-focus";
+
+    fn storage() -> Option<web_sys::Storage> {
+        leptos::prelude::window().session_storage().ok().flatten()
+    }
+
+    pub fn keep() {
+        if let Some(storage) = storage() {
+            _ = storage.set_item(KEY, "1");
+        }
+    }
+
+    /// Whether the last page left the focus in the search field (forgotten once asked).
+    pub fn take() -> bool {
+        let Some(storage) = storage() else {
+            return false;
+        };
+        let kept = storage.get_item(KEY).ok().flatten().is_some();
+        _ = storage.remove_item(KEY);
+        kept
     }
 }
 
@@ -619,52 +666,45 @@ fn Pager(query: CustomerQuery, page_count: u32) -> impl IntoView {
     }
 }
 
-/// Last sync, a Sync button, and a progress bar while a sync runs. Hydrated, it polls while a
-/// sync runs; without JavaScript the page refreshes itself until it is done.
+/// Last sync, a Sync button, and a progress bar while a sync runs. Hydrated, it follows a running
+/// sync and loads the page again as it moves and when it ends (the table then shows the new
+/// snapshot); without JavaScript the page refreshes itself until it is done.
 #[component]
-fn SyncPanel(sync: SyncResources) -> impl IntoView {
-    let SyncResources {
-        start,
-        tick,
-        status,
-        synced,
-    } = sync;
-    let was_running = StoredValue::new(false);
-
-    // Client only: poll while a sync runs, and refresh the table when it ends.
-    Effect::new(move |_| {
-        let running = status
-            .get()
-            .and_then(|s| s.ok())
-            .is_some_and(|s| s.running.is_some());
-        if was_running.get_value() && !running {
-            synced.update(|n| *n += 1);
-        }
-        was_running.set_value(running);
-        if running {
-            set_timeout(
-                move || tick.update(|n| *n += 1),
-                std::time::Duration::from_millis(700),
-            );
-        }
-    });
-
+fn SyncPanel(status: StatusResource) -> impl IntoView {
     view! {
         <section class="sync-panel" aria-live="polite">
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
                     match status.await {
-                        Ok(status) => view! { <SyncStatusView status /> }.into_any(),
+                        Ok(status) => {
+                            let follow = status
+                                .running
+                                .is_some()
+                                .then(|| {
+                                    view! {
+                                        <Follow
+                                            endpoint="/api/sync_status"
+                                            args=String::new()
+                                            seen=fingerprint_of(&status)
+                                        />
+                                    }
+                                });
+                            view! {
+                                <SyncStatusView status />
+                                {follow}
+                            }
+                                .into_any()
+                        }
                         Err(error) => view! { <ErrorPanel error return_to=PATH /> }.into_any(),
                     }
                 })}
             </Suspense>
             <IfAllowed permission=Permission::Operate>
-                <ActionForm action=start>
-                    <Submit pending=start.pending() class="button" attr:id="sync-now">
+                <PostForm action="/api/start_sync">
+                    <Submit class="button" attr:id="sync-now">
                         "Sync now"
                     </Submit>
-                </ActionForm>
+                </PostForm>
             </IfAllowed>
         </section>
     }

@@ -77,7 +77,7 @@ pub fn repeated_names<'a>(
 /// "30/11/2026, 13:22:09 (your local time)" in the browser's locale and zone, or the timestamp
 /// as given when the browser cannot read it.
 #[cfg(feature = "hydrate")]
-fn local_time(rfc3339: &str) -> String {
+pub(crate) fn local_time(rfc3339: &str) -> String {
     let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_str(rfc3339));
     if date.get_time().is_nan() {
         return rfc3339.to_string();

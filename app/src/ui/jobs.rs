@@ -4,13 +4,10 @@
 use super::consent::{ApplicationIdField, GrantFields, KnownApplications};
 use super::format::{count, repeated_names, thousands, CustomerLink, When};
 use super::{
-    viewer_permissions, Confirm, ErrorPanel, NotAllowed, RefreshWithoutJavaScript, SessionResource,
-    Submit,
+    fingerprint_of, viewer_permissions, Confirm, ErrorPanel, Follow, NotAllowed, PostForm,
+    RefreshWithoutJavaScript, SessionResource, Submit,
 };
-use crate::api::jobs::{
-    fetch_bulk_selection, fetch_job, fetch_jobs, BulkSelection, CancelJob, ReleaseHeld,
-    RetryFailed, StartConsentJob,
-};
+use crate::api::jobs::{fetch_bulk_selection, fetch_job, fetch_jobs, BulkSelection};
 use crate::model::access::Permission;
 use crate::model::jobs::{Job, JobItem, JobItemStatus, JobSummary};
 use leptos::prelude::*;
@@ -149,21 +146,12 @@ pub fn NewJobPage() -> impl IntoView {
     let location = use_location();
     let filter = move || location.search.get().trim_start_matches('?').to_string();
     let selection = Resource::new(filter, fetch_bulk_selection);
-    let start = ServerAction::<StartConsentJob>::new();
     let session = expect_context::<SessionResource>();
-    let error = move || {
-        start
-            .value()
-            .get()
-            .and_then(|r| r.err())
-            .map(|error| view! { <ErrorPanel error return_to="/jobs" /> })
-    };
     view! {
         <p class="breadcrumb">
             <a href=move || format!("/customers?{}", filter())>"← Customers"</a>
         </p>
         <h1>"Bulk CPV consent"</h1>
-        {error}
         <Suspense fallback=|| view! { <p class="loading">"Counting the customers…"</p> }>
             {move || Suspend::new(async move {
                 let permissions = viewer_permissions(session).await;
@@ -172,7 +160,7 @@ pub fn NewJobPage() -> impl IntoView {
                         view! { <NotAllowed permission=Permission::Operate /> }.into_any()
                     }
                     Ok(selection) => {
-                        view! { <BulkConsentForms selection filter=filter() start /> }.into_any()
+                        view! { <BulkConsentForms selection filter=filter() /> }.into_any()
                     }
                     Err(error) => view! { <ErrorPanel error return_to="/customers" /> }.into_any(),
                 }
@@ -181,12 +169,9 @@ pub fn NewJobPage() -> impl IntoView {
     }
 }
 
+/// The server function goes to the new job.
 #[component]
-fn BulkConsentForms(
-    selection: BulkSelection,
-    filter: String,
-    start: ServerAction<StartConsentJob>,
-) -> impl IntoView {
+fn BulkConsentForms(selection: BulkSelection, filter: String) -> impl IntoView {
     let default_app = selection.default_application_id.unwrap_or_default();
     let known = selection.known_applications;
     let grant_app = default_app.clone();
@@ -207,7 +192,7 @@ fn BulkConsentForms(
         <KnownApplications known />
         <section class="panel">
             <h2>"Grant consent"</h2>
-            <ActionForm action=start attr:class="grant-consent" attr:id="bulk-grant">
+            <PostForm action="/api/start_consent_job" class="grant-consent" id="bulk-grant">
                 <input type="hidden" name="filter" value=grant_filter />
                 <input type="hidden" name="action" value="grant" />
                 <GrantFields default_app=grant_app />
@@ -216,14 +201,14 @@ fn BulkConsentForms(
                     count(selection.customers, "customer", "customers")
                 ) />
                 " "
-                <Submit pending=start.pending() class="button primary">
+                <Submit class="button primary">
                     {format!("Grant in {}", count(selection.customers, "customer", "customers"))}
                 </Submit>
-            </ActionForm>
+            </PostForm>
         </section>
         <section class="panel">
             <h2>"Revoke consent"</h2>
-            <ActionForm action=start attr:id="bulk-revoke">
+            <PostForm action="/api/start_consent_job" id="bulk-revoke">
                 <input type="hidden" name="filter" value=filter />
                 <input type="hidden" name="action" value="revoke" />
                 <input type="hidden" name="display_name" value="" />
@@ -234,10 +219,10 @@ fn BulkConsentForms(
                     count(selection.customers, "customer", "customers")
                 ) />
                 " "
-                <Submit pending=start.pending() class="button danger">
+                <Submit class="button danger">
                     {format!("Revoke in {}", count(selection.customers, "customer", "customers"))}
                 </Submit>
-            </ActionForm>
+            </PostForm>
         </section>
     }
 }
@@ -246,74 +231,75 @@ fn BulkConsentForms(
 pub fn JobPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
-    let cancel = ServerAction::<CancelJob>::new();
-    let retry = ServerAction::<RetryFailed>::new();
-    let release = ServerAction::<ReleaseHeld>::new();
     let session = expect_context::<SessionResource>();
-    let tick = RwSignal::new(0usize);
-    let job = Resource::new(
-        move || {
-            (
-                id(),
-                tick.get(),
-                cancel.version().get(),
-                release.version().get(),
-            )
-        },
-        |(id, _, _, _)| fetch_job(id),
-    );
-    // Client only: follow the job while it runs.
-    Effect::new(move |_| {
-        let running = job
-            .get()
-            .and_then(|r| r.ok())
-            .is_some_and(|j| j.summary.finished_at.is_none());
-        if running {
-            set_timeout(
-                move || tick.update(|n| *n += 1),
-                std::time::Duration::from_millis(1000),
-            );
-        }
-    });
-    let action_error = move || {
-        let cancel_error = cancel.value().get().and_then(|r| r.err());
-        let retry_error = retry.value().get().and_then(|r| r.err());
-        let release_error = release.value().get().and_then(|r| r.err());
-        cancel_error
-            .or(retry_error)
-            .or(release_error)
-            .map(|error| view! { <ErrorPanel error return_to=format!("/jobs/{}", id()) /> })
-    };
+    let job = Resource::new(id, fetch_job);
     view! {
         <p class="breadcrumb">
             <a href="/jobs">"← Jobs"</a>
         </p>
-        {action_error}
-        <Transition fallback=|| view! { <p class="loading">"Loading the job…"</p> }>
+        <Suspense fallback=|| view! { <p class="loading">"Loading the job…"</p> }>
             {move || Suspend::new(async move {
                 let can_operate = viewer_permissions(session).await.operate;
                 match job.await {
-                    Ok(job) => {
-                        view! { <JobView job cancel retry release can_operate /> }.into_any()
-                    }
+                    Ok(job) => view! { <JobView job can_operate /> }.into_any(),
                     Err(error) => {
                         view! { <ErrorPanel error return_to=format!("/jobs/{}", id()) /> }
                             .into_any()
                     }
                 }
             })}
-        </Transition>
+        </Suspense>
     }
 }
 
 #[component]
-fn JobView(
-    job: Job,
-    cancel: ServerAction<CancelJob>,
-    retry: ServerAction<RetryFailed>,
-    release: ServerAction<ReleaseHeld>,
-    can_operate: bool,
-) -> impl IntoView {
+fn CancelJobForm(id: String) -> impl IntoView {
+    view! {
+        <PostForm action="/api/cancel_job" class="inline">
+            <input type="hidden" name="id" value=id />
+            <Submit class="button danger">"Cancel the job"</Submit>
+        </PostForm>
+    }
+}
+
+/// The server function goes to the new job.
+#[component]
+fn RetryFailedForm(id: String, consequence: String, label: String) -> impl IntoView {
+    view! {
+        <PostForm action="/api/retry_failed" class="inline" id="retry-failed">
+            <input type="hidden" name="id" value=id />
+            <Confirm text=consequence />
+            " "
+            <Submit class="button">{label}</Submit>
+        </PostForm>
+    }
+}
+
+#[component]
+fn ReleaseHeldForm(id: String, customer: String) -> impl IntoView {
+    view! {
+        <PostForm action="/api/release_held" class="release-held">
+            <input type="hidden" name="id" value=id />
+            <input type="hidden" name="customer" value=customer />
+            <Confirm text="I confirm: remove DAP anyway; the partner may lose access to this customer." />
+            " "
+            <input
+                type="text"
+                name="note"
+                required
+                maxlength="1000"
+                placeholder="Why"
+                aria-label="Why it is released"
+            />
+            " "
+            <Submit class="button danger">"Release"</Submit>
+        </PostForm>
+    }
+}
+
+#[component]
+fn JobView(job: Job, can_operate: bool) -> impl IntoView {
+    let seen = fingerprint_of(&job);
     let s = job.summary;
     let may_release = can_operate && s.finished_at.is_some() && s.cancel_requested_by.is_none();
     let finished = s.finished_at.is_some();
@@ -352,29 +338,13 @@ fn JobView(
                     kind.title(),
                     count(counts.failed + counts.held, "customer", "customers")
                 );
-                view! {
-                    <ActionForm action=retry attr:class="inline" attr:id="retry-failed">
-                        <input type="hidden" name="id" value=job_id />
-                        <Confirm text=consequence />
-                        " "
-                        <Submit pending=retry.pending() class="button">
-                            {label}
-                        </Submit>
-                    </ActionForm>
-                }
+                view! { <RetryFailedForm id=job_id consequence label /> }
             })
             .into_any()
     } else {
         (s.cancel_requested_by.is_none())
             .then(move || {
-                view! {
-                    <ActionForm action=cancel attr:class="inline">
-                        <input type="hidden" name="id" value=job_id />
-                        <Submit pending=cancel.pending() class="button danger">
-                            "Cancel the job"
-                        </Submit>
-                    </ActionForm>
-                }
+                view! { <CancelJobForm id=job_id /> }
             })
             .into_any()
     };
@@ -394,7 +364,17 @@ fn JobView(
             "." {application} " " {progress_text(&counts, finished)}
         </p>
         <progress value=counts.handled() max=counts.total.max(1)></progress>
-        {(!finished).then(|| view! { <RefreshWithoutJavaScript /> })}
+        {(!finished)
+            .then(|| {
+                view! {
+                    <RefreshWithoutJavaScript />
+                    <Follow
+                        endpoint="/api/job"
+                        args=format!("id={}", crate::urls::encode_component(&s.id))
+                        seen
+                    />
+                }
+            })}
         {cancelling}
         <div class="table-actions">
             {controls}
@@ -426,7 +406,7 @@ fn JobView(
                         .map(|item| {
                             let job_id = items_job_id.clone();
                             let ambiguous = repeated.contains(&item.organization_display_name);
-                            view! { <JobItemRow item job_id release may_release ambiguous /> }
+                            view! { <JobItemRow item job_id may_release ambiguous /> }
                         })
                         .collect_view()
                 }
@@ -439,7 +419,6 @@ fn JobView(
 fn JobItemRow(
     item: JobItem,
     job_id: String,
-    release: ServerAction<ReleaseHeld>,
     may_release: bool,
     /// Another item has the same customer name.
     ambiguous: bool,
@@ -452,28 +431,8 @@ fn JobItemRow(
     };
     let detail = item.detail.unwrap_or_default();
     let customer = item.customer_tenant_id.clone();
-    let release_form = (may_release && status == JobItemStatus::Held).then(|| {
-        view! {
-            <ActionForm action=release attr:class="release-held">
-                <input type="hidden" name="id" value=job_id />
-                <input type="hidden" name="customer" value=customer />
-                <Confirm text="I confirm: remove DAP anyway; the partner may lose access to this customer." />
-                " "
-                <input
-                    type="text"
-                    name="note"
-                    required
-                    maxlength="1000"
-                    placeholder="Why"
-                    aria-label="Why it is released"
-                />
-                " "
-                <Submit pending=release.pending() class="button danger">
-                    "Release"
-                </Submit>
-            </ActionForm>
-        }
-    });
+    let release_form = (may_release && status == JobItemStatus::Held)
+        .then(|| view! { <ReleaseHeldForm id=job_id customer /> });
     view! {
         <tr data-tenant-id=item.customer_tenant_id.clone() data-status=status.as_str()>
             <td>

@@ -2,45 +2,26 @@
 //! `/reports/{id}` (live progress, results, failures, CSV).
 
 use super::format::{repeated_names, thousands, CustomerLink, When};
-use super::{ErrorPanel, IfAllowed, RefreshWithoutJavaScript, Submit};
-use crate::api::reports::{fetch_role_report, fetch_role_reports, StartRoleReport};
+use super::{
+    fingerprint_of, ErrorPanel, Follow, IfAllowed, PostForm, RefreshWithoutJavaScript, Submit,
+};
+use crate::api::reports::{fetch_role_report, fetch_role_reports};
 use crate::model::access::Permission;
 use crate::model::reports::{ItemStatus, ReportCustomer, ReportSummary, RoleReport};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
-/// A button that starts a report over the customers that pass `filter` (a query string).
+/// A button that starts a report over the customers that pass `filter` (a query string); the
+/// server function goes to the new report.
 #[component]
 pub fn StartReportForm(#[prop(into)] filter: String, #[prop(into)] label: String) -> impl IntoView {
-    let start = ServerAction::<StartRoleReport>::new();
-    let error = move || {
-        start
-            .value()
-            .get()
-            .and_then(|r| r.err())
-            .map(|error| view! { <ErrorPanel error return_to="/reports" /> })
-    };
     view! {
         <IfAllowed permission=Permission::Operate>
-            <StartReportButton start filter=filter.clone() label=label.clone() />
+            <PostForm action="/api/start_role_report" class="inline" clone:filter clone:label>
+                <input type="hidden" name="filter" value=filter />
+                <Submit class="button">{label}</Submit>
+            </PostForm>
         </IfAllowed>
-        {error}
-    }
-}
-
-#[component]
-fn StartReportButton(
-    start: ServerAction<StartRoleReport>,
-    filter: String,
-    label: String,
-) -> impl IntoView {
-    view! {
-        <ActionForm action=start attr:class="inline">
-            <input type="hidden" name="filter" value=filter />
-            <Submit pending=start.pending() class="button">
-                {label}
-            </Submit>
-        </ActionForm>
     }
 }
 
@@ -111,22 +92,7 @@ fn ReportList(list: Vec<ReportSummary>) -> impl IntoView {
 pub fn ReportPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
-    let tick = RwSignal::new(0usize);
-    let report = Resource::new(move || (id(), tick.get()), |(id, _)| fetch_role_report(id));
-
-    // Client only: refresh while customers are pending.
-    Effect::new(move |_| {
-        let unfinished = report
-            .get()
-            .and_then(|r| r.ok())
-            .is_some_and(|r| r.summary.finished_at.is_none());
-        if unfinished {
-            set_timeout(
-                move || tick.update(|n| *n += 1),
-                std::time::Duration::from_millis(1000),
-            );
-        }
-    });
+    let report = Resource::new(id, fetch_role_report);
 
     view! {
         <p class="breadcrumb">
@@ -149,6 +115,7 @@ pub fn ReportPage() -> impl IntoView {
 
 #[component]
 fn ReportView(report: RoleReport) -> impl IntoView {
+    let seen = fingerprint_of(&report);
     let s = report.summary;
     let finished = s.finished_at.is_some();
     let handled = s.done + s.failed;
@@ -173,7 +140,17 @@ fn ReportView(report: RoleReport) -> impl IntoView {
             )}
         </p>
         <progress value=handled max=s.total.max(1)></progress>
-        {(!finished).then(|| view! { <RefreshWithoutJavaScript /> })}
+        {(!finished)
+            .then(|| {
+                view! {
+                    <RefreshWithoutJavaScript />
+                    <Follow
+                        endpoint="/api/role_report"
+                        args=format!("id={}", crate::urls::encode_component(&s.id))
+                        seen
+                    />
+                }
+            })}
         <div class="table-actions">
             <a class="button" href=format!("/reports/{}/export.csv", s.id) rel="external" download="">
                 "Export CSV"

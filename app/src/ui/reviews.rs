@@ -2,10 +2,8 @@
 //! customer with a note, four-eyes approvals, execution as a bulk job, CSV).
 
 use super::format::{count, repeated_names, thousands, utc_minute, CustomerLink, When};
-use super::{Confirm, ErrorPanel, IfAllowed, Submit};
-use crate::api::reviews::{
-    fetch_review, fetch_reviews, CloseReview, Decide, DecideMany, ExecuteReview, StartReview,
-};
+use super::{Confirm, ErrorPanel, IfAllowed, PostForm, Submit};
+use crate::api::reviews::{fetch_review, fetch_reviews};
 use crate::model::access::Permission;
 use crate::model::gdap::Coverage;
 use crate::model::reviews::{Decision, DecisionRecord, Review, ReviewCustomer, ReviewSummary};
@@ -19,39 +17,18 @@ fn day(rfc3339: Option<&str>) -> String {
     rfc3339.map_or_else(|| "never".to_string(), |t| t.chars().take(10).collect())
 }
 
-/// A button that starts a review of the DAP customers of `filter` (a query string).
+/// A button that starts a review of the DAP customers of `filter` (a query string); the server
+/// function goes to the new review.
 #[component]
 pub fn StartReviewForm(#[prop(into)] filter: String, #[prop(into)] label: String) -> impl IntoView {
-    let start = ServerAction::<StartReview>::new();
-    let error = move || {
-        start
-            .value()
-            .get()
-            .and_then(|r| r.err())
-            .map(|error| view! { <ErrorPanel error return_to="/reviews" /> })
-    };
     view! {
         <IfAllowed permission=Permission::Operate>
-            <StartReviewButton start filter=filter.clone() label=label.clone() />
+            <PostForm action="/api/start_review" class="inline start-review" clone:filter clone:label>
+                <input type="hidden" name="filter" value=filter />
+                <input type="hidden" name="title" value="" />
+                <Submit class="button">{label}</Submit>
+            </PostForm>
         </IfAllowed>
-        {error}
-    }
-}
-
-#[component]
-fn StartReviewButton(
-    start: ServerAction<StartReview>,
-    filter: String,
-    label: String,
-) -> impl IntoView {
-    view! {
-        <ActionForm action=start attr:class="inline start-review">
-            <input type="hidden" name="filter" value=filter />
-            <input type="hidden" name="title" value="" />
-            <Submit pending=start.pending() class="button">
-                {label}
-            </Submit>
-        </ActionForm>
     }
 }
 
@@ -167,48 +144,18 @@ pub fn ReviewPage() -> impl IntoView {
             .unwrap_or(1),
     };
     let id = move || params.read().get("id").unwrap_or_default();
-    let decide = ServerAction::<Decide>::new();
-    let decide_many = ServerAction::<DecideMany>::new();
-    let execute = ServerAction::<ExecuteReview>::new();
-    let close = ServerAction::<CloseReview>::new();
-    let review = Resource::new(
-        move || {
-            (
-                id(),
-                decide.version().get(),
-                decide_many.version().get(),
-                execute.version().get(),
-                close.version().get(),
-            )
-        },
-        |(id, ..)| fetch_review(id),
-    );
-    let action_error = move || {
-        let decide_error = decide
-            .value()
-            .get()
-            .and_then(|r| r.err())
-            .or_else(|| decide_many.value().get().and_then(|r| r.err()));
-        let execute_error = execute.value().get().and_then(|r| r.err());
-        let close_error = close.value().get().and_then(|r| r.err());
-        decide_error
-            .or(execute_error)
-            .or(close_error)
-            .map(|error| view! { <ErrorPanel error return_to=format!("/reviews/{}", id()) /> })
-    };
+    let review = Resource::new(id, fetch_review);
     view! {
         <p class="breadcrumb">
             <a href="/reviews">"← Reviews"</a>
         </p>
-        {action_error}
-        <Transition fallback=|| view! { <p class="loading">"Loading the review…"</p> }>
+        <Suspense fallback=|| view! { <p class="loading">"Loading the review…"</p> }>
             {move || {
                 let showing = showing();
                 Suspend::new(async move {
                 match review.await {
                     Ok(review) => {
-                        view! { <ReviewView review showing decide decide_many execute close /> }
-                            .into_any()
+                        view! { <ReviewView review showing /> }.into_any()
                     }
                     Err(error) => {
                         view! { <ErrorPanel error return_to=format!("/reviews/{}", id()) /> }
@@ -216,19 +163,12 @@ pub fn ReviewPage() -> impl IntoView {
                     }
                 }
             })}}
-        </Transition>
+        </Suspense>
     }
 }
 
 #[component]
-fn ReviewView(
-    review: Review,
-    showing: Showing,
-    decide: ServerAction<Decide>,
-    decide_many: ServerAction<DecideMany>,
-    execute: ServerAction<ExecuteReview>,
-    close: ServerAction<CloseReview>,
-) -> impl IntoView {
+fn ReviewView(review: Review, showing: Showing) -> impl IntoView {
     let s = review.summary;
     let open = s.is_open();
     let rule = if s.four_eyes {
@@ -243,10 +183,9 @@ fn ReviewView(
                 review_id=s.id.clone()
                 ready=s.ready
                 undecided=s.undecided()
-                execute
             />
             " "
-            <CloseForm review_id=s.id.clone() ready=s.ready undecided=s.undecided() close />
+            <CloseForm review_id=s.id.clone() ready=s.ready undecided=s.undecided() />
         }
     });
     let (can_decide, can_approve) = (review.viewer_can_operate, review.viewer_can_approve);
@@ -280,8 +219,14 @@ fn ReviewView(
         .filter(|c| c.executed_job_id.is_none())
         .count();
     let bulk = selectable.then(|| {
-        view! { <BulkDecision review_id=s.id.clone() showing matching=decidable decide_many /> }
-            .into_any()
+        view! {
+            <BulkDecision
+                review_id=s.id.clone()
+                undecided_only=showing.undecided_only
+                matching=decidable
+            />
+        }
+        .into_any()
     });
     view! {
         <h1>{s.title.clone()}</h1>
@@ -361,7 +306,6 @@ fn ReviewView(
                                 can_approve
                                 four_eyes=s.four_eyes
                                 open
-                                decide
                                 select_index
                                 selectable
                                 ambiguous
@@ -399,7 +343,6 @@ fn ReviewRow(
     can_approve: bool,
     four_eyes: bool,
     open: bool,
-    decide: ServerAction<Decide>,
     /// Ticked for a bulk decision as `customers[i]` of the `bulk-decide` form.
     select_index: Option<usize>,
     /// The table has a selection column (this row may still have no box).
@@ -463,7 +406,6 @@ fn ReviewRow(
     };
     let tenant = customer.customer_tenant_id.clone();
     let coverage = customer.gdap;
-    let uncovered = !coverage.is_safe();
     let coverage_cell = view! {
         <td
             class=format!("gdap gdap-{}", customer.gdap.as_str())
@@ -485,48 +427,15 @@ fn ReviewRow(
         }
     });
     let forms = (open && (can_decide || can_approve)).then(|| {
-        let (approve_review, approve_tenant) = (review_id.clone(), tenant.clone());
-        let approve = offer_approval.then(move || {
+        let approve = offer_approval.then(|| {
+            view! { <ApproveForm review_id=review_id.clone() customer_tenant_id=tenant.clone() /> }
+        });
+        let decide = can_decide.then(|| {
             view! {
-                <ActionForm action=decide attr:class="inline approve">
-                    <input type="hidden" name="review" value=approve_review />
-                    <input type="hidden" name="customer_tenant_id" value=approve_tenant />
-                    <input type="hidden" name="decision" value="approve" />
-                    <input type="hidden" name="note" value="" />
-                    <Submit pending=decide.pending() class="button primary">
-                        "Approve removal"
-                    </Submit>
-                </ActionForm>
+                <DecideForm review_id=review_id.clone() customer_tenant_id=tenant.clone() coverage />
             }
         });
-        view! {
-            <td>
-                {can_decide.then(|| view! {
-                <ActionForm action=decide attr:class="decide">
-                    <input type="hidden" name="review" value=review_id.clone() />
-                    <input type="hidden" name="customer_tenant_id" value=tenant.clone() />
-                    <select name="decision" aria-label="Decision" required>
-                        <option value="" selected disabled>"Decide…"</option>
-                        {proposal_options(coverage)}
-                    </select>
-                    " "
-                    <input type="text" name="note" placeholder="Note (needed to remove)" maxlength="1000" aria-label="Note (needed to remove)" />
-                    " "
-                    {uncovered.then(|| view! {
-                        <label class="confirm override">
-                            <input type="checkbox" name="override_uncovered" />
-                            " remove although GDAP does not cover it (give the reason in the note)"
-                        </label>
-                        " "
-                    })}
-                    <Submit pending=decide.pending() class="button">
-                        "Save"
-                    </Submit>
-                </ActionForm>
-                })}
-                {approve}
-            </td>
-        }
+        view! { <td>{decide} {approve}</td> }
     });
     view! {
         <tr
@@ -550,6 +459,47 @@ fn ReviewRow(
             {forms}
             {executed_cell}
         </tr>
+    }
+}
+
+/// Remove or keep one customer, with a note; the page shows the decision once saved.
+#[component]
+fn DecideForm(review_id: String, customer_tenant_id: String, coverage: Coverage) -> impl IntoView {
+    let uncovered = !coverage.is_safe();
+    view! {
+        <PostForm action="/api/decide" class="decide">
+            <input type="hidden" name="review" value=review_id />
+            <input type="hidden" name="customer_tenant_id" value=customer_tenant_id />
+            <select name="decision" aria-label="Decision" required>
+                <option value="" selected disabled>"Decide…"</option>
+                {proposal_options(coverage)}
+            </select>
+            " "
+            <input type="text" name="note" placeholder="Note (needed to remove)" maxlength="1000" aria-label="Note (needed to remove)" />
+            " "
+            {uncovered.then(|| view! {
+                <label class="confirm override">
+                    <input type="checkbox" name="override_uncovered" />
+                    " remove although GDAP does not cover it (give the reason in the note)"
+                </label>
+                " "
+            })}
+            <Submit class="button">"Save"</Submit>
+        </PostForm>
+    }
+}
+
+/// A second admin's approval of a removal.
+#[component]
+fn ApproveForm(review_id: String, customer_tenant_id: String) -> impl IntoView {
+    view! {
+        <PostForm action="/api/decide" class="inline approve">
+            <input type="hidden" name="review" value=review_id />
+            <input type="hidden" name="customer_tenant_id" value=customer_tenant_id />
+            <input type="hidden" name="decision" value="approve" />
+            <input type="hidden" name="note" value="" />
+            <Submit class="button primary">"Approve removal"</Submit>
+        </PostForm>
     }
 }
 
@@ -597,14 +547,10 @@ fn execution_notice(s: &ReviewSummary) -> Option<AnyView> {
     }
 }
 
-/// Removes DAP from the ready removals, after a confirmation naming both counts.
+/// Removes DAP from the ready removals, after a confirmation naming both counts. The server
+/// function goes to the job.
 #[component]
-fn ExecuteForm(
-    review_id: String,
-    ready: usize,
-    undecided: usize,
-    execute: ServerAction<ExecuteReview>,
-) -> impl IntoView {
+fn ExecuteForm(review_id: String, ready: usize, undecided: usize) -> impl IntoView {
     let consequence = format!(
         "I confirm: {} lose DAP now (the partner keeps only what GDAP grants); {} still undecided \
          keep it, and the review stays open for them.",
@@ -612,41 +558,34 @@ fn ExecuteForm(
         thousands(undecided)
     );
     view! {
-        <ActionForm action=execute attr:class="inline" attr:id="execute-review">
+        <PostForm action="/api/execute_review" class="inline" id="execute-review">
             <input type="hidden" name="id" value=review_id />
             <Confirm text=consequence unavailable=ready == 0 />
             " "
-            <Submit pending=execute.pending() class="button danger" unavailable=ready == 0>
+            <Submit class="button danger" unavailable=ready == 0>
                 {format!("Remove DAP from {}", count(ready, "customer", "customers"))}
             </Submit>
-        </ActionForm>
+        </PostForm>
     }
 }
 
 /// Closes the review deliberately, after a confirmation naming what stays undone.
 #[component]
-fn CloseForm(
-    review_id: String,
-    ready: usize,
-    undecided: usize,
-    close: ServerAction<CloseReview>,
-) -> impl IntoView {
+fn CloseForm(review_id: String, ready: usize, undecided: usize) -> impl IntoView {
     let consequence = format!(
         "I confirm: close the review; {} undecided and {} not executed keep DAP.",
         count(undecided, "customer", "customers"),
         count(ready, "ready removal", "ready removals"),
     );
     view! {
-        <ActionForm action=close attr:class="inline" attr:id="close-review">
+        <PostForm action="/api/close_review" class="inline" id="close-review">
             <input type="hidden" name="id" value=review_id />
             <Confirm text=consequence />
             " "
             <input type="text" name="note" placeholder="Why close it (optional)" maxlength="1000" aria-label="Why close the review" />
             " "
-            <Submit pending=close.pending() class="button">
-                "Close the review"
-            </Submit>
-        </ActionForm>
+            <Submit class="button">"Close the review"</Submit>
+        </PostForm>
     }
 }
 
@@ -715,13 +654,8 @@ fn review_pager(
 
 /// One decision for the ticked customers of the page, or for all the customers shown.
 #[component]
-fn BulkDecision(
-    review_id: String,
-    showing: Showing,
-    matching: usize,
-    decide_many: ServerAction<DecideMany>,
-) -> impl IntoView {
-    let all_label = if showing.undecided_only {
+fn BulkDecision(review_id: String, undecided_only: bool, matching: usize) -> impl IntoView {
+    let all_label = if undecided_only {
         format!(
             " all {} undecided",
             count(matching, "customer", "customers")
@@ -733,9 +667,9 @@ fn BulkDecision(
         )
     };
     view! {
-        <ActionForm action=decide_many attr:id="bulk-decide" attr:class="bulk-decide">
+        <PostForm action="/api/decide_many" id="bulk-decide" class="bulk-decide">
             <input type="hidden" name="review" value=review_id />
-            <input type="hidden" name="show" value=if showing.undecided_only { "undecided" } else { "" } />
+            <input type="hidden" name="show" value=if undecided_only { "undecided" } else { "" } />
             <fieldset>
                 <legend>"Decide the ticked customers"</legend>
                 <label>
@@ -756,10 +690,8 @@ fn BulkDecision(
                     " remove also where GDAP does not cover (give the reason in the note)"
                 </label>
                 " "
-                <Submit pending=decide_many.pending() class="button">
-                    "Decide the selected"
-                </Submit>
+                <Submit class="button">"Decide the selected"</Submit>
             </fieldset>
-        </ActionForm>
+        </PostForm>
     }
 }
