@@ -31,7 +31,7 @@ pub fn ConsentPanel(customer_tenant_id: String, can_operate: bool) -> impl IntoV
                     match consents.await {
                         Ok(Consents { records, default_application_id, known_applications }) => {
                             let notice = query.with_untracked(|q| {
-                                consent_notice(&records, q.get_str("granted"), q.get_str("revoked"))
+                                consent_notice(&records, q.get_str("granted"), q.get_str("revoked"), can_operate)
                             });
                             let form = if can_operate {
                                 view! {
@@ -67,6 +67,7 @@ fn consent_notice(
     records: &[ConsentRecord],
     granted: Option<&str>,
     revoked: Option<&str>,
+    can_operate: bool,
 ) -> Option<AnyView> {
     let find = |id: Option<&str>| id.and_then(|id| records.iter().find(|r| r.application_id == id));
     if let Some(record) = find(granted).filter(|r| r.is_active()) {
@@ -101,11 +102,15 @@ fn consent_notice(
             <Expires seconds=UNDO_SECONDS>
                 <div class="notice" role="status" id="consent-notice">
                     {text}
-                    <PostForm action="/api/restore_consent" class="inline">
-                        <input type="hidden" name="customer_tenant_id" value=customer />
-                        <input type="hidden" name="application_id" value=application />
-                        <Submit class="button">"Undo"</Submit>
-                    </PostForm>
+                    // The address names the revoke, so anyone can craft it: the Undo is an
+                    // operator's.
+                    {can_operate.then(|| view! {
+                        <PostForm action="/api/restore_consent" class="inline">
+                            <input type="hidden" name="customer_tenant_id" value=customer />
+                            <input type="hidden" name="application_id" value=application />
+                            <Submit class="button">"Undo"</Submit>
+                        </PostForm>
+                    })}
                 </div>
             </Expires>
         }

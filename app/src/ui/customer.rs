@@ -40,6 +40,7 @@ pub fn CustomerPage() -> impl IntoView {
                                 &directory,
                                 q.get_str("added_user").zip(q.get_str("added_role")),
                                 q.get_str("removed_user").zip(q.get_str("removed_role")),
+                                permissions.operate,
                             )
                         });
                         view! {
@@ -68,6 +69,7 @@ fn change_notice(
     directory: &CustomerDirectory,
     added: Option<(&str, &str)>,
     removed: Option<(&str, &str)>,
+    can_operate: bool,
 ) -> Option<AnyView> {
     let role = |id: &str| directory.roles.iter().find(|r| r.role_id == id);
     if let Some((user_id, role_id)) = added {
@@ -101,17 +103,34 @@ fn change_notice(
         role.role_id.clone(),
         user.user_id.clone(),
     );
+    // The address names the removal, so anyone can craft it: the Undo is an operator's, and
+    // re-adding to a privileged role asks for the same tick as adding does.
+    let privileged = is_privileged(&role_id);
+    let undo = can_operate.then(|| {
+        view! {
+            <PostForm action="/api/add_role_member" class="inline" then=ADDED>
+                <input type="hidden" name="customer_tenant_id" value=customer />
+                <input type="hidden" name="role_id" value=role_id />
+                <input type="hidden" name="user_id" value=user_id />
+                {privileged
+                    .then(|| {
+                        view! {
+                            <label class="confirm">
+                                <input type="checkbox" name="confirmed" required />
+                                " confirm"
+                            </label>
+                            " "
+                        }
+                    })}
+                <Submit class="button">"Undo"</Submit>
+            </PostForm>
+        }
+    });
     Some(
         view! {
             <div class="notice" role="status" id="change-notice">
                 {text}
-                <PostForm action="/api/add_role_member" class="inline" then=ADDED>
-                    <input type="hidden" name="customer_tenant_id" value=customer />
-                    <input type="hidden" name="role_id" value=role_id />
-                    <input type="hidden" name="user_id" value=user_id />
-                    <input type="hidden" name="confirmed" value="on" />
-                    <Submit class="button">"Undo"</Submit>
-                </PostForm>
+                {undo}
             </div>
         }
         .into_any(),

@@ -290,3 +290,37 @@ async fn sign_in_and_sign_out_are_audited() {
         ]
     );
 }
+
+/// The notice of a removal comes from the page's address, which anyone can write into a link:
+/// its Undo is only an operator's, and re-adding to a privileged role still needs the tick.
+#[tokio::test]
+async fn a_crafted_removal_notice_offers_no_one_click_privileged_undo() {
+    let server = TestServer::start().await;
+    let t = target(&server).await;
+    let page = format!(
+        "/customers/{}?removed_user={}&removed_role={GLOBAL_ADMINISTRATOR}",
+        t.customer, t.user
+    );
+    let undo_form = |html: &str| {
+        html.split("<form")
+            .find(|form| form.contains("/api/add_role_member") && form.contains("Undo"))
+            .map(|form| form[..form.find("</form>").unwrap()].to_string())
+    };
+
+    let (admin, _) = server.sign_in(ADMIN_UPN).await;
+    let (status, html) = server.page(&admin, &page).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("id=\"change-notice\""), "the notice is shown");
+    let form = undo_form(&html).expect("an operator gets the Undo");
+    assert!(
+        form.contains("name=\"confirmed\" required")
+            && !form.contains("type=\"hidden\" name=\"confirmed\""),
+        "re-adding to Global Administrator needs the tick: {form}"
+    );
+
+    let (reader, _) = server.sign_in(READER_UPN).await;
+    let (status, html) = server.page(&reader, &page).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("id=\"change-notice\""), "the notice is shown");
+    assert!(undo_form(&html).is_none(), "a reader gets no Undo");
+}
