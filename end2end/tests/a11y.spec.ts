@@ -67,6 +67,13 @@ for (const size of WIDTHS) {
         if (overflow.scroll > overflow.view) {
           problems.push(`${path}: scrolls sideways (${overflow.scroll} px wide in ${overflow.view} px)`);
         }
+        // axe names progress bars only with role=progressbar; a native <progress> needs one too.
+        const unnamed = await page
+          .locator("progress")
+          .evaluateAll((bars) => bars.filter((bar) => !bar.getAttribute("aria-label") && !bar.labels?.length).length);
+        if (unnamed > 0) {
+          problems.push(`${path}: ${unnamed} progress bar(s) without a name`);
+        }
       }
       expect(problems, problems.join("\n")).toEqual([]);
     });

@@ -5,8 +5,7 @@ use super::format::{date_part, relative_days, thousands, When};
 use super::reports::StartReportForm;
 use super::reviews::StartReviewForm;
 use super::{
-    fingerprint_of, ErrorPanel, Follow, IfAllowed, PostForm, RefreshWithoutJavaScript,
-    SessionResource, Submit,
+    fingerprint_of, ErrorPanel, IfAllowed, PostForm, SessionResource, Submit, WhileRunning,
 };
 use crate::api::customers::{fetch_customers_view, fetch_sync_status};
 use crate::error::AppError;
@@ -682,7 +681,7 @@ fn SyncPanel(status: StatusResource) -> impl IntoView {
                                 .is_some()
                                 .then(|| {
                                     view! {
-                                        <Follow
+                                        <WhileRunning
                                             endpoint="/api/sync_status"
                                             args=String::new()
                                             seen=fingerprint_of(&status)
@@ -758,7 +757,6 @@ fn SyncStatusView(status: SyncStatus) -> impl IntoView {
                     None => view! { <progress aria-label="Sync progress"></progress> }.into_any(),
                 }}
                 <span>{label}</span>
-                <RefreshWithoutJavaScript />
             </div>
         }
     });

@@ -4,8 +4,8 @@
 use super::consent::{ApplicationIdField, GrantFields, KnownApplications};
 use super::format::{count, repeated_names, thousands, CustomerLink, When};
 use super::{
-    fingerprint_of, viewer_permissions, Confirm, ErrorPanel, Follow, NotAllowed, PostForm,
-    RefreshWithoutJavaScript, SessionResource, Submit,
+    fingerprint_of, viewer_permissions, Confirm, ErrorPanel, NotAllowed, PostForm, SessionResource,
+    Submit, WhileRunning,
 };
 use crate::api::jobs::{fetch_bulk_selection, fetch_job, fetch_jobs, BulkSelection};
 use crate::model::access::Permission;
@@ -363,12 +363,11 @@ fn JobView(job: Job, can_operate: bool) -> impl IntoView {
             "Started by " {s.started_by.clone()} " at " <When at=s.created_at.clone() /> " for " {origin}
             "." {application} " " {progress_text(&counts, finished)}
         </p>
-        <progress value=counts.handled() max=counts.total.max(1)></progress>
+        <progress value=counts.handled() max=counts.total.max(1) aria-label="Job progress"></progress>
         {(!finished)
             .then(|| {
                 view! {
-                    <RefreshWithoutJavaScript />
-                    <Follow
+                    <WhileRunning
                         endpoint="/api/job"
                         args=format!("id={}", crate::urls::encode_component(&s.id))
                         seen

@@ -631,6 +631,20 @@ pub fn RefreshWithoutJavaScript() -> impl IntoView {
     view! { <noscript inner_html=r#"<meta http-equiv="refresh" content="2">"#></noscript> }
 }
 
+/// Keeps a page about something running on the server current: [`Follow`] with JavaScript,
+/// [`RefreshWithoutJavaScript`] without.
+#[component]
+pub fn WhileRunning(
+    endpoint: &'static str,
+    #[prop(into)] args: String,
+    seen: String,
+) -> impl IntoView {
+    view! {
+        <RefreshWithoutJavaScript />
+        <Follow endpoint args seen />
+    }
+}
+
 #[component]
 fn NotFound() -> impl IntoView {
     #[cfg(feature = "ssr")]

@@ -2,9 +2,7 @@
 //! `/reports/{id}` (live progress, results, failures, CSV).
 
 use super::format::{repeated_names, thousands, CustomerLink, When};
-use super::{
-    fingerprint_of, ErrorPanel, Follow, IfAllowed, PostForm, RefreshWithoutJavaScript, Submit,
-};
+use super::{fingerprint_of, ErrorPanel, IfAllowed, PostForm, Submit, WhileRunning};
 use crate::api::reports::{fetch_role_report, fetch_role_reports};
 use crate::model::access::Permission;
 use crate::model::reports::{ItemStatus, ReportCustomer, ReportSummary, RoleReport};
@@ -139,12 +137,11 @@ fn ReportView(report: RoleReport) -> impl IntoView {
                 thousands(s.failed),
             )}
         </p>
-        <progress value=handled max=s.total.max(1)></progress>
+        <progress value=handled max=s.total.max(1) aria-label="Report progress"></progress>
         {(!finished)
             .then(|| {
                 view! {
-                    <RefreshWithoutJavaScript />
-                    <Follow
+                    <WhileRunning
                         endpoint="/api/role_report"
                         args=format!("id={}", crate::urls::encode_component(&s.id))
                         seen
