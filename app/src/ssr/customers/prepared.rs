@@ -27,13 +27,6 @@ pub struct Prepared {
     dap_sign_ins: OnceLock<DapSignIns>,
 }
 
-impl Clone for Prepared {
-    /// A clone works its orders out again: it may be of changed customers.
-    fn clone(&self) -> Self {
-        Prepared::default()
-    }
-}
-
 impl Prepared {
     /// Positions of `customers` ascending by `key`, ties in the customers' own order (by name,
     /// then tenant id); read backwards for descending.

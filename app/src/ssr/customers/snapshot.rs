@@ -12,7 +12,7 @@ use sqlx::Row;
 use time::OffsetDateTime;
 
 /// A complete list of customers as of one sync. It does not change once made.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Snapshot {
     pub info: SnapshotInfo,
     /// By name, then tenant id (the default view's order).
