@@ -173,6 +173,64 @@ async fn postgres_customer_snapshots() {
     customer_snapshots_round_trip_and_replace_each_other(Db::Postgres).await;
 }
 
+/// Everyone who asks for the latest snapshot while it is not in memory shares one load of it:
+/// at 100,000 customers a load takes seconds and holds a connection.
+async fn callers_at_once_share_one_snapshot_load(db: Db) {
+    use app::ssr::customers::{snapshot, CustomerRecord, CustomersService};
+    let (storage, _pg, _dir) = open(&db).await;
+    let customers: Vec<CustomerRecord> = (0..2_000)
+        .map(|i| CustomerRecord {
+            tenant_id: format!("00000000-0000-4000-8000-{i:012}"),
+            name: format!("Customer {i:05}"),
+            name_folded: format!("customer {i:05}"),
+            dap_enabled: true,
+            dap_since: None,
+            dap_ended: None,
+            last_sign_in: None,
+            partner_agent_count: 0,
+            partner_sign_in_count: 0,
+            global_admin_sign_in_count: 0,
+            gdap: app::model::gdap::Coverage::Unknown,
+            gdap_reasons: String::new(),
+        })
+        .collect();
+    snapshot::save(
+        &storage,
+        ADMIN_UPN,
+        &customers,
+        time::OffsetDateTime::now_utc(),
+    )
+    .await
+    .unwrap();
+
+    let service = CustomersService::default();
+    let loads = futures::future::join_all((0..8).map(|_| service.current(&storage))).await;
+    let loaded: Vec<_> = loads
+        .into_iter()
+        .map(|l| l.unwrap().expect("the saved snapshot"))
+        .collect();
+    assert!(
+        loaded.iter().all(|s| std::sync::Arc::ptr_eq(s, &loaded[0])),
+        "{} callers made {} copies of the snapshot",
+        loaded.len(),
+        loaded
+            .iter()
+            .map(|s| std::sync::Arc::as_ptr(s) as usize)
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+    );
+}
+
+#[tokio::test]
+async fn sqlite_snapshot_loads_are_shared() {
+    callers_at_once_share_one_snapshot_load(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_snapshot_loads_are_shared() {
+    callers_at_once_share_one_snapshot_load(Db::Postgres).await;
+}
+
 /// Instances claiming background work at the same moment, each with its own pool, never take the
 /// same row, and together take every row.
 async fn concurrent_claims_take_each_row_once(db: Db) {

@@ -112,18 +112,19 @@ async fn fetch_and_store(
     let previous = app.customers.current(&app.storage).await.ok().flatten();
     apply_coverage(&mut records, coverage, previous.as_deref(), now);
     let stored_from = started.elapsed();
-    let info = snapshot::save(&app.storage, &user.upn, &records, OffsetDateTime::now_utc()).await?;
+    let customers = records.len();
+    let info = app
+        .customers
+        .store(&app.storage, &user.upn, records, OffsetDateTime::now_utc())
+        .await?;
     tracing::info!(
-        customers = records.len(),
+        customers,
         elapsed_ms = started.elapsed().as_millis() as u64,
         dap_read_ms = dap_read.as_millis() as u64,
         gdap_read_ms = gdap_read.as_millis() as u64,
         store_ms = (started.elapsed() - stored_from).as_millis() as u64,
         "customers synced"
     );
-    // What was just stored is what a reload would read: keep it instead of reading it back.
-    app.customers
-        .install(snapshot::Snapshot::new(info.clone(), records));
     Ok(info)
 }
 
