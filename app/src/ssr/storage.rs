@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use sqlx::any::AnyPoolOptions;
 use sqlx::postgres::PgPoolOptions;
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::AnyPool;
 use std::str::FromStr;
 use tower_sessions::session::{Id, Record};
@@ -52,9 +52,14 @@ impl Storage {
         };
         let (backend, sessions, max_connections) = if database_url.starts_with("sqlite:") {
             ensure_sqlite_folder(database_url).map_err(StorageError::Folder)?;
+            // Write-ahead log: readers go on beside a writer. With sqlx's default (SQLite's
+            // rollback journal) a write larger than the page cache locks every reader out until
+            // it commits, and storing a large snapshot outlasts the 5 s busy timeout. The mode
+            // stays with the file, so the domain pool opened below uses it too.
             let options = SqliteConnectOptions::from_str(database_url)
                 .map_err(connect_err)?
-                .create_if_missing(true);
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal);
             let pool = SqlitePoolOptions::new()
                 .max_connections(4)
                 .connect_with(options)

@@ -173,6 +173,53 @@ async fn postgres_customer_snapshots() {
     customer_snapshots_round_trip_and_replace_each_other(Db::Postgres).await;
 }
 
+/// A long write (a 100,000-customer snapshot being stored) does not lock readers out of SQLite:
+/// sessions and pages are read beside it, where a rollback journal made them wait up to the busy
+/// timeout and then fail with "database is locked".
+#[tokio::test]
+async fn sqlite_reads_go_on_beside_an_open_write() {
+    let (storage, _pg, _dir) = open(&Db::Sqlite).await;
+    let store = storage.session_store();
+    let mut record = Record {
+        id: Id::default(),
+        data: [("auth.user".to_string(), serde_json::json!({"upn": "a@b.c"}))].into(),
+        expiry_date: tower_sessions::cookie::time::OffsetDateTime::now_utc()
+            + tower_sessions::cookie::time::Duration::hours(1),
+    };
+    store.create(&mut record).await.unwrap();
+
+    let mut writing = storage.pool.begin().await.unwrap();
+    // More than the writer's page cache holds, so it spills to the database file before commit.
+    sqlx::query("PRAGMA cache_size = 10")
+        .execute(&mut *writing)
+        .await
+        .unwrap();
+    for chunk in 0..50 {
+        let rows: Vec<String> = (0..100)
+            .map(|i| format!("('{}-{chunk}-{i}', 'hint', 0)", "x".repeat(200)))
+            .collect();
+        sqlx::query(&format!(
+            "INSERT INTO dismissed_hints (user_key, hint, dismissed_at_ms) VALUES {}",
+            rows.join(", ")
+        ))
+        .execute(&mut *writing)
+        .await
+        .unwrap();
+    }
+
+    let started = std::time::Instant::now();
+    let session = store.load(&record.id).await;
+    let latest = app::ssr::customers::snapshot::latest_id(&storage).await;
+    let waited = started.elapsed();
+    assert!(
+        session.is_ok() && latest.is_ok(),
+        "reads beside the open write failed after {waited:?}: session {:?}, snapshot {:?}",
+        session.err(),
+        latest.err()
+    );
+    writing.commit().await.unwrap();
+}
+
 /// Everyone who asks for the latest snapshot while it is not in memory shares one load of it:
 /// at 100,000 customers a load takes seconds and holds a connection.
 async fn callers_at_once_share_one_snapshot_load(db: Db) {
