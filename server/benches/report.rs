@@ -769,8 +769,15 @@ impl Server {
             .send()
             .await
             .expect("the server function answers");
-        assert_eq!(response.status(), 200, "/api/{function} failed");
-        response.json().await.expect("a JSON answer")
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        assert_eq!(
+            status,
+            200,
+            "/api/{function} failed: {body}\nthe server's log:\n{}",
+            self.log_text()
+        );
+        serde_json::from_str(&body).expect("a JSON answer")
     }
 
     /// A full re-sync, from `start_sync` until `sync_status` shows none running.

@@ -24,6 +24,16 @@ async fn open(db: &Db) -> (Storage, Option<PgDatabase>, TempDir) {
     }
 }
 
+/// A session of a signed-in admin, valid for an hour.
+fn signed_in_session() -> Record {
+    Record {
+        id: Id::default(),
+        data: [("auth.user".to_string(), serde_json::json!({"upn": "a@b.c"}))].into(),
+        expiry_date: tower_sessions::cookie::time::OffsetDateTime::now_utc()
+            + tower_sessions::cookie::time::Duration::hours(1),
+    }
+}
+
 async fn migrations_are_idempotent_and_sessions_round_trip(db: Db, backend: Backend) {
     let (storage, _pg, _dir) = open(&db).await;
     assert_eq!(storage.backend, backend);
@@ -40,12 +50,7 @@ async fn migrations_are_idempotent_and_sessions_round_trip(db: Db, backend: Back
     Storage::open(&url).await.unwrap();
 
     let store = storage.session_store();
-    let mut record = Record {
-        id: Id::default(),
-        data: [("auth.user".to_string(), serde_json::json!({"upn": "a@b.c"}))].into(),
-        expiry_date: tower_sessions::cookie::time::OffsetDateTime::now_utc()
-            + tower_sessions::cookie::time::Duration::hours(1),
-    };
+    let mut record = signed_in_session();
     store.create(&mut record).await.unwrap();
     let loaded = store.load(&record.id).await.unwrap().unwrap();
     assert_eq!(loaded.data, record.data);
@@ -180,12 +185,7 @@ async fn postgres_customer_snapshots() {
 async fn sqlite_reads_go_on_beside_an_open_write() {
     let (storage, _pg, _dir) = open(&Db::Sqlite).await;
     let store = storage.session_store();
-    let mut record = Record {
-        id: Id::default(),
-        data: [("auth.user".to_string(), serde_json::json!({"upn": "a@b.c"}))].into(),
-        expiry_date: tower_sessions::cookie::time::OffsetDateTime::now_utc()
-            + tower_sessions::cookie::time::Duration::hours(1),
-    };
+    let mut record = signed_in_session();
     store.create(&mut record).await.unwrap();
 
     let mut writing = storage.pool.begin().await.unwrap();
