@@ -7,8 +7,10 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use p256::pkcs8::EncodePrivateKey;
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 
 /// Claims of an access token (Entra v1-style resource token).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -55,7 +57,15 @@ pub(crate) struct SigningKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     jwk: serde_json::Value,
+    /// Claims of access tokens whose signature was verified, by token. An ES256 verification
+    /// costs about as much CPU as the rest of a simulated call, and a caller sends the same
+    /// token thousands of times (a GDAP read: one call per relationship). Audience, issuer and
+    /// lifetime are still checked on every call.
+    verified: Mutex<HashMap<String, AccessClaims>>,
 }
+
+/// Verified tokens kept at most; the cache starts over when it is full.
+const VERIFIED_TOKENS_KEPT: usize = 1024;
 
 impl SigningKeys {
     /// A fresh P-256 key. ES256 rather than Entra's RS256 because RSA key generation takes
@@ -96,6 +106,7 @@ impl SigningKeys {
             encoding: EncodingKey::from_ec_der(der.as_bytes()),
             decoding,
             jwk,
+            verified: Mutex::new(HashMap::new()),
         }
     }
 
@@ -120,29 +131,24 @@ impl SigningKeys {
         audience: &str,
         now: u64,
     ) -> Result<AccessClaims, String> {
-        let mut validation = Validation::new(Algorithm::ES256);
-        // Audience and lifetime are checked below with precise messages and no leeway.
-        validation.validate_aud = false;
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.required_spec_claims.clear();
-        validation.set_issuer(&[issuer]);
-        let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &validation)
-            .map_err(|e| match e.kind() {
-                ErrorKind::InvalidSignature => {
-                    "The access token signature is not valid (was it issued by this simulator \
-                     since it last started?)."
-                        .to_owned()
+        let cached = self.verified.lock().get(token).cloned();
+        let claims = match cached {
+            Some(claims) => claims,
+            None => {
+                let claims = self.verify_signature(token)?;
+                let mut verified = self.verified.lock();
+                if verified.len() >= VERIFIED_TOKENS_KEPT {
+                    verified.clear();
                 }
-                ErrorKind::InvalidIssuer => {
-                    format!("The access token issuer is not valid; expected '{issuer}'.")
-                }
-                ErrorKind::InvalidAlgorithm => {
-                    "The access token is not signed with ES256.".to_owned()
-                }
-                _ => format!("The access token is malformed ({e})."),
-            })?;
-        let claims = data.claims;
+                verified.insert(token.to_owned(), claims.clone());
+                claims
+            }
+        };
+        if claims.iss != issuer {
+            return Err(format!(
+                "The access token issuer is not valid; expected '{issuer}'."
+            ));
+        }
         if claims.aud != audience {
             return Err(format!(
                 "The access token audience '{}' is not valid for this API; expected '{audience}'.",
@@ -159,6 +165,29 @@ impl SigningKeys {
             return Err("The access token is not valid yet.".to_owned());
         }
         Ok(claims)
+    }
+
+    /// The claims of a token signed with this key. Everything else is checked by the caller,
+    /// with precise messages and no leeway.
+    fn verify_signature(&self, token: &str) -> Result<AccessClaims, String> {
+        let mut validation = Validation::new(Algorithm::ES256);
+        validation.validate_aud = false;
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.required_spec_claims.clear();
+        jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                ErrorKind::InvalidSignature => {
+                    "The access token signature is not valid (was it issued by this simulator \
+                     since it last started?)."
+                        .to_owned()
+                }
+                ErrorKind::InvalidAlgorithm => {
+                    "The access token is not signed with ES256.".to_owned()
+                }
+                _ => format!("The access token is malformed ({e})."),
+            })
     }
 }
 
