@@ -6,8 +6,7 @@ use app::ssr::config::{Config, LogFormat};
 use std::process::ExitCode;
 
 /// mimalloc instead of glibc's malloc: rendering a page allocates and frees thousands of small
-/// strings across Tokio's threads, where glibc spent a fifth of the server's CPU under wrk and
-/// its per-thread arenas kept the memory of large re-syncs.
+/// strings across Tokio's threads, where glibc's allocator took a fifth of the server's CPU.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
