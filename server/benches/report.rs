@@ -492,8 +492,9 @@ async fn smoke() {
     let phase = memory_phase(&server).await;
     let last = phase.last();
     assert!(last.rss_kib > 0 && last.hwm_kib >= last.rss_kib);
-    let page = Page::of(r#"<script>R[3] = "{\"Ok\":{\"query\":{}}}";R[7] = "{}";</script>"#);
-    assert_eq!((page.customer_payloads, page.payload_bytes), (1, 28));
+    let page =
+        Page::of(r#"<p data-props="{&quot;a&quot;:1}">x</p><script nonce="n">go()</script>"#);
+    assert_eq!((page.props_bytes, page.script_bytes), (17, 31));
     let run = parse_wrk(SAMPLE_WRK).expect("the sample wrk output parses");
     assert_eq!(run.requests, 35_214);
     assert!((run.rps - 3_515.87).abs() < 1e-6 && (run.p50_ms - 4.12).abs() < 1e-9);
@@ -546,27 +547,38 @@ struct Session {
     first_visit: Duration,
 }
 
-/// A `/customers` page as served: its size, and how many times its serialized resources
-/// carry the customers data (the `CustomersPage` resource, whose JSON starts with `query`).
+/// A `/customers` page as served: its size, and what in it exists only for hydration: inline
+/// scripts (serialized resources, if any came back, would be among them) and island props.
 #[derive(Clone, Copy)]
 struct Page {
     bytes: usize,
-    customer_payloads: usize,
-    /// Their bytes in all.
-    payload_bytes: usize,
+    /// Between `<script…>` and `</script>`, tags included.
+    script_bytes: usize,
+    /// The values of `data-props="…"` (islands' serialized props).
+    props_bytes: usize,
 }
 
 impl Page {
     fn of(html: &str) -> Page {
-        let marker = r#"] = "{\"Ok\":{\"query\":"#;
-        let payloads: Vec<usize> = html
-            .match_indices(marker)
-            .map(|(at, _)| html[at..].find("\";").unwrap_or(0))
-            .collect();
+        let script_bytes = html
+            .match_indices("<script")
+            .map(|(at, _)| {
+                html[at..]
+                    .find("</script>")
+                    .map_or(html.len() - at, |end| end + "</script>".len())
+            })
+            .sum();
+        let props_bytes = html
+            .match_indices("data-props=\"")
+            .map(|(at, marker)| {
+                let from = at + marker.len();
+                html[from..].find('"').unwrap_or(0)
+            })
+            .sum();
         Page {
             bytes: html.len(),
-            customer_payloads: payloads.len(),
-            payload_bytes: payloads.iter().sum(),
+            script_bytes,
+            props_bytes,
         }
     }
 }
@@ -1421,53 +1433,30 @@ impl Report {
         s
     }
 
-    /// How much the `/customers…` pages read one at a time vary, and why.
+    /// The `/customers…` pages read one at a time: their size, and the share that exists only
+    /// for hydration.
     fn page_note(&self) -> String {
-        let found = self
-            .memory
-            .iter()
-            .any(|m| m.phase.pages.iter().any(|p| p.customer_payloads > 0));
-        if !found {
-            return "The customers data was not found in the pages' serialized resources: \
-                    `Page::of` in report.rs needs the new pattern.\n"
-                .to_string();
-        }
         let mut parts = Vec::new();
         for size in &self.memory {
             let pages = &size.phase.pages;
-            let most = pages.iter().map(|p| p.customer_payloads).max().unwrap_or(0);
-            let counts: Vec<String> = (0..=most)
-                .filter_map(|n| {
-                    let with = pages.iter().filter(|p| p.customer_payloads == n).count();
-                    (with > 0).then(|| format!("{with} pages {n}×"))
-                })
-                .collect();
             let bytes: usize = pages.iter().map(|p| p.bytes).sum();
-            let payload: usize = pages.iter().map(|p| p.payload_bytes).sum();
+            let share = |part: usize| 100.0 * part as f64 / bytes.max(1) as f64;
             parts.push(format!(
-                "at {}: {} ({:.0} % of their bytes; pages {}–{})",
+                "at {}: {} pages of {}–{}, of which inline scripts {:.1} % and island props \
+                 {:.1} %",
                 thousands(size.customers),
-                counts.join(", "),
-                100.0 * payload as f64 / bytes.max(1) as f64,
+                pages.len(),
                 kib(pages.iter().map(|p| p.bytes).min().unwrap_or(0) as u64),
                 kib(pages.iter().map(|p| p.bytes).max().unwrap_or(0) as u64),
+                share(pages.iter().map(|p| p.script_bytes).sum()),
+                share(pages.iter().map(|p| p.props_bytes).sum()),
             ));
         }
-        let repeated = self
-            .memory
-            .iter()
-            .any(|m| m.phase.pages.iter().any(|p| p.customer_payloads > 1));
-        let how = if repeated {
-            "more than once among its serialized resources, each time under another resource \
-             id, and the count varies from request to request, so the page's size does too"
-        } else {
-            "once among its serialized resources"
-        };
         format!(
-            "Every `/customers` page carries the JSON of its customers view (the listed rows, \
-             the chart, the counts) {how} (the body above is one request's, wrk's figure an \
-             average with headers). In the pages of the memory runs below (the six queries, \
-             one request at a time): {}.\n",
+            "Bytes per page (the body above is one request's, wrk's figure an average with \
+             headers), in the pages of the memory runs below (the six queries, one request at \
+             a time): {}. Only the islands are hydrated, so a page carries no serialized \
+             resources; before islands the customers view's JSON was 37 % of each page.\n",
             parts.join("; ")
         )
     }
