@@ -37,11 +37,12 @@ pub fn select<'a>(
     query: &CustomerQuery,
     now: OffsetDateTime,
 ) -> Vec<Selected<'a>> {
+    let filter = query.filter();
     in_order(snapshot, query)
         .filter_map(|index| {
             let customer = &snapshot.customers[index];
             let days_since_sign_in = days_since(customer.last_sign_in, now);
-            query
+            filter
                 .admits(&facts(customer, days_since_sign_in))
                 .then_some(Selected {
                     index,
