@@ -112,16 +112,7 @@ fn change_notice(
                 <input type="hidden" name="customer_tenant_id" value=customer />
                 <input type="hidden" name="role_id" value=role_id />
                 <input type="hidden" name="user_id" value=user_id />
-                {privileged
-                    .then(|| {
-                        view! {
-                            <label class="confirm">
-                                <input type="checkbox" name="confirmed" required />
-                                " confirm"
-                            </label>
-                            " "
-                        }
-                    })}
+                {privileged.then(|| view! { <PrivilegedConfirm /> " " })}
                 <Submit class="button">"Undo"</Submit>
             </PostForm>
         }
@@ -298,15 +289,7 @@ fn RoleRow(role: RoleWithMembers, customer_tenant_id: String, can_operate: bool)
                                     <input type="hidden" name="customer_tenant_id" value=form_customer />
                                     <input type="hidden" name="role_id" value=form_role />
                                     <input type="hidden" name="user_id" value=form_user />
-                                    {privileged
-                                        .then(|| {
-                                            view! {
-                                                <label class="confirm">
-                                                    <input type="checkbox" name="confirmed" required />
-                                                    " confirm"
-                                                </label>
-                                            }
-                                        })}
+                                    {privileged.then(|| view! { <PrivilegedConfirm /> })}
                                     <Submit class="link-button">"Remove"</Submit>
                                 </PostForm>
                                 })}
@@ -347,5 +330,16 @@ fn UserRow(user: UserWithRoles) -> impl IntoView {
             <td class="upn">{user.user_principal_name}</td>
             <td>{roles}</td>
         </tr>
+    }
+}
+
+/// The tick a change to a privileged role's members needs before the form posts.
+#[component]
+fn PrivilegedConfirm() -> impl IntoView {
+    view! {
+        <label class="confirm">
+            <input type="checkbox" name="confirmed" required />
+            " confirm"
+        </label>
     }
 }
