@@ -50,7 +50,13 @@ impl Storage {
             url: redact_url(database_url),
             source,
         };
-        let (backend, sessions, max_connections) = if database_url.starts_with("sqlite:") {
+        let is_sqlite = database_url.starts_with("sqlite:");
+        // sqlx pings a connection each time the pool hands it out, which doubles the round trips
+        // of every statement (for SQLite, two hops to its worker thread each). A SQLite
+        // connection is a file handle in this process: nothing on the other end can drop it.
+        // A PostgreSQL server can, so those connections are still tested.
+        let test_before_acquire = !is_sqlite;
+        let (backend, sessions, max_connections) = if is_sqlite {
             ensure_sqlite_folder(database_url).map_err(StorageError::Folder)?;
             // Write-ahead log: readers go on beside a writer. With sqlx's default (SQLite's
             // rollback journal) a write larger than the page cache locks every reader out until
@@ -62,6 +68,7 @@ impl Storage {
                 .journal_mode(SqliteJournalMode::Wal);
             let pool = SqlitePoolOptions::new()
                 .max_connections(4)
+                .test_before_acquire(test_before_acquire)
                 .connect_with(options)
                 .await
                 .map_err(connect_err)?;
@@ -85,6 +92,7 @@ impl Storage {
         };
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
+            .test_before_acquire(test_before_acquire)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect(database_url)
             .await
