@@ -184,6 +184,7 @@ pub async fn build_with(
     let provide_state = move || {
         provide_context(context_state.clone());
         provide_context(page_policy.clone());
+        provide_context(app::ssr::access::RolesOfRequest::default());
         leptos::nonce::provide_nonce();
     };
     let provide_for_errors = provide_state.clone();

@@ -10,6 +10,7 @@ use crate::model::access::{Permission, Permissions};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
 use tower_sessions::Session;
 
 /// The signed-in admin of the current server-function call, if they hold `permission`.
@@ -31,10 +32,46 @@ pub async fn with_current_roles(
     state: &AppState,
     mut user: SessionUser,
 ) -> Result<SessionUser, AppError> {
-    if let Some(roles) = state.tokens.current_app_roles(&user.user_key).await? {
+    let read = || state.tokens.current_app_roles(&user.user_key);
+    let roles = match leptos::prelude::use_context::<RolesOfRequest>() {
+        Some(memo) => memo.get_or_read(&user.user_key, read).await?,
+        None => read().await?,
+    };
+    if let Some(roles) = roles {
         user.app_roles = roles;
     }
     Ok(user)
+}
+
+/// The admin's app roles as one request read them. A page's server functions each check access
+/// while it renders (three reads for `/customers`), and one answer is rendered against one set of
+/// roles. Provided per page render; where it is absent, each check reads the roles itself.
+#[derive(Clone, Default)]
+pub struct RolesOfRequest(Arc<tokio::sync::OnceCell<(String, Option<Vec<String>>)>>);
+
+impl RolesOfRequest {
+    /// The roles read for `user_key` earlier in this request, or read now by `read`.
+    async fn get_or_read<F, Fut>(
+        &self,
+        user_key: &str,
+        read: F,
+    ) -> Result<Option<Vec<String>>, AppError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<Vec<String>>, AppError>>,
+    {
+        let (read_for, roles) = self
+            .0
+            .get_or_try_init(|| async { Ok::<_, AppError>((user_key.to_string(), read().await?)) })
+            .await?;
+        if read_for == user_key {
+            Ok(roles.clone())
+        } else {
+            // Another admin within one request (a sign-in that completed under way): never
+            // answer with someone else's roles.
+            read().await
+        }
+    }
 }
 
 /// The check itself, for callers that already hold the session's admin.
@@ -111,7 +148,43 @@ fn download_action(path: &str) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::download_action;
+    use super::{download_action, RolesOfRequest};
+    use crate::error::AppError;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test]
+    async fn a_request_reads_its_admins_roles_once() {
+        let reads = AtomicUsize::new(0);
+        let read = |roles: &'static str| {
+            let reads = &reads;
+            move || async move {
+                reads.fetch_add(1, Ordering::SeqCst);
+                Ok::<_, AppError>(Some(vec![roles.to_string()]))
+            }
+        };
+        let memo = RolesOfRequest::default();
+        let checks = futures::future::join3(
+            memo.get_or_read("avery", read("Dashboard.Operate")),
+            memo.get_or_read("avery", read("Dashboard.Operate")),
+            memo.get_or_read("avery", read("Dashboard.Operate")),
+        )
+        .await;
+        for roles in [checks.0, checks.1, checks.2] {
+            assert_eq!(
+                roles.ok().flatten(),
+                Some(vec!["Dashboard.Operate".to_string()])
+            );
+        }
+        assert_eq!(reads.load(Ordering::SeqCst), 1, "three checks, one read");
+
+        let other = memo.get_or_read("blake", read("Dashboard.Read")).await;
+        assert_eq!(
+            other.ok().flatten(),
+            Some(vec!["Dashboard.Read".to_string()]),
+            "another admin gets their own roles, not the memo's"
+        );
+        assert_eq!(reads.load(Ordering::SeqCst), 2);
+    }
 
     #[test]
     fn downloads_are_named_by_section() {

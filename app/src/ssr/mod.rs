@@ -1,7 +1,7 @@
 //! Server-only code: configuration, storage, sign-in, the upstream clients and the domain
 //! services that server functions call.
 
-pub(crate) mod access;
+pub mod access;
 pub mod audit;
 pub mod auth;
 pub mod background;
