@@ -261,10 +261,11 @@ mod tests {
     /// The view as it was computed before orders were prepared: filter, sort everything, and
     /// count the chart customer by customer.
     fn sorted_in_full(snapshot: &Snapshot, query: &CustomerQuery) -> (Vec<String>, Vec<usize>) {
+        let filter = query.filter();
         let mut selected: Vec<&CustomerRecord> = snapshot
             .customers
             .iter()
-            .filter(|c| query.admits(&facts(c, days_since(c.last_sign_in, NOW))))
+            .filter(|c| filter.admits(&facts(c, days_since(c.last_sign_in, NOW))))
             .collect();
         selected.sort_by(|a, b| {
             let order = crate::ssr::customers::prepared::compare(query.sort, a, b)
