@@ -133,7 +133,12 @@ async fn customer_snapshots_round_trip_and_replace_each_other(db: Db) {
     };
     // More rows than one INSERT carries, with names that need care.
     let first: Vec<CustomerRecord> = (0..1200)
-        .map(|i| record(i, &format!("\"Quoted\", Ünïcode 東京 <b>{i:04}</b>")))
+        .map(|i| {
+            record(
+                i,
+                &format!("\"Quoted\", Ünïcode 東京 <b>{i:04}</b> back\\slash\ttab 🙂 'single'"),
+            )
+        })
         .collect();
     let now = time::OffsetDateTime::now_utc();
     let info = snapshot::save(&storage, ADMIN_UPN, &first, now)
