@@ -31,32 +31,33 @@ impl Snapshot {
     }
 }
 
-/// The columns of `snapshot_customers`, each with where a bulk insert takes its value: a cell of
-/// the customer's JSON row (see [`JsonRow`]) or the snapshot id.
+/// The columns of `snapshot_customers`, each with what a bulk insert fills it with: the snapshot
+/// id, or the next cell of the customer's JSON row (see [`JsonRow`]).
 const COLUMNS: [(&str, Cell); 12] = [
-    ("customer_tenant_id", Cell::Text(0)),
-    ("organization_display_name", Cell::Text(1)),
-    ("dap_enabled", Cell::Integer(2)),
-    ("dap_since", Cell::Text(3)),
-    ("dap_ended", Cell::Text(4)),
-    ("last_sign_in", Cell::Text(5)),
-    ("partner_agent_count", Cell::Integer(6)),
-    ("partner_sign_in_count", Cell::Integer(7)),
-    ("global_admin_sign_in_count", Cell::Integer(8)),
     ("snapshot_id", Cell::SnapshotId),
-    ("gdap_coverage", Cell::Text(9)),
-    ("gdap_reasons", Cell::Text(10)),
+    ("customer_tenant_id", Cell::Text),
+    ("organization_display_name", Cell::Text),
+    ("dap_enabled", Cell::Integer),
+    ("dap_since", Cell::Text),
+    ("dap_ended", Cell::Text),
+    ("last_sign_in", Cell::Text),
+    ("partner_agent_count", Cell::Integer),
+    ("partner_sign_in_count", Cell::Integer),
+    ("global_admin_sign_in_count", Cell::Integer),
+    ("gdap_coverage", Cell::Text),
+    ("gdap_reasons", Cell::Text),
 ];
 
-/// Where a column's value comes from: a cell of the JSON row (text or integer), or `$2`.
-#[derive(Clone, Copy)]
+/// What fills a column: the snapshot id (`$2`), or the row's next cell as text or integer.
+#[derive(Clone, Copy, PartialEq)]
 enum Cell {
-    Text(usize),
-    Integer(usize),
     SnapshotId,
+    Text,
+    Integer,
 }
 
-/// One customer as a bulk insert receives it: a JSON array, cells in the order of `COLUMNS`.
+/// One customer as a bulk insert receives it: a JSON array with a cell for each of `COLUMNS`
+/// but the snapshot id, in that order.
 #[derive(serde::Serialize)]
 struct JsonRow<'a>(
     &'a str,
@@ -99,12 +100,19 @@ const ROWS_PER_INSERT: usize = 1_000;
 
 /// `INSERT … SELECT` over the rows of the JSON array `$1`, into snapshot `$2`.
 fn insert_statement(backend: Backend) -> String {
+    let mut cell_index = 0;
     let cells: Vec<String> = COLUMNS
         .iter()
-        .map(|(_, cell)| match (cell, backend) {
-            (Cell::SnapshotId, _) => "$2".to_string(),
-            (Cell::Text(i), _) | (Cell::Integer(i), Backend::Sqlite) => format!("value ->> {i}"),
-            (Cell::Integer(i), Backend::Postgres) => format!("(value ->> {i})::bigint"),
+        .map(|(_, cell)| {
+            if *cell == Cell::SnapshotId {
+                return "$2".to_string();
+            }
+            let value = format!("value ->> {cell_index}");
+            cell_index += 1;
+            match (cell, backend) {
+                (Cell::Integer, Backend::Postgres) => format!("({value})::bigint"),
+                _ => value,
+            }
         })
         .collect();
     let rows = match backend {
@@ -289,7 +297,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_cell_of_a_row_fills_one_column() {
+    fn a_json_row_has_a_cell_for_every_column_but_the_snapshot_id() {
         let record = CustomerRecord {
             tenant_id: "t".into(),
             name: "n".into(),
@@ -305,20 +313,10 @@ mod tests {
             gdap_reasons: String::new(),
         };
         let row = serde_json::to_value(JsonRow::of(&record)).expect("a row is JSON");
-        let cells = row.as_array().map(Vec::len);
-        let mut used: Vec<usize> = COLUMNS
+        let from_rows = COLUMNS
             .iter()
-            .filter_map(|(_, cell)| match cell {
-                Cell::Text(i) | Cell::Integer(i) => Some(*i),
-                Cell::SnapshotId => None,
-            })
-            .collect();
-        used.sort_unstable();
-        assert_eq!(Some(used.len()), cells);
-        assert_eq!(used, (0..used.len()).collect::<Vec<_>>());
-        for backend in [Backend::Sqlite, Backend::Postgres] {
-            let sql = insert_statement(backend);
-            assert_eq!(sql.matches("$2").count(), 1, "{sql}");
-        }
+            .filter(|(_, cell)| *cell != Cell::SnapshotId)
+            .count();
+        assert_eq!(row.as_array().map(Vec::len), Some(from_rows), "{row}");
     }
 }
